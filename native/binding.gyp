@@ -1,0 +1,25 @@
+{
+  "targets": [
+    {
+      "target_name": "scatter",
+      "sources": [
+        "src/addon.cc",
+        "src/handles.cc",
+        "src/convert.cc",
+        "src/ops.cc",
+        "src/tensors.cc",
+        "src/autograd.cc",
+        "src/runtime.cc",
+        "src/distributed.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!@(node libtorch.cjs include)"
+      ],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "<!@(node libtorch.cjs cflags)"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "libraries": ["<!@(node libtorch.cjs libs)"]
+    }
+  ]
+}

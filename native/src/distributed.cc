@@ -1,0 +1,2 @@
+#include "modules.h"
+namespace scatter { void registerDistributed(Napi::Env, Napi::Object) {} }

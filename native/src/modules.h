@@ -1,0 +1,10 @@
+#pragma once
+#include <napi.h>
+
+namespace scatter {
+void registerOps(Napi::Env env, Napi::Object exports);
+void registerTensors(Napi::Env env, Napi::Object exports);
+void registerAutograd(Napi::Env env, Napi::Object exports);
+void registerRuntime(Napi::Env env, Napi::Object exports);
+void registerDistributed(Napi::Env env, Napi::Object exports);
+}  // namespace scatter

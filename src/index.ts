@@ -1,0 +1,2 @@
+// scatter: long-tailed image classification in TypeScript on libtorch.
+export * as torch from './torch/index.js';

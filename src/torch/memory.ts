@@ -1,0 +1,78 @@
+// Memory: tensors hold native memory that V8 cannot see the size of, so scatter frees it on purpose.
+// - tensor.dispose() frees one tensor now;
+// - scope(fn) frees every tensor created while fn runs, except those it returns or keep()s;
+// - a finalizer frees what JavaScript drops without disposing (a safety net, not a plan).
+import { native } from './native.js';
+
+/** What a scope needs of a tensor (the Tensor class implements it). */
+export interface Disposable {
+  dispose(): void;
+  readonly isDisposed: boolean;
+}
+
+const scopes: Set<Disposable>[] = [];
+
+/** Called by every new Tensor: the innermost open scope will dispose it unless it escapes. */
+export function trackInScope(tensor: Disposable): void {
+  scopes[scopes.length - 1]?.add(tensor);
+}
+
+/** Takes a tensor out of every open scope, so that it outlives them. */
+export function keep<T extends Disposable>(tensor: T): T {
+  for (const open of scopes) open.delete(tensor);
+  return tensor;
+}
+
+function collectReturned(value: unknown, found: Set<Disposable>, seen: Set<unknown>): void {
+  if (value === null || typeof value !== 'object' || seen.has(value)) return;
+  seen.add(value);
+  if ('dispose' in value && 'isDisposed' in value) {
+    found.add(value as Disposable);
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const item of value) collectReturned(item, found, seen);
+  } else if (value instanceof Map) {
+    for (const item of value.values()) collectReturned(item, found, seen);
+  } else if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const item of Object.values(value)) collectReturned(item, found, seen);
+  }
+}
+
+/**
+ * Runs fn and disposes every tensor created during it, except the tensors found in its result (directly,
+ * or inside arrays, Maps and plain objects), which move to the enclosing scope. Synchronous functions only:
+ * an async function's tensors would be created after the scope closed.
+ */
+export function scope<T>(fn: () => T): T {
+  const created = new Set<Disposable>();
+  scopes.push(created);
+  let result: T;
+  try {
+    result = fn();
+  } catch (error) {
+    scopes.pop();
+    for (const tensor of created) tensor.dispose();
+    throw error;
+  }
+  scopes.pop();
+  if (result instanceof Promise) {
+    for (const tensor of created) tensor.dispose();
+    throw new TypeError('scope(fn): fn returned a Promise; scopes are for synchronous code');
+  }
+  const returned = new Set<Disposable>();
+  collectReturned(result, returned, new Set());
+  for (const tensor of created) {
+    if (returned.has(tensor)) {
+      trackInScope(tensor);
+    } else {
+      tensor.dispose();
+    }
+  }
+  return result;
+}
+
+/** Live tensor handles and the bytes of the distinct storages they hold (CPU and CUDA). */
+export function memory(): { liveTensors: number; liveBytes: number } {
+  return native.memory();
+}

@@ -1,0 +1,71 @@
+// Loads scatter's Node-API addon and states the shape of what it exports. Everything else in scatter
+// reaches libtorch through this one object.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+/** An opaque handle to a libtorch tensor, owned by a Tensor. */
+export type Handle = { readonly __nativeTensor: unique symbol };
+
+export interface NativeAddon {
+  dispose(handle: Handle): void;
+  isDisposed(handle: Handle): boolean;
+  memory(): { liveTensors: number; liveBytes: number };
+
+  findOp(name: string, overload: string): number;
+  opSchema(id: number): string;
+  callOp(id: number, args: unknown[], discardResult?: boolean): unknown;
+
+  fromBuffer(bytes: ArrayBufferView | ArrayBuffer, shape: number[], dtype: string): Handle;
+  toBuffer(handle: Handle): ArrayBuffer;
+  shape(handle: Handle): number[];
+  strides(handle: Handle): number[];
+  dtype(handle: Handle): string;
+  device(handle: Handle): string;
+  isContiguous(handle: Handle, channelsLast: boolean): boolean;
+  sameStorage(a: Handle, b: Handle): boolean;
+
+  backward(outputs: Handle[], grads: (Handle | null)[], retainGraph: boolean, createGraph: boolean): void;
+  grad(outputs: Handle[], inputs: Handle[], grads: (Handle | null)[], retainGraph: boolean | undefined,
+       createGraph: boolean, allowUnused: boolean): (Handle | null)[];
+  getGrad(handle: Handle): Handle | null;
+  setGrad(handle: Handle, grad: Handle | null): void;
+  requiresGrad(handle: Handle): boolean;
+  isLeaf(handle: Handle): boolean;
+  gradFnName(handle: Handle): string | null;
+  retainGrad(handle: Handle): void;
+  setGradEnabled(enabled: boolean): boolean;
+  isGradEnabled(): boolean;
+
+  manualSeed(seed: number): void;
+  getRngState(device?: string): Handle;
+  setRngState(state: Handle, device?: string): void;
+  setNumThreads(threads: number): void;
+  getNumThreads(): number;
+  cudaIsAvailable(): boolean;
+  cudaDeviceCount(): number;
+  version(): { libtorch: string; cuda: boolean; parallel: string };
+
+  createProcessGroup(options: {
+    backend: string; rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number;
+  }): unknown;
+  processGroupCollective(group: unknown, kind: string, tensors: Handle[], option: string | number): Handle[] | void;
+  destroyProcessGroup(group: unknown): void;
+}
+
+function addonPath(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // src/torch at run time is dist/src/torch; the addon sits in native/build/Release at the package root.
+  return path.resolve(here, '..', '..', '..', 'native', 'build', 'Release', 'scatter.node');
+}
+
+function load(): NativeAddon {
+  const file = addonPath();
+  if (!existsSync(file)) {
+    throw new Error(`scatter's native addon is not built (${file} is missing): run \`npm run build:native\``);
+  }
+  return createRequire(import.meta.url)(file) as NativeAddon;
+}
+
+export const native: NativeAddon = load();

@@ -1,0 +1,49 @@
+// Process-wide settings: seeds, random-generator state, threads, CUDA availability.
+import { availableParallelism } from 'node:os';
+
+import { native } from './native.js';
+import { Tensor } from './tensor.js';
+
+/** Seeds libtorch's CPU and CUDA generators: the same seed gives the same numbers, run after run. */
+export function manualSeed(seed: number): void {
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`manualSeed: expected a non-negative integer, got ${seed}`);
+  native.manualSeed(seed);
+}
+
+/** The state of a device's default generator (uint8 tensor), to save with a checkpoint. */
+export function getRngState(device: string = 'cpu'): Tensor {
+  return new Tensor(native.getRngState(device));
+}
+
+export function setRngState(state: Tensor, device: string = 'cpu'): void {
+  native.setRngState(state.handle, device);
+}
+
+/** Threads libtorch uses for intra-op parallelism. */
+export function setNumThreads(threads: number): void {
+  native.setNumThreads(threads);
+}
+
+export function getNumThreads(): number {
+  return native.getNumThreads();
+}
+
+export const cuda = {
+  isAvailable: (): boolean => native.cudaIsAvailable(),
+  deviceCount: (): number => native.cudaDeviceCount(),
+};
+
+/** libtorch's version, whether it has CUDA, and its parallel backend. */
+export function version(): { libtorch: string; cuda: boolean; parallel: string } {
+  return native.version();
+}
+
+// Debian's libtorch starts with 1 intra-op thread (Python's torch too, on these machines); scatter uses
+// every core unless SCATTER_NUM_THREADS or OMP_NUM_THREADS says otherwise.
+function initialThreads(): number {
+  const requested = process.env.SCATTER_NUM_THREADS ?? process.env.OMP_NUM_THREADS;
+  const parsed = requested === undefined ? NaN : Number.parseInt(requested, 10);
+  return Number.isFinite(parsed) && parsed > 0 ? parsed : availableParallelism();
+}
+
+setNumThreads(initialThreads());
