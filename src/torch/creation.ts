@@ -23,7 +23,7 @@ function finish(tensor: Tensor, options: TensorOptions): Tensor {
 }
 
 /** The factory arguments that every aten creation op takes: dtype, layout, device, pin_memory. */
-function factoryArgs(options: TensorOptions, defaultDtype: Dtype | undefined = 'float32'): [Dtype | undefined, undefined, Device | undefined, undefined] {
+function factoryArgs(options: TensorOptions, defaultDtype: Dtype | null = 'float32'): [Dtype | null, undefined, Device | undefined, undefined] {
   if (options.device !== undefined) assertDeviceAvailable(options.device);
   return [options.dtype ?? defaultDtype, undefined, options.device, undefined];
 }
@@ -150,9 +150,9 @@ export function randperm(n: number, options: TensorOptions = {}): Tensor {
   return op('randperm', n, ...factoryArgs(options, 'int64'));
 }
 
-/** The options that make a tensor like `like` unless overridden. */
-function likeArgs(options: TensorOptions): [Dtype | undefined, undefined, Device | undefined, undefined] {
-  return factoryArgs(options, undefined);
+/** The options that make a tensor like `like` unless overridden (null dtype: like's own). */
+function likeArgs(options: TensorOptions): [Dtype | null, undefined, Device | undefined, undefined] {
+  return factoryArgs(options, null);
 }
 
 export function zerosLike(like: Tensor, options: TensorOptions = {}): Tensor {

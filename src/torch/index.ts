@@ -11,3 +11,5 @@ export { keep, memory, scope } from './memory.js';
 export { cuda, getNumThreads, getRngState, manualSeed, setNumThreads, setRngState, version } from './runtime.js';
 export * as linalg from './linalg.js';
 export * as safetensors from './safetensors.js';
+export { gradcheck } from './gradcheck.js';
+export type { GradcheckOptions, GradcheckResult } from './gradcheck.js';

@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+// Installs what scatter needs and builds what is stale, so that `npm test` and `npm run demo` work on a
+// fresh Debian machine:
+//   1. Debian packages (libtorch-dev; for the tests also python3-torch, the reference they compare with),
+//      installed with apt-get when run as root, else printed as the exact command to run;
+//   2. npm packages (`npm ci`) when node_modules is missing or older than package-lock.json;
+//   3. the native addon (node-gyp) when it is missing or older than its sources.
+// Flags: --for-tests (adds the test-only packages), --native-only (step 3 alone).
+// SCATTER_LIBTORCH=/path/to/libtorch builds against that libtorch and skips the Debian libtorch.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = new Set(process.argv.slice(2));
+
+function run(command, commandArgs, options = {}) {
+  const result = spawnSync(command, commandArgs, { stdio: 'inherit', cwd: root, ...options });
+  if (result.status !== 0) {
+    console.error(`scatter setup: \`${command} ${commandArgs.join(' ')}\` failed (exit ${result.status ?? result.signal})`);
+    process.exit(1);
+  }
+}
+
+function debianPackagesNeeded() {
+  const packages = [];
+  if (!process.env.SCATTER_LIBTORCH) packages.push('libtorch-dev');
+  packages.push('dataset-fashion-mnist');
+  if (args.has('--for-tests')) packages.push('python3-torch');
+  return packages;
+}
+
+function isInstalled(pkg) {
+  try {
+    return execFileSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .includes('install ok installed');
+  } catch {
+    return false;
+  }
+}
+
+function ensureDebianPackages() {
+  if (!existsSync('/usr/bin/dpkg-query')) {
+    if (!process.env.SCATTER_LIBTORCH) {
+      console.error('scatter setup: this is not a Debian-based system: install libtorch yourself and set SCATTER_LIBTORCH=/path/to/libtorch');
+      process.exit(1);
+    }
+    return;
+  }
+  const missing = debianPackagesNeeded().filter((pkg) => !isInstalled(pkg));
+  if (missing.length === 0) return;
+  const install = ['apt-get', 'install', '-y', '--no-install-recommends', ...missing];
+  if (process.getuid?.() !== 0) {
+    console.error(`scatter setup: missing Debian packages: ${missing.join(' ')}\nrun: sudo apt-get update && sudo ${install.join(' ')}`);
+    process.exit(1);
+  }
+  console.log(`scatter setup: installing ${missing.join(' ')}`);
+  run('apt-get', ['update']);
+  run(install[0], install.slice(1), { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+function mtime(file) {
+  return existsSync(file) ? statSync(file).mtimeMs : 0;
+}
+
+function ensureNodeModules() {
+  const installed = path.join(root, 'node_modules', '.package-lock.json');
+  if (mtime(installed) >= mtime(path.join(root, 'package-lock.json'))) return;
+  console.log('scatter setup: npm ci');
+  run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund']);
+}
+
+// node-gyp reads Node's headers from the installation when it ships them (Debian's nodejs, official
+// tarballs), instead of downloading them.
+function nodedirArgs() {
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  return existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
+}
+
+function ensureNativeAddon() {
+  const nativeDir = path.join(root, 'native');
+  const addon = path.join(nativeDir, 'build', 'Release', 'scatter.node');
+  const stampFile = path.join(nativeDir, 'build', 'libtorch.stamp');
+  const libtorch = process.env.SCATTER_LIBTORCH ?? 'debian';
+  const sources = [path.join(nativeDir, 'binding.gyp'), path.join(nativeDir, 'libtorch.cjs'),
+    ...readdirSync(path.join(nativeDir, 'src')).map((name) => path.join(nativeDir, 'src', name))];
+  const newest = Math.max(...sources.map(mtime));
+  const sameLibtorch = existsSync(stampFile) && readFileSync(stampFile, 'utf8') === libtorch;
+  if (existsSync(addon) && mtime(addon) >= newest && sameLibtorch) return;
+  console.log(`scatter setup: building the native addon against libtorch (${libtorch})`);
+  const gyp = path.join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  // A new libtorch, or no configured build yet, needs node-gyp's configure step too (rebuild).
+  const configured = sameLibtorch && existsSync(path.join(nativeDir, 'build', 'Makefile'));
+  run(process.execPath, [gyp, configured ? 'build' : 'rebuild', '-j', '2', ...nodedirArgs()], { cwd: nativeDir });
+  writeFileSync(stampFile, libtorch);
+}
+
+if (!args.has('--native-only')) {
+  ensureDebianPackages();
+  ensureNodeModules();
+}
+ensureNativeAddon();
