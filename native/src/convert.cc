@@ -22,24 +22,44 @@ const std::unordered_map<std::string, at::ScalarType>& dtypeTable() {
 
 std::string describe(const c10::Argument& arg) { return "argument '" + arg.name() + "' (" + arg.type()->str() + ")"; }
 
-double toDouble(const Napi::Value& value, const std::string& what) {
+template <typename Describe>
+int64_t toIntDescribed(const Napi::Value& value, Describe what) {
+  if (value.IsBigInt()) {
+    bool lossless = true;
+    int64_t result = value.As<Napi::BigInt>().Int64Value(&lossless);
+    if (!lossless) fail(value.Env(), what() + ": integer out of the int64 range");
+    return result;
+  }
+  if (value.IsBoolean()) return value.As<Napi::Boolean>().Value() ? 1 : 0;
+  if (!value.IsNumber()) fail(value.Env(), what() + ": expected an integer");
+  double number = value.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(number) || std::floor(number) != number) {
+    fail(value.Env(), what() + ": expected an integer, got " + std::to_string(number));
+  }
+  return static_cast<int64_t>(number);
+}
+
+template <typename Describe>
+double toDouble(const Napi::Value& value, Describe what) {
   if (value.IsNumber()) return value.As<Napi::Number>().DoubleValue();
   if (value.IsBoolean()) return value.As<Napi::Boolean>().Value() ? 1.0 : 0.0;
-  fail(value.Env(), what + ": expected a number");
+  fail(value.Env(), what() + ": expected a number");
 }
 
-bool toBool(const Napi::Value& value, const std::string& what) {
+template <typename Describe>
+bool toBool(const Napi::Value& value, Describe what) {
   if (value.IsBoolean()) return value.As<Napi::Boolean>().Value();
-  fail(value.Env(), what + ": expected a boolean");
+  fail(value.Env(), what() + ": expected a boolean");
 }
 
-at::Scalar toScalar(const Napi::Value& value, const std::string& what) {
+template <typename Describe>
+at::Scalar toScalar(const Napi::Value& value, Describe what) {
   if (value.IsBoolean()) return at::Scalar(value.As<Napi::Boolean>().Value());
   if (value.IsBigInt()) {
     bool lossless = true;
     return at::Scalar(static_cast<int64_t>(value.As<Napi::BigInt>().Int64Value(&lossless)));
   }
-  if (!value.IsNumber()) fail(value.Env(), what + ": expected a number");
+  if (!value.IsNumber()) fail(value.Env(), what() + ": expected a number");
   double number = value.As<Napi::Number>().DoubleValue();
   // JavaScript has one number type; integral values act as Python ints so integer tensors stay integral.
   if (std::isfinite(number) && std::floor(number) == number && std::fabs(number) < 9007199254740992.0) {
@@ -50,30 +70,33 @@ at::Scalar toScalar(const Napi::Value& value, const std::string& what) {
 
 // A bare number where a tensor is expected becomes a "wrapped number", as Python's `x + 2` does, so
 // that it takes part in type promotion like a scalar rather than like a 0-d tensor.
-at::Tensor toTensor(const Napi::Value& value, const std::string& what) {
+template <typename Describe>
+at::Tensor toTensor(const Napi::Value& value, Describe what) {
   if (value.IsNumber() || value.IsBoolean()) {
     at::Tensor wrapped = at::scalar_tensor(toScalar(value, what));
     wrapped.unsafeGetTensorImpl()->set_wrapped_number(true);
     return wrapped;
   }
-  return unwrapTensor(value, what.c_str());
+  const at::Tensor* tensor = liveTensorOrNull(value);
+  return tensor != nullptr ? *tensor : unwrapTensor(value, what().c_str());  // unwrap throws the precise error
 }
 
-Napi::Array asArray(const Napi::Value& value, const std::string& what) {
-  if (!value.IsArray()) fail(value.Env(), what + ": expected an array");
+template <typename Describe>
+Napi::Array asArray(const Napi::Value& value, Describe what) {
+  if (!value.IsArray()) fail(value.Env(), what() + ": expected an array");
   return value.As<Napi::Array>();
 }
 
 c10::IValue toList(const Napi::Value& value, const c10::Argument& arg, const c10::TypePtr& element) {
-  const std::string what = describe(arg);
+  auto what = [&arg] { return describe(arg); };
   switch (element->kind()) {
     case c10::TypeKind::IntType:
     case c10::TypeKind::SymIntType: {
       // int[2] accepts a single number, as in Python (kernel_size=3).
-      if (value.IsNumber() && arg.N()) return c10::IValue(std::vector<int64_t>(*arg.N(), toInt(value, what)));
+      if (value.IsNumber() && arg.N()) return c10::IValue(std::vector<int64_t>(*arg.N(), toIntDescribed(value, what)));
       Napi::Array array = asArray(value, what);
       std::vector<int64_t> items(array.Length());
-      for (uint32_t i = 0; i < array.Length(); ++i) items[i] = toInt(array.Get(i), what);
+      for (uint32_t i = 0; i < array.Length(); ++i) items[i] = toIntDescribed(array.Get(i), what);
       return c10::IValue(items);
     }
     case c10::TypeKind::FloatType: {
@@ -109,13 +132,13 @@ c10::IValue toList(const Napi::Value& value, const c10::Argument& arg, const c10
       return c10::IValue(items);
     }
     default:
-      fail(value.Env(), what + ": lists of " + element->str() + " are not supported by the binding");
+      fail(value.Env(), what() + ": lists of " + element->str() + " are not supported by the binding");
   }
 }
 
 c10::IValue toIValueOfType(const Napi::Value& value, const c10::Argument& arg, const c10::TypePtr& type,
                            const c10::TypePtr& realType) {
-  const std::string what = describe(arg);
+  auto what = [&arg] { return describe(arg); };
   switch (type->kind()) {
     case c10::TypeKind::OptionalType: {
       if (value.IsNull() || value.IsUndefined()) return c10::IValue();
@@ -139,18 +162,18 @@ c10::IValue toIValueOfType(const Napi::Value& value, const c10::Argument& arg, c
             if (name == "contiguous") return c10::IValue(static_cast<int64_t>(at::MemoryFormat::Contiguous));
             if (name == "channelsLast") return c10::IValue(static_cast<int64_t>(at::MemoryFormat::ChannelsLast));
             if (name == "preserve") return c10::IValue(static_cast<int64_t>(at::MemoryFormat::Preserve));
-            fail(value.Env(), what + ": unknown memory format '" + name + "' (contiguous, channelsLast, preserve)");
+            fail(value.Env(), what() + ": unknown memory format '" + name + "' (contiguous, channelsLast, preserve)");
           }
           case c10::TypeKind::LayoutType: {
             std::string name = value.As<Napi::String>().Utf8Value();
             if (name == "strided") return c10::IValue(static_cast<int64_t>(at::kStrided));
-            fail(value.Env(), what + ": unknown layout '" + name + "' (strided)");
+            fail(value.Env(), what() + ": unknown layout '" + name + "' (strided)");
           }
           default:
-            fail(value.Env(), what + ": expected an integer");
+            fail(value.Env(), what() + ": expected an integer");
         }
       }
-      return c10::IValue(toInt(value, what));
+      return c10::IValue(toIntDescribed(value, what));
     case c10::TypeKind::FloatType:
       return c10::IValue(toDouble(value, what));
     case c10::TypeKind::BoolType:
@@ -158,14 +181,14 @@ c10::IValue toIValueOfType(const Napi::Value& value, const c10::Argument& arg, c
     case c10::TypeKind::NumberType:
       return c10::IValue(toScalar(value, what));
     case c10::TypeKind::StringType:
-      if (!value.IsString()) fail(value.Env(), what + ": expected a string");
+      if (!value.IsString()) fail(value.Env(), what() + ": expected a string");
       return c10::IValue(value.As<Napi::String>().Utf8Value());
     case c10::TypeKind::DeviceObjType:
       return c10::IValue(parseDevice(value));
     case c10::TypeKind::ListType:
       return toList(value, arg, type->expectRef<c10::ListType>().getElementType());
     default:
-      fail(value.Env(), what + ": this type is not supported by the binding");
+      fail(value.Env(), what() + ": this type is not supported by the binding");
   }
 }
 
@@ -194,19 +217,7 @@ c10::Device parseDevice(const Napi::Value& value) {
 }
 
 int64_t toInt(const Napi::Value& value, const std::string& what) {
-  if (value.IsBigInt()) {
-    bool lossless = true;
-    int64_t result = value.As<Napi::BigInt>().Int64Value(&lossless);
-    if (!lossless) fail(value.Env(), what + ": integer out of the int64 range");
-    return result;
-  }
-  if (value.IsBoolean()) return value.As<Napi::Boolean>().Value() ? 1 : 0;
-  if (!value.IsNumber()) fail(value.Env(), what + ": expected an integer");
-  double number = value.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(number) || std::floor(number) != number) {
-    fail(value.Env(), what + ": expected an integer, got " + std::to_string(number));
-  }
-  return static_cast<int64_t>(number);
+  return toIntDescribed(value, [&what] { return what; });
 }
 
 std::vector<int64_t> parseShape(const Napi::Value& value, const char* what) {

@@ -9,6 +9,7 @@ export * from './functional.js';
 export { enableGrad, grad, isGradEnabled, noGrad, zeroGrad } from './autograd.js';
 export { keep, memory, scope } from './memory.js';
 export { cuda, getNumThreads, getRngState, manualSeed, setNumThreads, setRngState, version } from './runtime.js';
+export * as distributed from './distributed.js';
 export * as linalg from './linalg.js';
 export * as safetensors from './safetensors.js';
 export { gradcheck } from './gradcheck.js';

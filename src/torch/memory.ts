@@ -8,9 +8,30 @@ import { native } from './native.js';
 export interface Disposable {
   dispose(): void;
   readonly isDisposed: boolean;
+  /** Called when the tensor leaves every scope: from then on the collector may be what frees it. */
+  markGcManaged(): void;
 }
 
 const scopes: Set<Disposable>[] = [];
+
+// The addon reports to V8 only the memory of tensors outside scopes (see native/src/handles.cc).
+function openScope(): Set<Disposable> {
+  const created = new Set<Disposable>();
+  scopes.push(created);
+  native.setScopeDepth(scopes.length);
+  return created;
+}
+
+function closeScope(): void {
+  scopes.pop();
+  native.setScopeDepth(scopes.length);
+}
+
+/** A tensor that outlives the scope it was made in joins the enclosing one, or the collector's care. */
+function escape(tensor: Disposable): void {
+  if (scopes.length > 0) trackInScope(tensor);
+  else tensor.markGcManaged();
+}
 
 /** Called by every new Tensor: the innermost open scope will dispose it unless it escapes. */
 export function trackInScope(tensor: Disposable): void {
@@ -20,6 +41,7 @@ export function trackInScope(tensor: Disposable): void {
 /** Takes a tensor out of every open scope, so that it outlives them. */
 export function keep<T extends Disposable>(tensor: T): T {
   for (const open of scopes) open.delete(tensor);
+  tensor.markGcManaged();
   return tensor;
 }
 
@@ -45,17 +67,16 @@ function collectReturned(value: unknown, found: Set<Disposable>, seen: Set<unkno
  * an async function's tensors would be created after the scope closed.
  */
 export function scope<T>(fn: () => T): T {
-  const created = new Set<Disposable>();
-  scopes.push(created);
+  const created = openScope();
   let result: T;
   try {
     result = fn();
   } catch (error) {
-    scopes.pop();
+    closeScope();
     for (const tensor of created) tensor.dispose();
     throw error;
   }
-  scopes.pop();
+  closeScope();
   if (result instanceof Promise) {
     for (const tensor of created) tensor.dispose();
     throw new TypeError('scope(fn): fn returned a Promise; scopes are for synchronous code');
@@ -64,7 +85,7 @@ export function scope<T>(fn: () => T): T {
   collectReturned(result, returned, new Set());
   for (const tensor of created) {
     if (returned.has(tensor)) {
-      trackInScope(tensor);
+      escape(tensor);
     } else {
       tensor.dispose();
     }

@@ -8,9 +8,14 @@ import path from 'node:path';
 /** An opaque handle to a libtorch tensor, owned by a Tensor. */
 export type Handle = { readonly __nativeTensor: unique symbol };
 
+/** An opaque handle to a c10d process group and its store, owned by a distributed.ProcessGroup. */
+export type GroupHandle = { readonly __nativeProcessGroup: unique symbol };
+
 export interface NativeAddon {
   dispose(handle: Handle): void;
   isDisposed(handle: Handle): boolean;
+  markGcManaged(handle: Handle): void;
+  setScopeDepth(depth: number): void;
   memory(): { liveTensors: number; liveBytes: number };
 
   findOp(name: string, overload: string): number;
@@ -47,11 +52,17 @@ export interface NativeAddon {
   cudaDeviceCount(): number;
   version(): { libtorch: string; cuda: boolean; parallel: string };
 
+  /** Blocks until all ranks have joined (rank 0 hosts the store) or timeoutMs passes. */
   createProcessGroup(options: {
-    backend: string; rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number;
-  }): unknown;
-  processGroupCollective(group: unknown, kind: string, tensors: Handle[], option: string | number): Handle[] | void;
-  destroyProcessGroup(group: unknown): void;
+    backend: 'gloo' | 'nccl'; rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number;
+  }): GroupHandle;
+  // Blocking collectives: allReduce and broadcast write into their tensor, allGather returns worldSize tensors.
+  processGroupCollective(group: GroupHandle, kind: 'allReduce', tensors: [Handle],
+                         op: 'sum' | 'avg' | 'max' | 'min' | 'product'): void;
+  processGroupCollective(group: GroupHandle, kind: 'broadcast', tensors: [Handle], src: number): void;
+  processGroupCollective(group: GroupHandle, kind: 'allGather', tensors: [Handle]): Handle[];
+  processGroupCollective(group: GroupHandle, kind: 'barrier', tensors: []): void;
+  destroyProcessGroup(group: GroupHandle): void;
 }
 
 function addonPath(): string {

@@ -117,6 +117,10 @@ export class Tensor implements Disposable {
     return this.#handle === null;
   }
 
+  markGcManaged(): void {
+    if (this.#handle !== null) native.markGcManaged(this.#handle);
+  }
+
   // --- what a tensor is -------------------------------------------------------------------------
 
   get shape(): number[] {

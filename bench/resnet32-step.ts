@@ -1,0 +1,150 @@
+// Benchmark: a ResNet-32 training step (CIFAR shapes: batch of 3x32x32, 10 classes; forward, cross-entropy,
+// backward, SGD update) through scatter and through Python PyTorch, alternating in one run on the same
+// threads, and the ratio of their median step times (scatter's throughput relative to PyTorch's).
+// Usage: node dist/bench/resnet32-step.js [--batch 128] [--steps 10] [--rounds 3] [--device cpu|cuda]
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { torch } from '../src/index.js';
+
+type Tensor = torch.Tensor;
+
+const { values: flags } = parseArgs({
+  options: {
+    batch: { type: 'string', default: '128' },
+    steps: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
+    device: { type: 'string', default: 'cpu' },
+    python: { type: 'string', default: process.env.SCATTER_PYTHON ?? '/usr/bin/python3' },
+  },
+});
+const batch = Number(flags.batch);
+const steps = Number(flags.steps);
+const warmup = Number(flags.warmup);
+const device = flags.device!;
+const threads = torch.getNumThreads();
+
+interface Net {
+  params: Map<string, Tensor>;
+  bn: Map<string, [Tensor, Tensor]>;
+}
+
+function makeNet(): Net {
+  const params = new Map<string, Tensor>();
+  const bn = new Map<string, [Tensor, Tensor]>();
+  const conv = (name: string, cin: number, cout: number): void => {
+    params.set(name, torch.randn([cout, cin, 3, 3], { device }).mul(Math.sqrt(2 / (9 * cin))).requiresGrad_());
+  };
+  const norm = (name: string, c: number): void => {
+    params.set(`${name}.weight`, torch.ones([c], { device, requiresGrad: true }));
+    params.set(`${name}.bias`, torch.zeros([c], { device, requiresGrad: true }));
+    bn.set(name, [torch.zeros([c], { device }), torch.ones([c], { device })]);
+  };
+  conv('stem', 3, 16);
+  norm('stem.bn', 16);
+  let cin = 16;
+  [16, 32, 64].forEach((width, stage) => {
+    for (let block = 0; block < 5; block++) {
+      const name = `s${stage}b${block}`;
+      conv(`${name}.conv1`, cin, width);
+      norm(`${name}.bn1`, width);
+      conv(`${name}.conv2`, width, width);
+      norm(`${name}.bn2`, width);
+      cin = width;
+    }
+  });
+  params.set('fc.weight', torch.randn([10, 64], { device }).mul(0.1).requiresGrad_());
+  params.set('fc.bias', torch.zeros([10], { device, requiresGrad: true }));
+  return { params, bn };
+}
+
+function bnRelu(x: Tensor, net: Net, name: string, relu = true): Tensor {
+  const [mean, variance] = net.bn.get(name)!;
+  const y = torch.batchNorm(x, mean, variance, {
+    weight: net.params.get(`${name}.weight`)!, bias: net.params.get(`${name}.bias`)!, training: true,
+  });
+  return relu ? torch.relu(y) : y;
+}
+
+// The forward pass runs in a scope that returns only the logits, as scatter's modules do: its intermediate
+// tensors lose their JavaScript handles when it returns, so autograd alone holds what backward needs and
+// frees each saved activation as backward passes it, as Python's reference counting does. (Holding them
+// to the end of the step measured about 4% slower: backward then cannot reuse their memory.)
+function forward(net: Net, x: Tensor): Tensor {
+  return torch.scope(() => {
+    const p = (name: string): Tensor => net.params.get(name)!;
+    let h = bnRelu(torch.conv2d(x, p('stem'), null, { padding: 1 }), net, 'stem.bn');
+    let cin = 16;
+    [16, 32, 64].forEach((width, stage) => {
+      for (let block = 0; block < 5; block++) {
+        const name = `s${stage}b${block}`;
+        const stride = stage > 0 && block === 0 ? 2 : 1;
+        let out = bnRelu(torch.conv2d(h, p(`${name}.conv1`), null, { stride, padding: 1 }), net, `${name}.bn1`);
+        out = bnRelu(torch.conv2d(out, p(`${name}.conv2`), null, { padding: 1 }), net, `${name}.bn2`, false);
+        let shortcut = h;
+        if (stride !== 1 || cin !== width) {
+          // Option A: subsample and zero-pad the channels (the LDAM-DRW ResNet-32).
+          const padChannels = (width - cin) / 2;
+          shortcut = torch.pad(h.slice(2, 0, undefined, 2).slice(3, 0, undefined, 2), [0, 0, 0, 0, padChannels, padChannels]);
+        }
+        h = torch.relu(out.add(shortcut));
+        cin = width;
+      }
+    });
+    return torch.linear(torch.adaptiveAvgPool2d(h, 1).flatten(1), p('fc.weight'), p('fc.bias'));
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function scatterRound(): number[] {
+  torch.manualSeed(0);
+  const net = makeNet();
+  const x = torch.randn([batch, 3, 32, 32], { device });
+  const y = torch.randint(0, 10, [batch], { device });
+  const times: number[] = [];
+  for (let step = 0; step < warmup + steps; step++) {
+    const start = performance.now();
+    torch.scope(() => {
+      const loss = torch.crossEntropy(forward(net, x), y);
+      loss.backward();
+      torch.noGrad(() => {
+        for (const param of net.params.values()) param.sub_(param.grad!, 0.01);
+      });
+      torch.zeroGrad(net.params.values());
+      loss.item(); // waits for the device, as Python's loss.item() does
+    });
+    if (step >= warmup) times.push((performance.now() - start) / 1000);
+  }
+  for (const tensor of [...net.params.values(), ...[...net.bn.values()].flat(), x, y]) tensor.dispose();
+  return times;
+}
+
+function pythonRound(): number[] {
+  const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'resnet32_step.py');
+  const result = spawnSync(flags.python!, [script, String(batch), String(steps), String(warmup), String(threads), device], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`Python PyTorch run failed:\n${result.stderr}`);
+  return (JSON.parse(result.stdout) as { stepSeconds: number[] }).stepSeconds;
+}
+
+const scatterTimes: number[] = [];
+const pythonTimes: number[] = [];
+for (let round = 0; round < Number(flags.rounds); round++) {
+  scatterTimes.push(...scatterRound());
+  pythonTimes.push(...pythonRound());
+}
+const scatterMedian = median(scatterTimes);
+const pythonMedian = median(pythonTimes);
+console.log(JSON.stringify({
+  bench: 'resnet32-step', device, batch, threads, libtorch: torch.version().libtorch,
+  scatterMedianSeconds: Number(scatterMedian.toFixed(4)), pytorchMedianSeconds: Number(pythonMedian.toFixed(4)),
+  scatterImagesPerSecond: Math.round(batch / scatterMedian), pytorchImagesPerSecond: Math.round(batch / pythonMedian),
+  ratio: Number((pythonMedian / scatterMedian).toFixed(3)),
+}));
