@@ -1,7 +1,7 @@
 // Benchmark: a ResNet-32 training step (CIFAR shapes: batch of 3x32x32, 10 classes; forward, cross-entropy,
 // backward, SGD update) through scatter and through Python PyTorch, alternating in one run on the same
 // threads, and the ratio of their median step times (scatter's throughput relative to PyTorch's).
-// Usage: node dist/bench/resnet32-step.js [--batch 128] [--steps 10] [--rounds 3] [--device cpu|cuda]
+// Usage: node dist/bench/resnet32-step.js [--batch 128] [--steps 5] [--rounds 8] [--device cpu|cuda]
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,9 +14,9 @@ type Tensor = torch.Tensor;
 const { values: flags } = parseArgs({
   options: {
     batch: { type: 'string', default: '128' },
-    steps: { type: 'string', default: '10' },
+    steps: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '8' },
     device: { type: 'string', default: 'cpu' },
     python: { type: 'string', default: process.env.SCATTER_PYTHON ?? '/usr/bin/python3' },
   },
@@ -134,17 +134,23 @@ function pythonRound(): number[] {
   return (JSON.parse(result.stdout) as { stepSeconds: number[] }).stepSeconds;
 }
 
+// Short alternating rounds, so that the shared machine's slow and fast spells fall on both sides.
 const scatterTimes: number[] = [];
 const pythonTimes: number[] = [];
+const roundRatios: number[] = [];
 for (let round = 0; round < Number(flags.rounds); round++) {
-  scatterTimes.push(...scatterRound());
-  pythonTimes.push(...pythonRound());
+  const scatterRoundTimes = scatterRound();
+  const pythonRoundTimes = pythonRound();
+  scatterTimes.push(...scatterRoundTimes);
+  pythonTimes.push(...pythonRoundTimes);
+  roundRatios.push(median(pythonRoundTimes) / median(scatterRoundTimes));
 }
 const scatterMedian = median(scatterTimes);
 const pythonMedian = median(pythonTimes);
 console.log(JSON.stringify({
-  bench: 'resnet32-step', device, batch, threads, libtorch: torch.version().libtorch,
+  bench: 'resnet32-step', device, batch, threads, libtorch: torch.version().libtorch, steps: scatterTimes.length,
   scatterMedianSeconds: Number(scatterMedian.toFixed(4)), pytorchMedianSeconds: Number(pythonMedian.toFixed(4)),
   scatterImagesPerSecond: Math.round(batch / scatterMedian), pytorchImagesPerSecond: Math.round(batch / pythonMedian),
   ratio: Number((pythonMedian / scatterMedian).toFixed(3)),
+  roundRatios: { min: Number(Math.min(...roundRatios).toFixed(3)), max: Number(Math.max(...roundRatios).toFixed(3)) },
 }));

@@ -1,35 +1,66 @@
 #include "handles.h"
 
+#include <deque>
 #include <unordered_map>
+#include <vector>
 
 #include "errors.h"
 
 namespace scatter {
 namespace {
 
+struct Slot {
+  at::Tensor tensor;
+  uint32_t index = 0;
+  uint32_t generation = 0;
+  bool alive = false;
+  // Whether the collector may be what frees it (made outside scopes, or escaped): only such handles'
+  // storages are reported to V8 as external memory.
+  bool gcManaged = false;
+};
+
 // Live handles and the distinct storages they hold. Views share a storage, so bytes are counted once
 // per storage, at the size it had when its first handle was made.
 //
-// V8 is told about a storage's bytes only while some handle on it is "GC-managed": made outside any
-// scope, or escaped from one. Tensors made inside a scope are freed deterministically when it ends;
-// reporting them too made V8 run a full collection every few operations of a training step (a
-// step allocates and frees its activations, about 1 GiB for ResNet-32 at batch 128) for nothing.
+// V8 is told about a storage's bytes only while some handle on it is GC-managed. Tensors made inside a
+// scope are freed deterministically when it ends; reporting them too made V8 run a full collection
+// every few operations of a training step (a ResNet-32 step at batch 128 allocates and frees about
+// 1 GiB of activations) for nothing.
 struct StorageEntry {
   int64_t handles = 0;
   int64_t gcManagedHandles = 0;
   int64_t bytes = 0;
 };
 
-struct Accounting {
+struct Table {
+  std::deque<Slot> slots;  // a deque keeps references to slots valid while it grows
+  std::vector<uint32_t> freeSlots;
   int64_t liveTensors = 0;
   int64_t liveBytes = 0;
   int scopeDepth = 0;  // set from JavaScript: > 0 while a scope is open
   std::unordered_map<const c10::StorageImpl*, StorageEntry> storages;
 };
 
-Accounting& accounting() {
-  static Accounting instance;
+Table& table() {
+  static Table instance;
   return instance;
+}
+
+// A handle's pointer value: generation in the high 32 bits, slot index + 1 in the low (never null).
+void* encode(uint32_t index, uint32_t generation) {
+  return reinterpret_cast<void*>((static_cast<uintptr_t>(generation) << 32) | (static_cast<uintptr_t>(index) + 1));
+}
+
+// The live slot a handle names, or nullptr for a stale handle or a value that is no tensor handle.
+Slot* slotOf(const Napi::Value& value) {
+  if (!value.IsExternal()) return nullptr;
+  auto bits = reinterpret_cast<uintptr_t>(value.As<Napi::External<void>>().Data());
+  uint64_t index = (bits & 0xffffffffu) - 1;
+  auto generation = static_cast<uint32_t>(bits >> 32);
+  auto& slots = table().slots;
+  if (index >= slots.size()) return nullptr;
+  Slot& slot = slots[index];
+  return slot.alive && slot.generation == generation ? &slot : nullptr;
 }
 
 const c10::StorageImpl* storageOf(const at::Tensor& t) {
@@ -38,111 +69,104 @@ const c10::StorageImpl* storageOf(const at::Tensor& t) {
 }
 
 StorageEntry* entryOf(const at::Tensor& t) {
-  auto found = accounting().storages.find(storageOf(t));
-  return found == accounting().storages.end() ? nullptr : &found->second;
+  auto found = table().storages.find(storageOf(t));
+  return found == table().storages.end() ? nullptr : &found->second;
 }
 
 // Only CPU memory is V8's business: it decides when to collect by host memory pressure.
-void reportToV8(Napi::Env env, const at::Tensor& t, StorageEntry& entry, int direction) {
-  if (env != nullptr && t.device().is_cpu()) Napi::MemoryManagement::AdjustExternalMemory(env, direction * entry.bytes);
+void reportToV8(Napi::Env env, const at::Tensor& t, const StorageEntry& entry, int direction) {
+  if (t.device().is_cpu()) Napi::MemoryManagement::AdjustExternalMemory(env, direction * entry.bytes);
 }
 
-void track(Napi::Env env, TensorBox* box) {
-  auto& acc = accounting();
-  acc.liveTensors += 1;
-  const c10::StorageImpl* storage = storageOf(box->tensor);
-  if (storage == nullptr) return;
-  StorageEntry& entry = acc.storages[storage];
-  if (entry.handles++ == 0) {
-    entry.bytes = static_cast<int64_t>(storage->nbytes());
-    acc.liveBytes += entry.bytes;
-  }
-  if (box->gcManaged && entry.gcManagedHandles++ == 0) reportToV8(env, box->tensor, entry, +1);
-}
-
-void release(Napi::Env env, TensorBox* box) {
-  if (!box->alive) return;
-  auto& acc = accounting();
-  acc.liveTensors -= 1;
-  if (StorageEntry* entry = entryOf(box->tensor)) {
-    if (box->gcManaged && --entry->gcManagedHandles == 0) reportToV8(env, box->tensor, *entry, -1);
+void release(Napi::Env env, Slot& slot) {
+  Table& t = table();
+  t.liveTensors -= 1;
+  if (StorageEntry* entry = entryOf(slot.tensor)) {
+    if (slot.gcManaged && --entry->gcManagedHandles == 0) reportToV8(env, slot.tensor, *entry, -1);
     if (--entry->handles == 0) {
-      acc.liveBytes -= entry->bytes;
-      acc.storages.erase(storageOf(box->tensor));
+      t.liveBytes -= entry->bytes;
+      t.storages.erase(storageOf(slot.tensor));
     }
   }
-  box->tensor = at::Tensor();
-  box->alive = false;
+  slot.tensor = at::Tensor();
+  slot.alive = false;
+  slot.generation += 1;  // every handle made for the slot so far is now stale
+  t.freeSlots.push_back(slot.index);
 }
 
-TensorBox* boxOf(const Napi::Value& value) {
-  if (!value.IsExternal()) return nullptr;
-  return value.As<Napi::External<TensorBox>>().Data();
+Slot& slotOrThrow(const Napi::Value& value, const char* what) {
+  Slot* slot = slotOf(value);
+  if (slot != nullptr) return *slot;
+  if (!value.IsExternal()) throw Napi::TypeError::New(value.Env(), std::string(what) + ": expected a tensor");
+  throw Napi::Error::New(value.Env(), std::string(what) + ": the tensor was disposed");
 }
 
-TensorBox* liveBoxOf(const Napi::CallbackInfo& info, const char* what) {
-  TensorBox* box = boxOf(info[0]);
-  if (box == nullptr) throw Napi::TypeError::New(info.Env(), std::string(what) + ": expected a tensor handle");
-  return box;
-}
-
+// dispose(handle): frees the tensor now; disposing a stale handle again is harmless.
 SCATTER_FN(dispose) {
-  release(info.Env(), liveBoxOf(info, "dispose"));
+  if (!info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "dispose: expected a tensor handle");
+  if (Slot* slot = slotOf(info[0])) release(info.Env(), *slot);
   return info.Env().Undefined();
 }
 
-SCATTER_FN(isDisposed) { return Napi::Boolean::New(info.Env(), !liveBoxOf(info, "isDisposed")->alive); }
-
 // markGcManaged(handle): the tensor left every scope, so its lifetime may now rest on the collector.
 SCATTER_FN(markGcManaged) {
-  TensorBox* box = liveBoxOf(info, "markGcManaged");
-  if (box->alive && !box->gcManaged) {
-    box->gcManaged = true;
-    if (StorageEntry* entry = entryOf(box->tensor)) {
-      if (entry->gcManagedHandles++ == 0) reportToV8(info.Env(), box->tensor, *entry, +1);
+  Slot& slot = slotOrThrow(info[0], "markGcManaged");
+  if (!slot.gcManaged) {
+    slot.gcManaged = true;
+    if (StorageEntry* entry = entryOf(slot.tensor)) {
+      if (entry->gcManagedHandles++ == 0) reportToV8(info.Env(), slot.tensor, *entry, +1);
     }
   }
   return info.Env().Undefined();
 }
 
 SCATTER_FN(setScopeDepth) {
-  accounting().scopeDepth = info[0].As<Napi::Number>().Int32Value();
+  table().scopeDepth = info[0].As<Napi::Number>().Int32Value();
   return info.Env().Undefined();
 }
 
 SCATTER_FN(memory) {
   Napi::Object result = Napi::Object::New(info.Env());
-  result.Set("liveTensors", Napi::Number::New(info.Env(), static_cast<double>(accounting().liveTensors)));
-  result.Set("liveBytes", Napi::Number::New(info.Env(), static_cast<double>(accounting().liveBytes)));
+  result.Set("liveTensors", Napi::Number::New(info.Env(), static_cast<double>(table().liveTensors)));
+  result.Set("liveBytes", Napi::Number::New(info.Env(), static_cast<double>(table().liveBytes)));
   return result;
 }
 
 }  // namespace
 
 Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
-  auto* box = new TensorBox{std::move(tensor), true, accounting().scopeDepth == 0};
-  track(env, box);
-  return Napi::External<TensorBox>::New(env, box, [](Napi::Env finalizerEnv, TensorBox* dropped) {
-    release(finalizerEnv, dropped);
-    delete dropped;
-  });
+  Table& t = table();
+  if (t.freeSlots.empty()) {
+    t.freeSlots.push_back(static_cast<uint32_t>(t.slots.size()));
+    t.slots.emplace_back();
+    t.slots.back().index = t.freeSlots.back();
+  }
+  Slot& slot = t.slots[t.freeSlots.back()];
+  t.freeSlots.pop_back();
+  slot.tensor = std::move(tensor);
+  slot.alive = true;
+  slot.gcManaged = t.scopeDepth == 0;
+  t.liveTensors += 1;
+  if (const c10::StorageImpl* storage = storageOf(slot.tensor)) {
+    StorageEntry& entry = t.storages[storage];
+    if (entry.handles++ == 0) {
+      entry.bytes = static_cast<int64_t>(storage->nbytes());
+      t.liveBytes += entry.bytes;
+    }
+    if (slot.gcManaged && entry.gcManagedHandles++ == 0) reportToV8(env, slot.tensor, entry, +1);
+  }
+  return Napi::External<void>::New(env, encode(slot.index, slot.generation));
 }
 
-const at::Tensor& unwrapTensor(const Napi::Value& value, const char* what) {
-  TensorBox* box = boxOf(value);
-  if (box == nullptr) throw Napi::TypeError::New(value.Env(), std::string(what) + ": expected a tensor");
-  if (!box->alive) throw Napi::Error::New(value.Env(), std::string(what) + ": the tensor was disposed");
-  return box->tensor;
-}
+const at::Tensor& unwrapTensor(const Napi::Value& value, const char* what) { return slotOrThrow(value, what).tensor; }
 
 const at::Tensor* liveTensorOrNull(const Napi::Value& value) {
-  TensorBox* box = boxOf(value);
-  return box != nullptr && box->alive ? &box->tensor : nullptr;
+  Slot* slot = slotOf(value);
+  return slot != nullptr ? &slot->tensor : nullptr;
 }
 
 void registerHandles(Napi::Env env, Napi::Object exports) {
   exports.Set("dispose", Napi::Function::New(env, dispose));
-  exports.Set("isDisposed", Napi::Function::New(env, isDisposed));
   exports.Set("markGcManaged", Napi::Function::New(env, markGcManaged));
   exports.Set("setScopeDepth", Napi::Function::New(env, setScopeDepth));
   exports.Set("memory", Napi::Function::New(env, memory));

@@ -1,19 +1,14 @@
 // Tensor handles: how a libtorch tensor lives inside a JavaScript value.
-// A handle is a Napi::External owning a heap TensorBox. dispose() releases the tensor at once; the
-// finalizer is only a safety net for handles that JavaScript drops without disposing.
+// A handle is a Napi::External whose pointer value encodes a slot of a native table (index and
+// generation), not an allocation: it needs no native finalizer, so nothing waits for the event loop
+// when a synchronous training loop makes and disposes thousands of tensors. dispose() empties the slot
+// at once; a stale handle (disposed, slot reused) is recognised by its generation. The safety net for
+// tensors that JavaScript drops undisposed is a FinalizationRegistry on the TypeScript side.
 #pragma once
 #include <ATen/ATen.h>
 #include <napi.h>
 
 namespace scatter {
-
-struct TensorBox {
-  at::Tensor tensor;
-  bool alive = true;
-  // Whether the collector may be what frees it (made outside scopes, or escaped): only such handles'
-  // storages are reported to V8 as external memory.
-  bool gcManaged = true;
-};
 
 // Wraps a tensor in a new handle and counts it as live; outside scopes, its storage is reported to V8.
 Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor);
@@ -22,7 +17,7 @@ const at::Tensor& unwrapTensor(const Napi::Value& value, const char* what);
 // The tensor behind a live handle, or nullptr (the hot path of argument conversion: no message built).
 const at::Tensor* liveTensorOrNull(const Napi::Value& value);
 
-// Native functions registered by handles.cc: dispose, isDisposed, markGcManaged, setScopeDepth, memory.
+// Native functions registered by handles.cc: dispose, markGcManaged, setScopeDepth, memory.
 void registerHandles(Napi::Env env, Napi::Object exports);
 
 }  // namespace scatter

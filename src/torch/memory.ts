@@ -1,7 +1,8 @@
 // Memory: tensors hold native memory that V8 cannot see the size of, so scatter frees it on purpose.
 // - tensor.dispose() frees one tensor now;
 // - scope(fn) frees every tensor created while fn runs, except those it returns or keep()s;
-// - a finalizer frees what JavaScript drops without disposing (a safety net, not a plan).
+// - a FinalizationRegistry frees what JavaScript drops without disposing outside scopes (a safety net,
+//   not a plan: it runs only when the collector finds the tensor and the event loop turns).
 import { native } from './native.js';
 
 /** What a scope needs of a tensor (the Tensor class implements it). */
@@ -34,8 +35,10 @@ function escape(tensor: Disposable): void {
 }
 
 /** Called by every new Tensor: the innermost open scope will dispose it unless it escapes. */
-export function trackInScope(tensor: Disposable): void {
-  scopes[scopes.length - 1]?.add(tensor);
+export function trackInScope(tensor: Disposable): boolean {
+  const innermost = scopes[scopes.length - 1];
+  innermost?.add(tensor);
+  return innermost !== undefined;
 }
 
 /** Takes a tensor out of every open scope, so that it outlives them. */

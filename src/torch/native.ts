@@ -13,7 +13,6 @@ export type GroupHandle = { readonly __nativeProcessGroup: unique symbol };
 
 export interface NativeAddon {
   dispose(handle: Handle): void;
-  isDisposed(handle: Handle): boolean;
   markGcManaged(handle: Handle): void;
   setScopeDepth(depth: number): void;
   memory(): { liveTensors: number; liveBytes: number };

@@ -90,13 +90,23 @@ function dimList(dim: Dims | undefined): readonly number[] | undefined {
   return typeof dim === 'number' ? [dim] : dim;
 }
 
+// The safety net for tensors outside scopes that JavaScript drops without disposing (scoped tensors are
+// always disposed by their scope, so they skip the registry's cost).
+const droppedTensors = new FinalizationRegistry<Handle>((handle) => native.dispose(handle));
+
 export class Tensor implements Disposable {
   #handle: Handle | null;
+  #watched = false;
 
   /** Wraps a native handle; users create tensors with the torch.* factories instead. */
   constructor(handle: Handle) {
     this.#handle = handle;
-    trackInScope(this);
+    if (!trackInScope(this)) this.#watchForDrop(handle);
+  }
+
+  #watchForDrop(handle: Handle): void {
+    droppedTensors.register(this, handle, this);
+    this.#watched = true;
   }
 
   /** The native handle; throws once the tensor is disposed. */
@@ -110,6 +120,7 @@ export class Tensor implements Disposable {
     if (this.#handle !== null) {
       native.dispose(this.#handle);
       this.#handle = null;
+      if (this.#watched) droppedTensors.unregister(this);
     }
   }
 
@@ -118,7 +129,9 @@ export class Tensor implements Disposable {
   }
 
   markGcManaged(): void {
-    if (this.#handle !== null) native.markGcManaged(this.#handle);
+    if (this.#handle === null || this.#watched) return;
+    native.markGcManaged(this.#handle);
+    this.#watchForDrop(this.#handle);
   }
 
   // --- what a tensor is -------------------------------------------------------------------------
