@@ -1,7 +1,9 @@
 // safetensors files (https://github.com/huggingface/safetensors, format v1): an 8-byte little-endian
 // header length, a JSON header naming each tensor's dtype, shape and byte range, then the raw bytes,
 // little-endian and row-major. Python's safetensors reads what this writes, and the reverse.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+
+import { writeFileAtomic } from '../util/files.js';
 
 import { type Dtype, bytesPerElement } from './dtype.js';
 import { native } from './native.js';
@@ -79,20 +81,9 @@ export function deserialize(bytes: Uint8Array, source = 'safetensors data'): { t
   return { tensors, metadata };
 }
 
-/**
- * Writes named tensors to `file` atomically: the bytes go to a temporary file that is synced and then
- * renamed over the target, so a crash leaves either the old file or the new one, never a torn one.
- */
+/** Writes named tensors to `file` atomically (a crash leaves the old file or the new one). */
 export function saveFile(tensors: Record<string, Tensor>, file: string, metadata?: Record<string, string>): void {
-  const temporary = `${file}.tmp-${process.pid}`;
-  const fd = openSync(temporary, 'w');
-  try {
-    writeSync(fd, serialize(tensors, metadata));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temporary, file);
+  writeFileAtomic(file, serialize(tensors, metadata));
 }
 
 export function loadFile(file: string): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {

@@ -7,8 +7,11 @@ import { fileURLToPath } from 'node:url';
 
 const PYTHON = process.env.SCATTER_PYTHON ?? '/usr/bin/python3';
 
+/** The source tree's root (tests run from dist/test/...). */
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
 /** The folder of the Python halves of the tests (test/python in the source tree). */
-export const pythonDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'python');
+export const pythonDir = path.join(repoRoot, 'test', 'python');
 
 let available: boolean | undefined;
 

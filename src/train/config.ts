@@ -1,0 +1,129 @@
+// scatter's run configuration: the schema of configs/*.yaml, loading with --set overrides, and the
+// fully resolved form written into every run directory. Defaults are the LDAM-DRW CIFAR-LT recipe.
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+
+import { parse, stringify } from 'yaml';
+
+import {
+  type BooleanField, ConfigError, type EnumField, type Fields, type Infer, type NumberField, type NumberListField,
+  type SectionField, type StringField, setKey, validate,
+} from './schema.js';
+
+const int = (doc: string, defaultValue: number | null, min?: number): NumberField =>
+  ({ kind: 'number', integer: true, doc, default: defaultValue, min });
+const real = (doc: string, defaultValue: number | null, min?: number, max?: number): NumberField =>
+  ({ kind: 'number', doc, default: defaultValue, min, max });
+const text = (doc: string, defaultValue: string | null): StringField => ({ kind: 'string', doc, default: defaultValue });
+const oneOf = <V extends string>(doc: string, values: readonly V[], defaultValue: V): EnumField<V> =>
+  ({ kind: 'enum', doc, values, default: defaultValue });
+const flag = (doc: string, defaultValue: boolean): BooleanField => ({ kind: 'boolean', doc, default: defaultValue });
+const numbers = (doc: string, defaultValue: number[]): NumberListField => ({ kind: 'numberList', doc, default: defaultValue });
+const section = <F extends Fields>(doc: string, fields: F): SectionField<F> => ({ kind: 'section', doc, fields });
+
+export const DATASETS = ['cifar10', 'cifar100', 'fashion-mnist', 'mnist', 'image-folder', 'list-file'] as const;
+
+export const CONFIG_SCHEMA = {
+  seed: int('seed of every random choice (weights, sampling, augmentation)', 0, 0),
+  data: section('the data set', {
+    dataset: oneOf('which data set', DATASETS, 'cifar10'),
+    root: text('data directory; default $SCATTER_DATA_DIR/<dataset> or ~/.cache/scatter-data/<dataset>', null),
+    trainList: text('list file of training images (list-file data sets), relative to root', null),
+    testList: text('list file of test images (list-file data sets), relative to root', null),
+    imbalance: section('long-tailed construction of the training split', {
+      profile: oneOf('exponential or step decay of class sizes; none keeps the data as it is', ['exponential', 'step', 'none'], 'exponential'),
+      ratio: real('imbalance ratio: largest class size / smallest', 100, 1),
+    }),
+    augment: oneOf('training augmentation', ['cifar', 'imagenet', 'none'], 'cifar'),
+    workers: int('worker threads preparing batches', 2, 0),
+    manyThreshold: int('classes with more training images than this are "many-shot"', 100, 0),
+    fewThreshold: int('classes with fewer training images than this are "few-shot"', 20, 0),
+  }),
+  model: section('the network', {
+    name: oneOf('architecture', ['resnet32', 'resnet10', 'resnet50', 'resnext50_32x4d'], 'resnet32'),
+    classifier: oneOf('classifier layer on the pooled features', ['linear', 'cosine'], 'linear'),
+  }),
+  train: section('the training loop', {
+    epochs: int('epochs', 200, 1),
+    batchSize: int('images per batch', 128, 1),
+    sampler: oneOf('how training batches are drawn', ['instance', 'class-balanced', 'square-root', 'progressive'], 'instance'),
+    evalEvery: int('evaluate on the test split every N epochs (and after the last)', 10, 1),
+    stepsPerEpoch: int('cap on the batches of an epoch (short demos and tests); null: the whole epoch', null, 1),
+    device: text("'cpu', 'cuda' or 'cuda:N'", 'cpu'),
+    threads: int('libtorch threads; null: every core', null, 1),
+  }),
+  optim: section('SGD', {
+    lr: real('base learning rate', 0.1, 0),
+    momentum: real('momentum', 0.9, 0, 1),
+    weightDecay: real('L2 weight decay', 2e-4, 0),
+    nesterov: flag('Nesterov momentum', false),
+  }),
+  schedule: section('learning-rate schedule', {
+    type: oneOf('multistep: lr x factors[i] from milestones[i]; cosine: to minLr at the end', ['multistep', 'cosine', 'constant'], 'multistep'),
+    warmupEpochs: int('linear warm-up epochs', 5, 0),
+    milestones: numbers('epochs where the multistep schedule changes', [160, 180]),
+    factors: numbers('multipliers of the base lr from each milestone on', [0.01, 0.0001]),
+    minLr: real('final lr of the cosine schedule', 0, 0),
+  }),
+  loss: section('the training loss', {
+    name: oneOf('loss function', ['ce'], 'ce'),
+    labelSmoothing: real('label smoothing of cross-entropy', 0, 0, 1),
+  }),
+} as const satisfies Fields;
+
+export type Config = Infer<SectionField<typeof CONFIG_SCHEMA>>;
+
+/** Parses `key=value` from --set; the value is read as YAML (numbers, booleans, lists, null). */
+export function parseOverride(assignment: string): [string, unknown] {
+  const equals = assignment.indexOf('=');
+  if (equals <= 0) throw new ConfigError(`--set expects key=value, got '${assignment}'`);
+  return [assignment.slice(0, equals).trim(), parse(assignment.slice(equals + 1)) as unknown];
+}
+
+function defaultDataRoot(dataset: string): string {
+  const base = process.env.SCATTER_DATA_DIR ?? path.join(homedir(), '.cache', 'scatter-data');
+  return path.join(base, dataset);
+}
+
+/** Validates a document (parsed YAML) with overrides applied, and resolves what depends on other keys. */
+export function resolveConfig(document: unknown, overrides: readonly string[] = []): Config {
+  if (document !== null && document !== undefined && (typeof document !== 'object' || Array.isArray(document))) {
+    throw new ConfigError('the config must be a YAML mapping');
+  }
+  const editable = structuredClone((document ?? {}) as Record<string, unknown>);
+  for (const assignment of overrides) {
+    const [key, value] = parseOverride(assignment);
+    setKey(CONFIG_SCHEMA, editable, key, value);
+  }
+  const config = validate(CONFIG_SCHEMA, editable);
+  config.data.root ??= defaultDataRoot(config.data.dataset);
+  if (config.schedule.milestones.length !== config.schedule.factors.length) {
+    throw new ConfigError(`config keys 'schedule.milestones' and 'schedule.factors' must have the same length (${config.schedule.milestones.length} and ${config.schedule.factors.length})`);
+  }
+  if (config.data.fewThreshold > config.data.manyThreshold) {
+    throw new ConfigError(`config key 'data.fewThreshold' (${config.data.fewThreshold}) must not exceed 'data.manyThreshold' (${config.data.manyThreshold})`);
+  }
+  return config;
+}
+
+/** Reads a YAML config file with --set overrides; errors name the file and the key. */
+export function loadConfig(file: string, overrides: readonly string[] = []): Config {
+  if (!existsSync(file)) throw new ConfigError(`config file ${file} does not exist`);
+  let document: unknown;
+  try {
+    document = parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`${file}: not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  try {
+    return resolveConfig(document, overrides);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError(`${file}: ${error.message}`);
+    throw error;
+  }
+}
+
+export function configToYaml(config: Config): string {
+  return stringify(config);
+}

@@ -1,0 +1,64 @@
+// Configs: defaults (the LDAM-DRW recipe), --set overrides, and one-line errors naming the bad key.
+import assert from 'node:assert/strict';
+import { readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import { ConfigError } from '../../src/train/schema.js';
+import { loadConfig, resolveConfig } from '../../src/train/config.js';
+import { repoRoot, temporaryDir } from '../helpers/python.js';
+
+test('an empty config resolves to the LDAM-DRW CIFAR recipe', () => {
+  const config = resolveConfig({});
+  assert.equal(config.train.epochs, 200);
+  assert.equal(config.train.batchSize, 128);
+  assert.deepEqual([config.optim.lr, config.optim.momentum, config.optim.weightDecay], [0.1, 0.9, 2e-4]);
+  assert.deepEqual([config.schedule.warmupEpochs, config.schedule.milestones], [5, [160, 180]]);
+  assert.equal(config.model.name, 'resnet32');
+  assert.match(config.data.root!, /cifar10$/);
+});
+
+test('--set overrides any key, parsed as YAML', () => {
+  const config = resolveConfig({ train: { epochs: 10 } }, ['train.epochs=1', 'optim.nesterov=true', 'schedule.milestones=[3, 4]',
+    'schedule.factors=[0.1, 0.01]', 'data.root=/tmp/x', 'train.stepsPerEpoch=null']);
+  assert.equal(config.train.epochs, 1);
+  assert.equal(config.optim.nesterov, true);
+  assert.deepEqual(config.schedule.milestones, [3, 4]);
+  assert.equal(config.data.root, '/tmp/x');
+  assert.equal(config.train.stepsPerEpoch, null);
+});
+
+test('bad keys and values give one-line errors naming the key and what it allows', () => {
+  const fails = (document: unknown, pattern: RegExp, overrides: string[] = []) =>
+    assert.throws(() => resolveConfig(document, overrides), (error: Error) =>
+      error instanceof ConfigError && pattern.test(error.message) && !error.message.includes('\n'));
+  fails({ train: { epoch: 3 } }, /unknown config key 'train.epoch' \(allowed here: epochs, batchSize/);
+  fails({ train: { epochs: 'many' } }, /config key 'train.epochs': expected an integer >= 1, got 'many'/);
+  fails({ train: { epochs: 2.5 } }, /expected an integer/);
+  fails({ model: { name: 'vgg' } }, /config key 'model.name': expected one of resnet32, resnet10, resnet50, resnext50_32x4d, got 'vgg'/);
+  fails({ optim: { momentum: 2 } }, /'optim.momentum': expected a number >= 0 and <= 1, got 2/);
+  fails({ schedule: { milestones: [1, 'x'] } }, /'schedule.milestones': expected a list of numbers/);
+  fails({ data: 3 }, /config key 'data': expected a mapping/);
+  fails({}, /unknown config key 'train.epoc'/, ['train.epoc=3']);
+  fails({}, /--set expects key=value, got 'train.epochs'/, ['train.epochs']);
+  fails({}, /'schedule.milestones' and 'schedule.factors' must have the same length/, ['schedule.milestones=[1]']);
+  fails([1, 2], /must be a YAML mapping/);
+});
+
+test('config files: a missing file and invalid YAML are named', () => {
+  const dir = temporaryDir('config');
+  assert.throws(() => loadConfig(path.join(dir, 'nope.yaml')), /nope\.yaml does not exist/);
+  const broken = path.join(dir, 'broken.yaml');
+  writeFileSync(broken, 'train:\n  epochs: [1,\n');
+  assert.throws(() => loadConfig(broken), /broken\.yaml: not valid YAML/);
+  const wrong = path.join(dir, 'wrong.yaml');
+  writeFileSync(wrong, 'train:\n  batchsize: 64\n');
+  assert.throws(() => loadConfig(wrong), /wrong\.yaml: unknown config key 'train.batchsize'/);
+});
+
+test('every shipped config under configs/ is valid', () => {
+  const configsDir = path.join(repoRoot, 'configs');
+  const files = readdirSync(configsDir, { recursive: true }).map(String).filter((name) => name.endsWith('.yaml'));
+  assert.ok(files.length >= 7, `found only ${files.length} configs`);
+  for (const file of files) assert.doesNotThrow(() => loadConfig(path.join(configsDir, file)), file);
+});
