@@ -72,8 +72,10 @@ at::Scalar toScalar(const Napi::Value& value, Describe what) {
 // that it takes part in type promotion like a scalar rather than like a 0-d tensor.
 template <typename Describe>
 at::Tensor toTensor(const Napi::Value& value, Describe what) {
-  if (value.IsNumber() || value.IsBoolean()) {
-    at::Tensor wrapped = at::scalar_tensor(toScalar(value, what));
+  if (value.IsNumber() || value.IsBoolean() || value.IsBigInt()) {
+    // As Python makes them: int64 for integers, float64 for fractions, bool for booleans.
+    at::Scalar scalar = toScalar(value, what);
+    at::Tensor wrapped = at::scalar_tensor(scalar, at::TensorOptions().dtype(scalar.type()));
     wrapped.unsafeGetTensorImpl()->set_wrapped_number(true);
     return wrapped;
   }

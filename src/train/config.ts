@@ -16,7 +16,7 @@ const int = (doc: string, defaultValue: number | null, min?: number): NumberFiel
 const real = (doc: string, defaultValue: number | null, min?: number, max?: number): NumberField =>
   ({ kind: 'number', doc, default: defaultValue, min, max });
 const text = (doc: string, defaultValue: string | null): StringField => ({ kind: 'string', doc, default: defaultValue });
-const oneOf = <V extends string>(doc: string, values: readonly V[], defaultValue: V): EnumField<V> =>
+const oneOf = <const V extends string>(doc: string, values: readonly V[], defaultValue: V): EnumField<V> =>
   ({ kind: 'enum', doc, values, default: defaultValue });
 const flag = (doc: string, defaultValue: boolean): BooleanField => ({ kind: 'boolean', doc, default: defaultValue });
 const numbers = (doc: string, defaultValue: number[]): NumberListField => ({ kind: 'numberList', doc, default: defaultValue });
@@ -28,7 +28,7 @@ export const CONFIG_SCHEMA = {
   seed: int('seed of every random choice (weights, sampling, augmentation)', 0, 0),
   data: section('the data set', {
     dataset: oneOf('which data set', DATASETS, 'cifar10'),
-    root: text('data directory; default $SCATTER_DATA_DIR/<dataset> or ~/.cache/scatter-data/<dataset>', null),
+    root: text("the data set's folder; default: its archive's folder under $SCATTER_DATA_DIR or ~/.cache/scatter-data", null),
     trainList: text('list file of training images (list-file data sets), relative to root', null),
     testList: text('list file of test images (list-file data sets), relative to root', null),
     imbalance: section('long-tailed construction of the training split', {
@@ -60,10 +60,10 @@ export const CONFIG_SCHEMA = {
     nesterov: flag('Nesterov momentum', false),
   }),
   schedule: section('learning-rate schedule', {
-    type: oneOf('multistep: lr x factors[i] from milestones[i]; cosine: to minLr at the end', ['multistep', 'cosine', 'constant'], 'multistep'),
-    warmupEpochs: int('linear warm-up epochs', 5, 0),
-    milestones: numbers('epochs where the multistep schedule changes', [160, 180]),
-    factors: numbers('multipliers of the base lr from each milestone on', [0.01, 0.0001]),
+    type: oneOf('multistep: lr x gamma at each milestone; cosine: to minLr at the end', ['multistep', 'cosine', 'constant'], 'multistep'),
+    warmupEpochs: int('linear warm-up epochs (epoch e < warmupEpochs runs at (e + 1) / warmupEpochs of the lr)', 5, 0),
+    milestones: numbers('epochs (from 0) at whose start the multistep schedule multiplies the lr by gamma', [160, 180]),
+    gamma: real('multistep factor', 0.01, 0),
     minLr: real('final lr of the cosine schedule', 0, 0),
   }),
   loss: section('the training loss', {
@@ -81,9 +81,22 @@ export function parseOverride(assignment: string): [string, unknown] {
   return [assignment.slice(0, equals).trim(), parse(assignment.slice(equals + 1)) as unknown];
 }
 
+// The folders the official archives unpack to, under the data directory; Fashion-MNIST from Debian's
+// dataset-fashion-mnist when it is installed.
+const DEFAULT_FOLDERS: Record<string, string> = {
+  cifar10: 'cifar-10-batches-bin', cifar100: 'cifar-100-binary', mnist: 'mnist', 'fashion-mnist': 'fashion-mnist',
+  'image-folder': 'image-folder', 'list-file': 'list-file',
+};
+const DEBIAN_FASHION_MNIST = '/usr/share/datasets/fashion-mnist';
+
+/** $SCATTER_DATA_DIR, else ~/.cache/scatter-data. */
+export function dataDirectory(): string {
+  return process.env.SCATTER_DATA_DIR ?? path.join(homedir(), '.cache', 'scatter-data');
+}
+
 function defaultDataRoot(dataset: string): string {
-  const base = process.env.SCATTER_DATA_DIR ?? path.join(homedir(), '.cache', 'scatter-data');
-  return path.join(base, dataset);
+  const root = path.join(dataDirectory(), DEFAULT_FOLDERS[dataset]!);
+  return dataset === 'fashion-mnist' && !existsSync(root) && existsSync(DEBIAN_FASHION_MNIST) ? DEBIAN_FASHION_MNIST : root;
 }
 
 /** Validates a document (parsed YAML) with overrides applied, and resolves what depends on other keys. */
@@ -98,8 +111,9 @@ export function resolveConfig(document: unknown, overrides: readonly string[] = 
   }
   const config = validate(CONFIG_SCHEMA, editable);
   config.data.root ??= defaultDataRoot(config.data.dataset);
-  if (config.schedule.milestones.length !== config.schedule.factors.length) {
-    throw new ConfigError(`config keys 'schedule.milestones' and 'schedule.factors' must have the same length (${config.schedule.milestones.length} and ${config.schedule.factors.length})`);
+  const milestones = config.schedule.milestones;
+  if (milestones.some((m, i) => !Number.isInteger(m) || m < 0 || (i > 0 && m <= milestones[i - 1]!))) {
+    throw new ConfigError(`config key 'schedule.milestones': expected increasing epoch numbers >= 0, got [${milestones.join(', ')}]`);
   }
   if (config.data.fewThreshold > config.data.manyThreshold) {
     throw new ConfigError(`config key 'data.fewThreshold' (${config.data.fewThreshold}) must not exceed 'data.manyThreshold' (${config.data.manyThreshold})`);

@@ -310,3 +310,12 @@ test('utilities: threads, item, toString, version', () => {
   assert.match(String(torch.zeros([2000])), /<2000 elements>/);
   assert.match(torch.version().libtorch, /^\d+\.\d+/);
 });
+
+test('numbers keep integer tensors integral, as Python scalars do', () => {
+  const counter = torch.arange(3);
+  counter.add_(1);
+  assert.deepEqual([counter.dtype, counter.toArray()], ['int64', [1, 2, 3]]);
+  assert.equal(torch.arange(3).mul(2).dtype, 'int64');
+  assert.equal(torch.ones([1], { dtype: 'bfloat16' }).add(1).dtype, 'bfloat16');
+  assert.equal(torch.ones([1], { dtype: 'float64' }).add(0.5).dtype, 'float64');
+});

@@ -15,12 +15,12 @@ test('an empty config resolves to the LDAM-DRW CIFAR recipe', () => {
   assert.deepEqual([config.optim.lr, config.optim.momentum, config.optim.weightDecay], [0.1, 0.9, 2e-4]);
   assert.deepEqual([config.schedule.warmupEpochs, config.schedule.milestones], [5, [160, 180]]);
   assert.equal(config.model.name, 'resnet32');
-  assert.match(config.data.root!, /cifar10$/);
+  assert.match(config.data.root!, /cifar-10-batches-bin$/);
 });
 
 test('--set overrides any key, parsed as YAML', () => {
   const config = resolveConfig({ train: { epochs: 10 } }, ['train.epochs=1', 'optim.nesterov=true', 'schedule.milestones=[3, 4]',
-    'schedule.factors=[0.1, 0.01]', 'data.root=/tmp/x', 'train.stepsPerEpoch=null']);
+'data.root=/tmp/x', 'train.stepsPerEpoch=null']);
   assert.equal(config.train.epochs, 1);
   assert.equal(config.optim.nesterov, true);
   assert.deepEqual(config.schedule.milestones, [3, 4]);
@@ -41,7 +41,7 @@ test('bad keys and values give one-line errors naming the key and what it allows
   fails({ data: 3 }, /config key 'data': expected a mapping/);
   fails({}, /unknown config key 'train.epoc'/, ['train.epoc=3']);
   fails({}, /--set expects key=value, got 'train.epochs'/, ['train.epochs']);
-  fails({}, /'schedule.milestones' and 'schedule.factors' must have the same length/, ['schedule.milestones=[1]']);
+  fails({}, /'schedule.milestones': expected increasing epoch numbers >= 0, got \[5, 3\]/, ['schedule.milestones=[5, 3]']);
   fails([1, 2], /must be a YAML mapping/);
 });
 

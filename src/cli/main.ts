@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+// The `scatter` command: train, eval, data. Bad input ends with one line on stderr naming the problem
+// and a non-zero exit (2 for usage, 1 for everything else); SCATTER_DEBUG=1 adds the stack.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { loadRunData } from '../train/setup.js';
+import { loadConfig } from '../train/config.js';
+import { documentation } from '../train/schema.js';
+import { CONFIG_SCHEMA } from '../train/config.js';
+import { shotGroups } from '../train/evaluation.js';
+import { evaluateRun, resume, train } from '../train/trainer.js';
+
+class UsageError extends Error {}
+
+const HELP: Record<string, string> = {
+  scatter: `usage: scatter <command> [options]
+
+commands:
+  train   train a model from a YAML config (or resume a run)
+  eval    evaluate a run's checkpoint on its test split
+  data    show a config's data: class counts and the many / medium / few split
+
+scatter <command> --help shows a command's options.`,
+  train: `usage: scatter train --config FILE [--set key=value]... [--out DIR]
+       scatter train --resume DIR
+
+  --config FILE    YAML config (see configs/); every key is optional, defaults are the LDAM-DRW recipe
+  --set key=value  override a config key, e.g. --set train.epochs=1 (repeatable; values are YAML)
+  --out DIR        the run directory to create (default runs/<config folder>-<config name>-<time>)
+  --resume DIR     continue a run from its last checkpoint, with its own config
+
+config keys:
+${documentation(CONFIG_SCHEMA).join('\n')}`,
+  eval: `usage: scatter eval --run DIR [--checkpoint best|last]
+
+  Evaluates the run's best checkpoint (or last) on its test split; rewrites DIR/summary.json and prints it.`,
+  data: `usage: scatter data --config FILE [--set key=value]...
+
+  Loads the config's data set and prints the training class counts and the many / medium / few split.`,
+};
+
+type OptionSpecs = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
+
+function parse(args: string[], options: OptionSpecs): ReturnType<typeof parseArgs>['values'] {
+  try {
+    return parseArgs({ args, options: { ...options, help: { type: 'boolean' } }, allowPositionals: false }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function requireString(value: unknown, flag: string): string {
+  if (typeof value !== 'string') throw new UsageError(`${flag} is required`);
+  return value;
+}
+
+function defaultRunDir(configFile: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const name = `${path.basename(path.dirname(path.resolve(configFile)))}-${path.basename(configFile, path.extname(configFile))}`;
+  return path.join('runs', `${name}-${stamp}`);
+}
+
+async function trainCommand(args: string[]): Promise<void> {
+  const values = parse(args, {
+    config: { type: 'string' }, set: { type: 'string', multiple: true }, out: { type: 'string' }, resume: { type: 'string' },
+  });
+  if (values.help) return void console.log(HELP.train);
+  let summary;
+  if (typeof values.resume === 'string') {
+    if (values.config !== undefined || values.set !== undefined) throw new UsageError('--resume takes the run\'s own config: drop --config and --set');
+    summary = await resume(values.resume);
+  } else {
+    const configFile = requireString(values.config, '--config');
+    const config = loadConfig(configFile, (values.set as string[] | undefined) ?? []);
+    summary = await train(config, { out: typeof values.out === 'string' ? values.out : defaultRunDir(configFile) });
+  }
+  const { top1, many, medium, few } = summary;
+  console.log(JSON.stringify({ top1, many, medium, few }));
+}
+
+async function evalCommand(args: string[]): Promise<void> {
+  const values = parse(args, { run: { type: 'string' }, checkpoint: { type: 'string' } });
+  if (values.help) return void console.log(HELP.eval);
+  const checkpoint = values.checkpoint ?? 'best';
+  if (checkpoint !== 'best' && checkpoint !== 'last') throw new UsageError(`--checkpoint must be best or last, got ${String(checkpoint)}`);
+  const summary = await evaluateRun(requireString(values.run, '--run'), { checkpoint });
+  const { top1, many, medium, few, perClass } = summary;
+  console.log(JSON.stringify({ top1, many, medium, few, perClass }));
+}
+
+function dataCommand(args: string[]): void {
+  const values = parse(args, { config: { type: 'string' }, set: { type: 'string', multiple: true } });
+  if (values.help) return void console.log(HELP.data);
+  const config = loadConfig(requireString(values.config, '--config'), (values.set as string[] | undefined) ?? []);
+  const data = loadRunData(config);
+  const groups = shotGroups(data.classCounts, { many: config.data.manyThreshold, few: config.data.fewThreshold });
+  console.log(JSON.stringify({
+    dataset: config.data.dataset, root: config.data.root, trainImages: data.train.length, testImages: data.test.length,
+    classCounts: data.classCounts, many: groups.many, medium: groups.medium, few: groups.few,
+  }, null, 2));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'train': return trainCommand(rest);
+    case 'eval': return evalCommand(rest);
+    case 'data': return dataCommand(rest);
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      return void console.log(HELP.scatter);
+    default:
+      throw new UsageError(`unknown command '${command}' (train, eval, data)`);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  const err = error instanceof Error ? error : new Error(String(error));
+  const firstLine = err.message.split('\n')[0];
+  process.stderr.write(`scatter: ${firstLine}\n`);
+  if (process.env.SCATTER_DEBUG === '1') process.stderr.write(`${err.stack}\n`);
+  process.exitCode = err instanceof UsageError ? 2 : 1;
+});

@@ -1,0 +1,76 @@
+// Decoding image files with sharp (libvips): JPEG, PNG, WebP, TIFF, to 8-bit sRGB, channel-major.
+// Resampling (a crop and a resize) happens inside the decode, where libvips can shrink JPEGs cheaply.
+import { readFile } from 'node:fs/promises';
+import type sharpFunction from 'sharp';
+
+import type { Image } from './dataset.js';
+
+export interface Rect {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/** What to do with a decoded image of the given size: crop (optional), then resize to width x height. */
+export type Resampling = (width: number, height: number) => { crop?: Rect; width: number; height: number };
+
+let sharpModule: Promise<typeof sharpFunction> | undefined;
+
+// Loaded on first use: in-memory data sets never start libvips and its threads.
+function loadSharp(): Promise<typeof sharpFunction> {
+  sharpModule ??= import('sharp').then((module) => module.default);
+  return sharpModule;
+}
+
+/**
+ * libvips threads per image operation, for the whole process: the loader's workers set 1, as they
+ * decode several images at once already. libvips' operation cache is turned off too (every file is
+ * read once per epoch, so caching only holds memory).
+ */
+export async function setDecodeThreads(threads: number): Promise<void> {
+  const sharp = await loadSharp();
+  sharp.concurrency(threads);
+  sharp.cache(false);
+}
+
+function firstLine(message: string): string {
+  return message.split('\n', 1)[0]!.trim();
+}
+
+/** Interleaved (HWC) pixels to channel-major (CHW). */
+function toChannelMajor(pixels: Uint8Array, channels: number, height: number, width: number): Image {
+  const plane = height * width;
+  const data = new Uint8Array(channels * plane);
+  for (let c = 0; c < channels; c++) {
+    for (let p = 0, q = c; p < plane; p++, q += channels) data[c * plane + p] = pixels[q]!;
+  }
+  return { data, channels, height, width };
+}
+
+/** Decodes `file` to 3-channel sRGB (grey images are expanded, alpha dropped), resampled if asked. */
+export async function decodeImageFile(file: string, resampling?: Resampling): Promise<Image> {
+  const sharp = await loadSharp();
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    throw new Error(`${file}: cannot read image: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  try {
+    // failOn 'error': a truncated or damaged image is an error, not a half-grey image; mere warnings
+    // (extra bytes before a marker, as in a few ImageNet JPEGs) pass, as they do in PIL.
+    let image = sharp(bytes, { failOn: 'error' });
+    if (resampling) {
+      const { width, height } = await image.metadata();
+      const plan = resampling(width, height);
+      if (plan.crop) image = image.extract(plan.crop);
+      image = image.resize(plan.width, plan.height, { fit: 'fill', kernel: 'linear' });
+    }
+    const { data, info } = await image.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    return toChannelMajor(data, info.channels, info.height, info.width);
+  } catch (error) {
+    throw new Error(`${file}: cannot decode image: ${firstLine((error as Error).message)}`);
+  }
+}

@@ -1,0 +1,26 @@
+// scatter's data layer: sources, long-tail construction, transforms, samplers, the loader, downloads.
+export { InMemoryDataset, Subset, classCounts, readImage } from './dataset.js';
+export type { Dataset, Image, ImageStorage } from './dataset.js';
+export { loadCifar } from './cifar.js';
+export type { CifarVariant, Split } from './cifar.js';
+export { loadIdx, loadMnist } from './idx.js';
+export type { IdxVariant } from './idx.js';
+export { ImageFolderDataset, ListFileDataset } from './files.js';
+export type { ListFileOptions } from './files.js';
+export { longTailCounts, makeLongTailed, shotGroups } from './longtail.js';
+export type { LongTailOptions, LongTailProfile, ShotThresholds } from './longtail.js';
+export {
+  CIFAR_MEAN, CIFAR_STD, IMAGENET_MEAN, IMAGENET_STD, cifarEvalTransforms, cifarTrainTransforms, imagenetEvalTransforms,
+  imagenetTrainTransforms, randomResizedCropRect, resizedSize,
+} from './transforms.js';
+export type { Transform } from './transforms.js';
+export { ChunkedBatchSampler, ClassAwareSampler, RandomSampler, SequentialSampler, shardRange } from './samplers.js';
+export type { BatchSampler, ClassAwareOptions, ClassSampling, Sampler } from './samplers.js';
+export { Loader } from './loader.js';
+export type { Batch, LoaderOptions, LoaderPosition } from './loader.js';
+export type { BatchShape } from './batch.js';
+export { batchTensors } from './tensors.js';
+export { Rng } from './random.js';
+export type { RngState } from './random.js';
+export { DOWNLOADS, downloadDataset } from './download.js';
+export type { DownloadName, DownloadOptions } from './download.js';

@@ -1,0 +1,217 @@
+// The loader: batches of transformed images, prepared ahead by worker threads while the main thread is
+// busy in synchronous libtorch calls. Each batch is a pure function of (data set, batch sampler,
+// transforms, seed, epoch, batch number), so batches are the same with or without workers, whatever
+// their timing, and a run resumes at batch k of epoch e by asking for epoch e from batch k.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+import { type BatchJob, type BatchPixels, type BatchShape, assembleBatch } from './batch.js';
+import { type Dataset, type ImageStorage, sharedBytes } from './dataset.js';
+import { type BatchSampler, shardRange } from './samplers.js';
+import { type Transform, type TransformPlan, planTransforms } from './transforms.js';
+
+/** One rank's share of global batch `batch` of `epoch`. */
+export interface Batch {
+  readonly epoch: number;
+  readonly batch: number;
+  /** float32, B x C x H x W, transformed and normalised: ready for torch.fromTypedArray(images, { shape }). */
+  readonly images: Float32Array;
+  readonly shape: BatchShape;
+  readonly labels: Int32Array;
+  /** The items' positions in the data set. */
+  readonly indices: Int32Array;
+}
+
+/** Where a run stands: the next batch to train on. JSON as it is; resume with loader.epoch(epoch, { startBatch: batch }). */
+export interface LoaderPosition {
+  epoch: number;
+  batch: number;
+}
+
+export interface LoaderOptions {
+  batchSampler: BatchSampler;
+  transforms?: readonly Transform[];
+  /** Seeds the augmentation (default 0); the sampler has its own seed. */
+  seed?: number;
+  /**
+   * Worker threads; 0 prepares batches in this thread. Default: the cores less one, at most 4. Image
+   * files are decoded by sharp on libuv's thread pool, which all threads of a process share: on a large
+   * machine start node with UV_THREADPOOL_SIZE set to the cores (libuv's default is 4).
+   */
+  workers?: number;
+  /** Batches prepared ahead of the one being consumed (default: 2 per worker, at least 2). */
+  prefetch?: number;
+  /** Distributed training: this process's rank and the number of ranks (default 0 of 1). */
+  rank?: number;
+  worldSize?: number;
+}
+
+/** What a worker receives once. */
+export interface WorkerInit {
+  storage: ImageStorage;
+  plan: TransformPlan;
+  seed: number;
+}
+
+export interface WorkerRequest {
+  id: number;
+  job: BatchJob;
+}
+
+export type WorkerReply = { id: number; pixels: BatchPixels } | { id: number; error: string };
+
+/** In-memory images move to a SharedArrayBuffer (once) so that workers read them without copies. */
+function shareable(storage: ImageStorage): ImageStorage {
+  if (storage.kind === 'files' || storage.data.buffer instanceof SharedArrayBuffer) return storage;
+  const data = sharedBytes(storage.data.length);
+  data.set(storage.data);
+  return { ...storage, data };
+}
+
+interface PoolWorker {
+  worker: Worker;
+  pending: Set<number>;
+}
+
+/** Worker threads that assemble batches; each job goes to the worker with the fewest outstanding. */
+class WorkerPool {
+  private readonly workers: PoolWorker[];
+  private readonly replies = new Map<number, { resolve: (pixels: BatchPixels) => void; reject: (error: Error) => void }>();
+  private nextId = 0;
+  private failure: Error | undefined;
+
+  constructor(count: number, init: WorkerInit) {
+    this.workers = Array.from({ length: count }, () => {
+      const entry: PoolWorker = { worker: new Worker(new URL('./loader-worker.js', import.meta.url), { workerData: init }), pending: new Set() };
+      // An idle worker must not keep the process alive; one with work does (its reply is awaited).
+      entry.worker.unref();
+      entry.worker.on('message', (reply: WorkerReply) => this.settle(entry, reply));
+      entry.worker.on('error', (error) => this.fail(entry, error));
+      entry.worker.on('exit', (code) => this.fail(entry, new Error(`a loader worker exited (code ${code})`)));
+      return entry;
+    });
+  }
+
+  run(job: BatchJob): Promise<BatchPixels> {
+    if (this.failure) return Promise.reject(this.failure);
+    const entry = this.workers.reduce((best, candidate) => (candidate.pending.size < best.pending.size ? candidate : best));
+    const id = this.nextId++;
+    if (entry.pending.size === 0) entry.worker.ref();
+    entry.pending.add(id);
+    return new Promise((resolve, reject) => {
+      this.replies.set(id, { resolve, reject });
+      entry.worker.postMessage({ id, job } satisfies WorkerRequest);
+    });
+  }
+
+  private settle(entry: PoolWorker, reply: WorkerReply): void {
+    entry.pending.delete(reply.id);
+    if (entry.pending.size === 0) entry.worker.unref();
+    const waiter = this.replies.get(reply.id);
+    this.replies.delete(reply.id);
+    if ('error' in reply) waiter?.reject(new Error(reply.error));
+    else waiter?.resolve(reply.pixels);
+  }
+
+  private fail(entry: PoolWorker, error: Error): void {
+    this.failure ??= error;
+    for (const id of entry.pending) {
+      this.replies.get(id)?.reject(error);
+      this.replies.delete(id);
+    }
+    entry.pending.clear();
+  }
+
+  async close(): Promise<void> {
+    this.failure = new Error('the loader is closed');
+    // Node does not keep the process alive for a worker's termination: with nothing else pending (and
+    // libtorch loaded, termination takes long enough to notice), the process exited with the caller's
+    // promise never settled and exit code 0. A timer holds the event loop until every worker is gone.
+    const keepAlive = setInterval(() => undefined, 1000);
+    try {
+      await Promise.all(this.workers.map((entry) => {
+        entry.worker.removeAllListeners('exit');
+        return entry.worker.terminate();
+      }));
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+}
+
+export class Loader {
+  private readonly plan: TransformPlan;
+  private readonly storage: ImageStorage;
+  private readonly workerCount: number;
+  private readonly prefetch: number;
+  private readonly rank: number;
+  private readonly worldSize: number;
+  private readonly seed: number;
+  private pool: WorkerPool | undefined;
+
+  constructor(readonly dataset: Dataset, readonly options: LoaderOptions) {
+    this.plan = planTransforms(options.transforms ?? [], dataset.storage.kind);
+    this.storage = dataset.storage;
+    this.workerCount = options.workers ?? Math.min(4, Math.max(1, availableParallelism() - 1));
+    this.prefetch = options.prefetch ?? Math.max(2, 2 * this.workerCount);
+    this.rank = options.rank ?? 0;
+    this.worldSize = options.worldSize ?? 1;
+    this.seed = options.seed ?? 0;
+    shardRange(0, this.rank, this.worldSize); // validates rank and world size
+    if (!Number.isInteger(this.workerCount) || this.workerCount < 0) throw new RangeError(`workers must be an integer >= 0, got ${this.workerCount}`);
+    if (!Number.isInteger(this.prefetch) || this.prefetch < 1) throw new RangeError(`prefetch must be an integer >= 1, got ${this.prefetch}`);
+  }
+
+  numBatches(epoch: number): number {
+    return this.options.batchSampler.epochBatches(epoch).length;
+  }
+
+  /**
+   * This rank's batches of `epoch`, from batch `startBatch` on, in order. At most `prefetch` batches
+   * are prepared ahead; leaving the loop early abandons them.
+   */
+  async *epoch(epoch: number, options: { startBatch?: number } = {}): AsyncGenerator<Batch> {
+    const batches = this.options.batchSampler.epochBatches(epoch);
+    const startBatch = options.startBatch ?? 0;
+    if (!Number.isInteger(startBatch) || startBatch < 0 || startBatch > batches.length) {
+      throw new RangeError(`startBatch ${startBatch} is outside epoch ${epoch}'s 0..${batches.length} batches`);
+    }
+    const small = batches.findIndex((batch) => batch.length < this.worldSize);
+    if (small >= 0) {
+      throw new Error(`epoch ${epoch} batch ${small} has ${batches[small]!.length} items for ${this.worldSize} ranks: a rank would get none (use dropLast)`);
+    }
+    const queue: { batch: number; indices: Int32Array; pixels: Promise<BatchPixels> }[] = [];
+    let next = startBatch;
+    const refill = (): void => {
+      while (queue.length < this.prefetch && next < batches.length) {
+        const global = batches[next]!;
+        const { start, end } = shardRange(global.length, this.rank, this.worldSize);
+        const indices = global.slice(start, end);
+        const storageIndices = indices.map((index) => this.dataset.storageIndex(index));
+        const pixels = this.produce({ epoch, batch: next, firstPosition: start, storageIndices });
+        pixels.catch(() => {}); // abandoned batches must not become unhandled rejections; awaited ones still throw
+        queue.push({ batch: next, indices, pixels });
+        next++;
+      }
+    };
+    refill();
+    for (let head = queue.shift(); head !== undefined; head = queue.shift()) {
+      refill();
+      const { images, shape } = await head.pixels;
+      const labels = head.indices.map((index) => this.dataset.labels[index]!);
+      yield { epoch, batch: head.batch, images, shape, labels, indices: head.indices };
+    }
+  }
+
+  private produce(job: BatchJob): Promise<BatchPixels> {
+    if (this.workerCount === 0) return assembleBatch(this.storage, this.plan, this.seed, job);
+    this.pool ??= new WorkerPool(this.workerCount, { storage: shareable(this.storage), plan: this.plan, seed: this.seed });
+    return this.pool.run(job);
+  }
+
+  /** Stops the workers (a later epoch() starts new ones). */
+  async close(): Promise<void> {
+    await this.pool?.close();
+    this.pool = undefined;
+  }
+}

@@ -1,0 +1,12 @@
+// scatter's nn: PyTorch's torch.nn in TypeScript (modules, layers, initialisation).
+export { Module } from './module.js';
+export type { AnyModule, LoadResult, StateDict } from './module.js';
+export { Conv2d } from './conv.js';
+export type { Conv2dOptions } from './conv.js';
+export { CosineLinear, Linear } from './linear.js';
+export { BatchNorm1d, BatchNorm2d } from './normalization.js';
+export type { BatchNormOptions } from './normalization.js';
+export { AdaptiveAvgPool2d, Dropout, Flatten, Identity, MaxPool2d, ReLU, Sequential } from './layers.js';
+export { weightDecayGroups } from './parameter-groups.js';
+export type { DecayGroup } from './parameter-groups.js';
+export * as init from './init.js';

@@ -1,0 +1,111 @@
+// From a resolved config to the objects a run trains with: data sets (long-tailed as configured),
+// loaders, model, optimizer and learning-rate schedule. Nothing here trains; trainer.ts does.
+import path from 'node:path';
+
+import {
+  ClassAwareSampler, ChunkedBatchSampler, type Dataset, ImageFolderDataset, ListFileDataset, Loader, RandomSampler,
+  type Sampler, SequentialSampler, type Transform, cifarEvalTransforms, cifarTrainTransforms, classCounts,
+  imagenetEvalTransforms, imagenetTrainTransforms, loadCifar, loadMnist, makeLongTailed,
+} from '../data/index.js';
+import { type ImageClassifier, createModel } from '../models/index.js';
+import { type LrSchedule, SGD, constantLr, cosineLr, linearWarmup, multiStepLr } from '../optim/index.js';
+import type { Config } from './config.js';
+
+export interface RunData {
+  train: Dataset;
+  test: Dataset;
+  /** Training images per class (after the long-tail construction). */
+  classCounts: number[];
+}
+
+function requiredKey(value: string | null, key: string, dataset: string): string {
+  if (value === null) throw new Error(`config key '${key}' is required for data set '${dataset}'`);
+  return value;
+}
+
+function loadSplits(config: Config): { train: Dataset; test: Dataset } {
+  const { dataset } = config.data;
+  const root = config.data.root!;
+  switch (dataset) {
+    case 'cifar10':
+    case 'cifar100':
+      return { train: loadCifar(root, { variant: dataset, split: 'train' }), test: loadCifar(root, { variant: dataset, split: 'test' }) };
+    case 'mnist':
+    case 'fashion-mnist':
+      return { train: loadMnist(root, { variant: dataset, split: 'train' }), test: loadMnist(root, { variant: dataset, split: 'test' }) };
+    case 'image-folder':
+      return { train: new ImageFolderDataset(path.join(root, 'train')), test: new ImageFolderDataset(path.join(root, 'test')) };
+    case 'list-file': {
+      const train = new ListFileDataset(path.join(root, requiredKey(config.data.trainList, 'data.trainList', dataset)), root);
+      const test = new ListFileDataset(path.join(root, requiredKey(config.data.testList, 'data.testList', dataset)), root,
+        { classNames: train.classNames });
+      return { train, test };
+    }
+  }
+}
+
+/** The configured data: the training split made long-tailed (the test split stays as it is). */
+export function loadRunData(config: Config): RunData {
+  const splits = loadSplits(config);
+  const { profile, ratio } = config.data.imbalance;
+  const train = profile === 'none' ? splits.train : makeLongTailed(splits.train, { profile, imbalanceRatio: ratio });
+  return { train, test: splits.test, classCounts: Array.from(classCounts(train)) };
+}
+
+function transformsFor(config: Config, split: 'train' | 'test'): Transform[] {
+  switch (config.data.augment) {
+    case 'cifar': return split === 'train' ? cifarTrainTransforms() : cifarEvalTransforms();
+    case 'imagenet': return split === 'train' ? imagenetTrainTransforms() : imagenetEvalTransforms();
+    case 'none': return [];
+  }
+}
+
+function trainSampler(config: Config, train: Dataset): Sampler {
+  const seed = config.seed;
+  switch (config.train.sampler) {
+    case 'instance': return new RandomSampler(train.length, { seed });
+    case 'class-balanced': return new ClassAwareSampler(train, { kind: 'classBalanced' }, { seed });
+    case 'square-root': return new ClassAwareSampler(train, { kind: 'squareRoot' }, { seed });
+    case 'progressive': return new ClassAwareSampler(train, { kind: 'progressive', totalEpochs: config.train.epochs }, { seed });
+  }
+}
+
+export function trainLoader(config: Config, data: RunData, rank = 0, worldSize = 1): Loader {
+  return new Loader(data.train, {
+    batchSampler: new ChunkedBatchSampler(trainSampler(config, data.train), config.train.batchSize),
+    transforms: transformsFor(config, 'train'),
+    seed: config.seed,
+    workers: config.data.workers,
+    rank,
+    worldSize,
+  });
+}
+
+export function testLoader(config: Config, data: RunData): Loader {
+  return new Loader(data.test, {
+    batchSampler: new ChunkedBatchSampler(new SequentialSampler(data.test.length), config.train.batchSize),
+    transforms: transformsFor(config, 'test'),
+    seed: config.seed,
+    workers: config.data.workers,
+  });
+}
+
+export function buildModel(config: Config, data: RunData): ImageClassifier {
+  return createModel(config.model.name, { numClasses: data.train.numClasses, classifier: config.model.classifier });
+}
+
+/** SGD over every parameter with the configured weight decay (as the LDAM-DRW reference does). */
+export function buildOptimizer(config: Config, model: ImageClassifier): SGD {
+  const { lr, momentum, weightDecay, nesterov } = config.optim;
+  return new SGD(model.parameters(), { lr, momentum, weightDecay, nesterov });
+}
+
+export function buildSchedule(config: Config): LrSchedule {
+  const { lr } = config.optim;
+  const { type, warmupEpochs, milestones, gamma, minLr } = config.schedule;
+  switch (type) {
+    case 'multistep': return multiStepLr({ lr, milestones, gamma, warmupEpochs });
+    case 'cosine': return cosineLr({ lr, epochs: config.train.epochs, minLr, warmupEpochs });
+    case 'constant': return linearWarmup(constantLr(lr), warmupEpochs);
+  }
+}

@@ -1,0 +1,34 @@
+// Tensor comparisons shared by the nn, models and optim tests.
+import assert from 'node:assert/strict';
+
+import { torch } from '../../src/index.js';
+
+/** max |actual - expected| / max |expected|: the error relative to the tensor's scale (0 when both are 0). */
+export function relativeError(actual: torch.Tensor, expected: torch.Tensor): number {
+  return torch.scope(() => {
+    const difference = actual.detach().to(expected.dtype).sub(expected).abs().max().item();
+    return difference === 0 ? 0 : difference / Math.max(expected.abs().max().item(), 1e-30);
+  });
+}
+
+/** Asserts equal shapes and a relative error of at most `tolerance` (0: bitwise equal values). */
+export function assertClose(actual: torch.Tensor | null | undefined, expected: torch.Tensor | undefined, tolerance: number, label: string): void {
+  assert.ok(actual, `${label}: missing on scatter's side`);
+  assert.ok(expected, `${label}: missing on the reference side`);
+  assert.deepEqual(actual.shape, expected.shape, `${label}: shape`);
+  const error = relativeError(actual, expected);
+  assert.ok(error <= tolerance, `${label}: relative error ${error.toExponential(2)} > ${tolerance}`);
+}
+
+/**
+ * A parity script's outputs: the tensors of its safetensors file and the 0-d ones it printed as JSON
+ * (see test/python/parity_outputs.py), as int64 (integers) or float64 tensors.
+ */
+export function readReference(file: string, stdout: string): Record<string, torch.Tensor> {
+  const { tensors } = torch.safetensors.loadFile(file);
+  const scalars = JSON.parse(stdout) as Record<string, number>;
+  for (const [name, value] of Object.entries(scalars)) {
+    tensors[name] = Number.isInteger(value) ? torch.tensor(BigInt(value)) : torch.tensor(value, { dtype: 'float64' });
+  }
+  return tensors;
+}

@@ -1,0 +1,165 @@
+// SGD against torch.optim.SGD on the same gradients, step for step (momentum, nesterov, dampening, weight
+// decay, two parameter groups, a parameter without a gradient at one step, the lr changed between steps),
+// and its state dict: saving and loading mid-run continues exactly as an uninterrupted run.
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import { torch } from '../../src/index.js';
+import { SGD, type ParamGroupInput } from '../../src/optim/index.js';
+import { pythonTorchMissing, runPython, temporaryDir } from '../helpers/python.js';
+import { assertClose } from '../nn/compare.js';
+
+type Tensor = torch.Tensor;
+
+const SHAPES = [[5, 3], [3], [2, 2, 3, 3], [7]];
+const STEPS = 4;
+const LR_SCALES = [1, 1, 0.5, 0.1];
+/** The parameter that has no gradient at step 1 (PyTorch skips it, and starts its buffer later). */
+const SKIPPED = { step: 1, param: 3 };
+
+interface GroupSpec {
+  params: number[];
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weight_decay: number;
+  nesterov: boolean;
+}
+
+const group = (params: number[], lr: number, momentum: number, options: Partial<GroupSpec> = {}): GroupSpec =>
+  ({ params, lr, momentum, dampening: 0, weight_decay: 0, nesterov: false, ...options });
+
+const VARIANTS: { name: string; groups: GroupSpec[] }[] = [
+  { name: 'nesterov', groups: [group([0, 2], 0.1, 0.9, { nesterov: true, weight_decay: 5e-4 }), group([1, 3], 0.05, 0.8, { nesterov: true })] },
+  { name: 'dampening', groups: [group([0, 2], 0.1, 0.9, { dampening: 0.3, weight_decay: 1e-3 }), group([1, 3], 0.02, 0.5, { dampening: 0.1 })] },
+  { name: 'plain', groups: [group([0, 2], 0.1, 0, { weight_decay: 1e-2 }), group([1, 3], 0.3, 0)] },
+];
+
+function makeInputs(): { initial: Tensor[]; grads: (Tensor | null)[][] } {
+  torch.manualSeed(4);
+  const initial = SHAPES.map((shape) => torch.randn(shape));
+  const grads = Array.from({ length: STEPS }, (_, step) =>
+    SHAPES.map((shape, i) => (step === SKIPPED.step && i === SKIPPED.param ? null : torch.randn(shape))));
+  return { initial, grads };
+}
+
+function makeOptimizer(params: Tensor[], groups: GroupSpec[]): SGD {
+  const inputs: ParamGroupInput[] = groups.map((spec) => ({
+    params: spec.params.map((i) => params[i]!), lr: spec.lr, momentum: spec.momentum, dampening: spec.dampening,
+    weightDecay: spec.weight_decay, nesterov: spec.nesterov,
+  }));
+  return new SGD(inputs, { lr: groups[0]!.lr });
+}
+
+/** Runs steps [from, to) of the parity protocol: each group's lr = its base lr x LR_SCALES[step]. */
+function runSteps(optimizer: SGD, params: Tensor[], grads: (Tensor | null)[][], baseLrs: number[], from: number, to: number,
+  afterStep: (step: number) => void = () => {}): void {
+  for (let step = from; step < to; step++) {
+    optimizer.paramGroups.forEach((g, i) => { g.lr = baseLrs[i]! * LR_SCALES[step]!; });
+    params.forEach((param, i) => { param.grad = grads[step]![i] ?? null; });
+    optimizer.step();
+    afterStep(step);
+  }
+}
+
+function freshParams(initial: Tensor[]): Tensor[] {
+  return initial.map((tensor) => tensor.clone().requiresGrad_(true));
+}
+
+test('SGD matches torch.optim.SGD step for step: nesterov, dampening, weight decay, plain; two groups', (t) => {
+  const missing = pythonTorchMissing();
+  if (missing) return t.skip(missing);
+  const { initial, grads } = makeInputs();
+  const dir = temporaryDir('sgd');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const inputs: Record<string, Tensor> = {};
+  initial.forEach((tensor, i) => { inputs[`param.${i}`] = tensor; });
+  grads.forEach((stepGrads, step) => stepGrads.forEach((grad, i) => { if (grad !== null) inputs[`grad.${step}.${i}`] = grad; }));
+  torch.safetensors.saveFile(inputs, path.join(dir, 'in.safetensors'));
+  const config = { steps: STEPS, lrScales: LR_SCALES, variants: VARIANTS };
+  runPython('sgd_parity.py', [path.join(dir, 'in.safetensors'), path.join(dir, 'out.safetensors'), JSON.stringify(config)]);
+  const reference = torch.safetensors.loadFile(path.join(dir, 'out.safetensors')).tensors;
+
+  // Tolerance 0: the same libtorch kernels in the same order give bitwise-equal parameters.
+  for (const variant of VARIANTS) {
+    const params = freshParams(initial);
+    const optimizer = makeOptimizer(params, variant.groups);
+    runSteps(optimizer, params, grads, variant.groups.map((g) => g.lr), 0, STEPS, (step) => {
+      params.forEach((param, i) => assertClose(param, reference[`${variant.name}.${step}.${i}`], 0, `${variant.name} step ${step} param ${i}`));
+    });
+    const { tensors } = optimizer.stateDict();
+    const hasMomentum = variant.groups[0]!.momentum !== 0;
+    for (let i = 0; i < SHAPES.length; i++) {
+      // Parameter indices run through the groups in order: group 0 holds params 0 and 2, group 1 params 1 and 3.
+      const index = [0, 2, 1, 3].indexOf(i);
+      const saved = tensors[`state.${index}.momentum_buffer`];
+      if (hasMomentum) assertClose(saved, reference[`${variant.name}.buffer.${i}`], 0, `${variant.name} buffer ${i}`);
+      else assert.equal(saved, undefined);
+    }
+  }
+});
+
+test('a state dict saved mid-run (through safetensors and JSON) continues exactly as an uninterrupted run', (t) => {
+  const { initial, grads } = makeInputs();
+  const groups = VARIANTS[0]!.groups;
+  const baseLrs = groups.map((g) => g.lr);
+  const straightParams = freshParams(initial);
+  runSteps(makeOptimizer(straightParams, groups), straightParams, grads, baseLrs, 0, STEPS);
+
+  const params = freshParams(initial);
+  const first = makeOptimizer(params, groups);
+  runSteps(first, params, grads, baseLrs, 0, 2);
+  const dir = temporaryDir('sgd-state');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'optimizer.safetensors');
+  const saved = first.stateDict();
+  assert.deepEqual(Object.keys(saved.tensors).sort(), ['state.0.momentum_buffer', 'state.1.momentum_buffer',
+    'state.2.momentum_buffer', 'state.3.momentum_buffer'], 'every parameter has had a gradient, so each has a buffer');
+  torch.safetensors.saveFile(saved.tensors, file, { groups: JSON.stringify(saved.groups) });
+  assert.deepEqual(saved.groups.map((g) => g.params), [[0, 1], [2, 3]]);
+
+  const loaded = torch.safetensors.loadFile(file);
+  const resumed = makeOptimizer(params, groups.map((g) => ({ ...g, lr: 99, momentum: 0.1 })));
+  resumed.loadStateDict({ tensors: loaded.tensors, groups: JSON.parse(loaded.metadata.groups!) });
+  assert.equal(resumed.paramGroups[1]!.momentum, 0.8, 'hyper-parameters restored');
+  runSteps(resumed, params, grads, baseLrs, 2, STEPS);
+  params.forEach((param, i) => assert.ok(param.equal(straightParams[i]!), `param ${i}`));
+});
+
+test('bad hyper-parameters, groups and states are refused', () => {
+  const a = torch.zeros([2], { requiresGrad: true });
+  const b = torch.zeros([3], { requiresGrad: true });
+  assert.throws(() => new SGD([a], { lr: -1 }), /lr must be a finite number >= 0, got -1/);
+  assert.throws(() => new SGD([a], { lr: 0.1, nesterov: true }), /nesterov needs momentum > 0 and dampening 0/);
+  assert.throws(() => new SGD([{ params: [a] }, { params: [a] }], { lr: 0.1 }), /a parameter appears more than once/);
+  assert.throws(() => new SGD([a.mul(2)], { lr: 0.1 }), /not a leaf/);
+  assert.throws(() => new SGD([], { lr: 0.1 }), /no parameters/);
+  const optimizer = new SGD([{ params: [a] }, { params: [b], lr: 0.5 }], { lr: 0.1, momentum: 0.9 });
+  assert.equal(optimizer.paramGroups[1]!.lr, 0.5);
+  assert.equal(optimizer.paramGroups[1]!.momentum, 0.9, 'defaults fill what a group leaves out');
+  optimizer.paramGroups[0]!.lr = Number.NaN;
+  a.grad = torch.ones([2]);
+  assert.throws(() => optimizer.step(), /SGD step: lr must be a finite number/);
+  optimizer.paramGroups[0]!.lr = 0.1;
+  const state = { tensors: { 'state.0.momentum_buffer': torch.zeros([5]) }, groups: optimizer.stateDict().groups };
+  assert.throws(() => optimizer.loadStateDict(state), /'state.0.momentum_buffer' has shape \[5\], its parameter \[2\]/);
+  assert.throws(() => optimizer.loadStateDict({ tensors: {}, groups: state.groups.slice(1) }), /the state has 1 parameter groups, this optimizer 2/);
+  assert.throws(() => optimizer.loadStateDict({ tensors: { 'state.7.momentum_buffer': torch.zeros([2]) }, groups: state.groups }),
+    /there are only 2 parameters/);
+});
+
+test('step() skips parameters without gradients, keeps no temporaries, and zeroGrad drops gradients', () => {
+  const a = torch.ones([2], { requiresGrad: true });
+  const b = torch.ones([2], { requiresGrad: true });
+  const optimizer = new SGD([a, b], { lr: 0.5, momentum: 0.9, weightDecay: 0.1 });
+  a.grad = torch.ones([2]);
+  const before = torch.memory().liveTensors;
+  optimizer.step();
+  assert.equal(torch.memory().liveTensors, before + 1, 'only the new momentum buffer');
+  assert.deepEqual(a.toArray(), [1 - 0.5 * 1.1, 1 - 0.5 * 1.1].map(Math.fround));
+  assert.deepEqual(b.toArray(), [1, 1]);
+  optimizer.zeroGrad();
+  assert.equal(a.grad, null);
+});

@@ -1,0 +1,149 @@
+// The trainer end to end on a small CIFAR-10-format data set the test writes: the run directory, exact
+// resumption after a kill mid-epoch, the NaN guard, and the CLI's one-line errors.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import { torch } from '../../src/index.js';
+import { repoRoot, temporaryDir } from '../helpers/python.js';
+
+const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const TRAIN_PER_CLASS = 24;
+const TEST_PER_CLASS = 6;
+
+/** CIFAR-10's binary layout: records of 1 label byte + 3072 pixel bytes; images with a class-dependent tint. */
+function writeCifar10(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  let state = 12345;
+  const random = (): number => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const records = (perClass: number): Buffer => {
+    const out = Buffer.alloc(perClass * 10 * 3073);
+    for (let i = 0; i < perClass * 10; i++) {
+      const label = i % 10;
+      out[i * 3073] = label;
+      for (let p = 0; p < 3072; p++) out[i * 3073 + 1 + p] = Math.floor(label * 20 + random() * 60);
+    }
+    return out;
+  };
+  const train = records(TRAIN_PER_CLASS);
+  const batch = train.length / 5;
+  for (let b = 0; b < 5; b++) writeFileSync(path.join(dir, `data_batch_${b + 1}.bin`), train.subarray(b * batch, (b + 1) * batch));
+  writeFileSync(path.join(dir, 'test_batch.bin'), records(TEST_PER_CLASS));
+  writeFileSync(path.join(dir, 'batches.meta.txt'), 'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n');
+}
+
+function writeConfig(dir: string, dataRoot: string, extra = ''): string {
+  const file = path.join(dir, 'tiny.yaml');
+  writeFileSync(file, `seed: 3
+data:
+  dataset: cifar10
+  root: ${dataRoot}
+  imbalance: { profile: exponential, ratio: 4 }
+  augment: cifar
+  workers: 1
+train: { epochs: 3, batchSize: 16, evalEvery: 1, threads: 1 }
+schedule: { warmupEpochs: 1, milestones: [2], gamma: 0.1 }
+optim: { lr: 0.05 }
+${extra}`);
+  return file;
+}
+
+function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function modelTensors(file: string): Record<string, torch.Tensor> {
+  const { tensors } = torch.safetensors.loadFile(file);
+  return Object.fromEntries(Object.entries(tensors).filter(([name]) => name.startsWith('model.')));
+}
+
+const work = temporaryDir('trainer');
+const dataRoot = path.join(work, 'cifar-10-batches-bin');
+writeCifar10(dataRoot);
+const config = writeConfig(work, dataRoot);
+
+test('a run writes config.yaml, metrics.jsonl, summary.json and checkpoints', () => {
+  const out = path.join(work, 'run-a');
+  const result = cli(['train', '--config', config, '--out', out]);
+  assert.equal(result.status, 0, result.stderr);
+  for (const file of ['config.yaml', 'metrics.jsonl', 'summary.json', 'checkpoints/last.safetensors', 'checkpoints/best.safetensors']) {
+    assert.ok(existsSync(path.join(out, file)), `${file} is missing`);
+  }
+  const metrics = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  assert.deepEqual(metrics.map((m) => m.epoch), [1, 2, 3]);
+  const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
+  for (const key of ['top1', 'many', 'medium', 'few', 'perClass', 'classCounts', 'timings']) assert.ok(key in summary, key);
+  assert.deepEqual(summary.classCounts, [24, 20, 17, 15, 12, 11, 9, 8, 6, 6]);
+  assert.equal(summary.perClass.length, 10);
+  assert.match(readFileSync(path.join(out, 'config.yaml'), 'utf8'), /batchSize: 16/);
+  const evaluated = cli(['eval', '--run', out, '--checkpoint', 'last']);
+  assert.equal(evaluated.status, 0, evaluated.stderr);
+  assert.equal(JSON.parse(evaluated.stdout).top1, metrics[2].top1, 'eval of the last checkpoint repeats the last evaluation');
+});
+
+test('a run killed mid-epoch and resumed ends bit-identical to an uninterrupted run', async () => {
+  const out = path.join(work, 'run-b');
+  const child = spawn(process.execPath, [CLI, 'train', '--config', config, '--out', out], { stdio: 'ignore' });
+  const metricsFile = path.join(out, 'metrics.jsonl');
+  // Kill it once epoch 1's checkpoint is written and epoch 2 is under way.
+  await new Promise<void>((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (existsSync(metricsFile) && readFileSync(metricsFile, 'utf8').trim().split('\n').length === 1) {
+        setTimeout(() => {
+          child.kill('SIGKILL');
+          clearInterval(timer);
+          resolve();
+        }, 300);
+      }
+    }, 20);
+    child.on('exit', (code) => {
+      clearInterval(timer);
+      reject(new Error(`the run ended (code ${code}) before it could be killed`));
+    });
+  }).catch((error: Error) => assert.fail(error.message));
+  await new Promise((resolve) => child.on('exit', resolve));
+  assert.equal(readFileSync(metricsFile, 'utf8').trim().split('\n').length, 1, 'killed during epoch 2');
+  const resumed = cli(['train', '--resume', out]);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  const uninterrupted = modelTensors(path.join(work, 'run-a', 'checkpoints', 'last.safetensors'));
+  const afterResume = modelTensors(path.join(out, 'checkpoints', 'last.safetensors'));
+  assert.deepEqual(Object.keys(afterResume).sort(), Object.keys(uninterrupted).sort());
+  for (const [name, tensor] of Object.entries(uninterrupted)) {
+    assert.ok(tensor.equal(afterResume[name]!), `${name} differs after resuming`);
+  }
+  assert.equal(readFileSync(metricsFile, 'utf8').trim().split('\n').length, 3);
+});
+
+test('a loss that becomes NaN stops the run, naming the step and the last good checkpoint', () => {
+  const out = path.join(work, 'run-nan');
+  const result = cli(['train', '--config', config, '--out', out, '--set', 'optim.lr=1e30', '--set', 'schedule.warmupEpochs=0']);
+  assert.notEqual(result.status, 0);
+  const lastLine = result.stderr.trim().split('\n').at(-1)!;
+  assert.match(lastLine, /^scatter: loss became (NaN|Infinity|-Infinity) at epoch \d+, step \d+; (the last good checkpoint is .*last\.safetensors|no checkpoint was written yet)$/);
+});
+
+test('bad input: one line on stderr and a non-zero exit', () => {
+  const oneLine = (args: string[], pattern: RegExp, status = 1) => {
+    const result = cli(args);
+    assert.equal(result.status, status, `${args.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, pattern);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+  };
+  oneLine(['train', '--config', config, '--set', 'train.epoch=1'], /^scatter: .*unknown config key 'train.epoch'/);
+  oneLine(['train', '--config', config, '--set', 'train.epochs=two'], /config key 'train.epochs': expected an integer >= 1, got 'two'/);
+  oneLine(['train', '--config', config, '--set', `data.root=${path.join(work, 'nowhere')}`, '--out', path.join(work, 'x')], /nowhere/);
+  oneLine(['train', '--config', path.join(work, 'missing.yaml')], /missing\.yaml does not exist/);
+  oneLine(['train'], /--config is required/, 2);
+  oneLine(['frobnicate'], /unknown command 'frobnicate'/, 2);
+  oneLine(['eval', '--run', path.join(work, 'nowhere')], /run directory .*nowhere does not exist/);
+  const truncated = path.join(work, 'truncated');
+  writeCifar10(truncated);
+  writeFileSync(path.join(truncated, 'test_batch.bin'), readFileSync(path.join(truncated, 'test_batch.bin')).subarray(0, 5000));
+  oneLine(['train', '--config', config, '--set', `data.root=${truncated}`, '--out', path.join(work, 'y')], /test_batch\.bin/);
+  const help = cli(['train', '--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /usage: scatter train/);
+});
