@@ -8,7 +8,7 @@ import { loadRunData } from '../train/setup.js';
 import { loadConfig } from '../train/config.js';
 import { documentation } from '../train/schema.js';
 import { CONFIG_SCHEMA } from '../train/config.js';
-import { shotGroups } from '../train/evaluation.js';
+import { shotGroups } from '../data/index.js';
 import { evaluateRun, resume, train } from '../train/trainer.js';
 
 class UsageError extends Error {}

@@ -8,6 +8,8 @@ type Tensor = torch.Tensor;
 
 export interface ClassifierOptions {
   numClasses: number;
+  /** Channels of the input images: 3 (RGB, default) or 1 (grey, e.g. Fashion-MNIST). */
+  inChannels?: number;
   /** 'linear' (default) or 'cosine' (LDAM-DRW's normalised classifier). */
   classifier?: 'linear' | 'cosine';
   /** The cosine classifier's logit scale (1 by default: LDAM-DRW scales in the loss). */

@@ -31,7 +31,7 @@ export class ResNet extends ImageClassifier {
   constructor(options: ResNetOptions) {
     super(blockOutPlanes(options.block, 512), 'fc');
     const { block, layers, groups, widthPerGroup } = options;
-    this.conv1 = this.registerModule('conv1', new Conv2d(3, 64, 7, { stride: 2, padding: 3, bias: false }));
+    this.conv1 = this.registerModule('conv1', new Conv2d(options.inChannels ?? 3, 64, 7, { stride: 2, padding: 3, bias: false }));
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(64));
     this.maxpool = this.registerModule('maxpool', new MaxPool2d(3, { stride: 2, padding: 1 }));
     const stage = (inPlanes: number, planes: number, index: number): Sequential =>

@@ -1,12 +1,8 @@
 // Accuracy as the long-tail literature reports it: overall top-1, and the mean per-class accuracy of the
 // many-shot (> manyThreshold training images), medium-shot and few-shot (< fewThreshold) classes.
+import { type ShotThresholds, shotGroups } from '../data/index.js';
 
-export interface ShotThresholds {
-  many: number;
-  few: number;
-}
-
-export type Shot = 'many' | 'medium' | 'few';
+type Shot = 'many' | 'medium' | 'few';
 
 export interface Evaluation {
   top1: number;
@@ -18,19 +14,6 @@ export interface Evaluation {
   /** confusion[trueClass][predictedClass] = count */
   confusion: number[][];
   samples: number;
-}
-
-export function shotOf(trainCount: number, thresholds: ShotThresholds): Shot {
-  if (trainCount > thresholds.many) return 'many';
-  if (trainCount < thresholds.few) return 'few';
-  return 'medium';
-}
-
-/** The classes of each group, from the training class counts. */
-export function shotGroups(classCounts: readonly number[], thresholds: ShotThresholds): Record<Shot, number[]> {
-  const groups: Record<Shot, number[]> = { many: [], medium: [], few: [] };
-  classCounts.forEach((count, c) => groups[shotOf(count, thresholds)].push(c));
-  return groups;
 }
 
 function mean(values: number[]): number | null {

@@ -91,7 +91,8 @@ export function testLoader(config: Config, data: RunData): Loader {
 }
 
 export function buildModel(config: Config, data: RunData): ImageClassifier {
-  return createModel(config.model.name, { numClasses: data.train.numClasses, classifier: config.model.classifier });
+  const inChannels = data.train.storage.kind === 'uint8' ? data.train.storage.shape[0] : 3;
+  return createModel(config.model.name, { numClasses: data.train.numClasses, classifier: config.model.classifier, inChannels });
 }
 
 /** SGD over every parameter with the configured weight decay (as the LDAM-DRW reference does). */

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { torch } from '../../src/index.js';
 import { SGD, type ParamGroupInput } from '../../src/optim/index.js';
 import { pythonTorchMissing, runPython, temporaryDir } from '../helpers/python.js';
-import { assertClose } from '../nn/compare.js';
+import { assertClose } from '../helpers/compare.js';
 
 type Tensor = torch.Tensor;
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch.nn import init
 
 from ldam_resnet_cifar import NormedLinear
-from parity_outputs import save_outputs
+from safetensors_io import save
 from safetensors_io import load
 
 
@@ -47,7 +47,7 @@ def main(source, destination, seed):
     layers["bn1d"].eval()
     out["bn1d.eval"] = layers["bn1d"](projected)
     out.update({f"after.{name}.{k}": v for name in ("bn2d", "bn1d") for k, v in layers[name].state_dict().items()})
-    save_outputs(out, destination)
+    save(out, destination)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ldam_resnet_cifar import resnet32
-from parity_outputs import save_outputs
+from safetensors_io import save
 from safetensors_io import load
 
 
@@ -34,7 +34,7 @@ def main(source, destination, seed):
     model.eval()
     with torch.no_grad():
         out["eval_logits"] = model(x)
-    save_outputs(out, destination)
+    save(out, destination)
 
 
 if __name__ == "__main__":

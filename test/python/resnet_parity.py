@@ -9,7 +9,7 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from parity_outputs import save_outputs
+from safetensors_io import save
 from safetensors_io import load
 from torchvision_resnet import BasicBlock, Bottleneck, ResNet
 
@@ -30,7 +30,7 @@ def main(source, destination, config):
         model.eval()
         with torch.no_grad():
             out[f"{name}.eval_logits"] = model(inputs["input"])
-    save_outputs(out, destination)
+    save(out, destination)
 
 
 if __name__ == "__main__":

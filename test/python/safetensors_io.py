@@ -37,7 +37,8 @@ def save(tensors, path):
     payload = bytearray()
     for name in sorted(tensors):
         tensor = tensors[name].detach().contiguous().cpu()
-        raw = tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
+        # reshape(-1): a 0-d tensor cannot be viewed as bytes directly
+        raw = tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
         header[name] = {"dtype": CODES[tensor.dtype], "shape": list(tensor.shape),
                         "data_offsets": [len(payload), len(payload) + len(raw)]}
         payload += raw

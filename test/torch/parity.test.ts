@@ -1,10 +1,10 @@
 // Parity with Python PyTorch: a small conv net's forward, loss, gradients and batch-norm running
 // statistics through scatter equal those of python3-torch on the same inputs and weights.
-import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 
 import { torch } from '../../src/index.js';
+import { assertClose } from '../helpers/compare.js';
 import { pythonTorchMissing, runPython, temporaryDir } from '../helpers/python.js';
 
 type Params = Record<string, torch.Tensor>;
@@ -41,11 +41,6 @@ function forward(p: Params, x: torch.Tensor, target: torch.Tensor): { logits: to
   return { logits, loss };
 }
 
-/** max |a - b| / max |b|: the error relative to the tensor's scale. */
-function relativeError(actual: torch.Tensor, expected: torch.Tensor): number {
-  return torch.scope(() => actual.sub(expected).abs().max().item() / Math.max(expected.abs().max().item(), 1e-30));
-}
-
 test('a conv net matches Python PyTorch: forward, loss, gradients, running statistics (1e-5 relative)', (t) => {
   const missing = pythonTorchMissing();
   if (missing) return t.skip(missing);
@@ -67,10 +62,6 @@ test('a conv net matches Python PyTorch: forward, loss, gradients, running stati
   for (const name of trainable) compared.push([`grad.${name}`, params[name]!.grad!]);
   for (const name of ['bn1.running_mean', 'bn1.running_var', 'bn2.running_mean', 'bn2.running_var']) compared.push([name, params[name]!]);
   for (const [name, actual] of compared) {
-    const expected = reference[name];
-    assert.ok(expected, `Python wrote no ${name}`);
-    assert.deepEqual(actual.shape, expected.shape, `${name}: shape`);
-    const error = relativeError(actual.detach(), expected);
-    assert.ok(error <= 1e-5, `${name}: relative error ${error.toExponential(2)} > 1e-5`);
+    assertClose(actual, reference[name], 1e-5, name);
   }
 });

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { evaluate, shotGroups } from '../../src/train/evaluation.js';
+import { shotGroups } from '../../src/data/index.js';
+import { evaluate } from '../../src/train/evaluation.js';
 
 const thresholds = { many: 100, few: 20 };
 

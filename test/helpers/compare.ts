@@ -1,4 +1,4 @@
-// Tensor comparisons shared by the nn, models and optim tests.
+// Tensor comparisons shared by the parity tests.
 import assert from 'node:assert/strict';
 
 import { torch } from '../../src/index.js';
@@ -18,17 +18,4 @@ export function assertClose(actual: torch.Tensor | null | undefined, expected: t
   assert.deepEqual(actual.shape, expected.shape, `${label}: shape`);
   const error = relativeError(actual, expected);
   assert.ok(error <= tolerance, `${label}: relative error ${error.toExponential(2)} > ${tolerance}`);
-}
-
-/**
- * A parity script's outputs: the tensors of its safetensors file and the 0-d ones it printed as JSON
- * (see test/python/parity_outputs.py), as int64 (integers) or float64 tensors.
- */
-export function readReference(file: string, stdout: string): Record<string, torch.Tensor> {
-  const { tensors } = torch.safetensors.loadFile(file);
-  const scalars = JSON.parse(stdout) as Record<string, number>;
-  for (const [name, value] of Object.entries(scalars)) {
-    tensors[name] = Number.isInteger(value) ? torch.tensor(BigInt(value)) : torch.tensor(value, { dtype: 'float64' });
-  }
-  return tensors;
 }

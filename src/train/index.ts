@@ -1,0 +1,11 @@
+// scatter's training: configs, the trainer, evaluation, run directories.
+export { CONFIG_SCHEMA, configToYaml, dataDirectory, loadConfig, parseOverride, resolveConfig } from './config.js';
+export type { Config } from './config.js';
+export { ConfigError } from './schema.js';
+export { evaluate } from './evaluation.js';
+export type { Evaluation } from './evaluation.js';
+export { RunDir } from './run-dir.js';
+export { NonFiniteLossError, evaluateRun, resume, train } from './trainer.js';
+export type { Summary, TrainOptions } from './trainer.js';
+export { buildModel, buildOptimizer, buildSchedule, loadRunData, testLoader, trainLoader } from './setup.js';
+export type { RunData } from './setup.js';
