@@ -5,10 +5,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { loadRunData } from '../train/setup.js';
-import { loadConfig } from '../train/config.js';
+import { CONFIG_SCHEMA, dataDirectory, loadConfig } from '../train/config.js';
 import { documentation } from '../train/schema.js';
-import { CONFIG_SCHEMA } from '../train/config.js';
-import { shotGroups } from '../data/index.js';
+import { DOWNLOADS, type DownloadName, downloadDataset, shotGroups } from '../data/index.js';
 import { evaluateRun, resume, train } from '../train/trainer.js';
 
 class UsageError extends Error {}
@@ -36,8 +35,12 @@ ${documentation(CONFIG_SCHEMA).join('\n')}`,
 
   Evaluates the run's best checkpoint (or last) on its test split; rewrites DIR/summary.json and prints it.`,
   data: `usage: scatter data --config FILE [--set key=value]...
+       scatter data download <cifar10|cifar100|mnist|fashion-mnist> [--dir DIR]
 
-  Loads the config's data set and prints the training class counts and the many / medium / few split.`,
+  --config: loads the config's data set and prints the training class counts and the many / medium / few split.
+  download: fetches the official archives from their publishers (or $SCATTER_DATA_URL), checks their published
+            MD5 sums, resumes broken transfers, and unpacks into DIR (default $SCATTER_DATA_DIR or
+            ~/.cache/scatter-data), where configs find them by default.`,
 };
 
 type OptionSpecs = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
@@ -89,16 +92,33 @@ async function evalCommand(args: string[]): Promise<void> {
   console.log(JSON.stringify({ top1, many, medium, few, perClass }));
 }
 
-function dataCommand(args: string[]): void {
+async function downloadCommand(args: string[]): Promise<void> {
+  const [name, ...rest] = args;
+  const values = parse(rest, { dir: { type: 'string' } });
+  if (values.help || name === '--help') return void console.log(HELP.data);
+  if (name === undefined || !Object.hasOwn(DOWNLOADS, name)) {
+    throw new UsageError(`data download: name one of ${Object.keys(DOWNLOADS).join(', ')}${name === undefined ? '' : `, not '${name}'`}`);
+  }
+  const dir = typeof values.dir === 'string' ? values.dir : dataDirectory();
+  const folder = await downloadDataset(name as DownloadName, { dir, log: (line) => process.stderr.write(`${line}\n`) });
+  console.log(folder);
+}
+
+async function dataCommand(args: string[]): Promise<void> {
+  if (args[0] === 'download') return downloadCommand(args.slice(1));
   const values = parse(args, { config: { type: 'string' }, set: { type: 'string', multiple: true } });
   if (values.help) return void console.log(HELP.data);
   const config = loadConfig(requireString(values.config, '--config'), (values.set as string[] | undefined) ?? []);
   const data = loadRunData(config);
   const groups = shotGroups(data.classCounts, { many: config.data.manyThreshold, few: config.data.fewThreshold });
-  console.log(JSON.stringify({
-    dataset: config.data.dataset, root: config.data.root, trainImages: data.train.length, testImages: data.test.length,
-    classCounts: data.classCounts, many: groups.many, medium: groups.medium, few: groups.few,
-  }, null, 2));
+  console.log([
+    `dataset ${config.data.dataset} at ${config.data.root}`,
+    `train ${data.train.length} images, test ${data.test.length} images, ${data.classCounts.length} classes`,
+    `class counts ${data.classCounts.join(' ')}`,
+    `many-shot (> ${config.data.manyThreshold}): ${groups.many.length} classes [${groups.many.join(' ')}]`,
+    `medium-shot: ${groups.medium.length} classes [${groups.medium.join(' ')}]`,
+    `few-shot (< ${config.data.fewThreshold}): ${groups.few.length} classes [${groups.few.join(' ')}]`,
+  ].join('\n'));
 }
 
 async function main(argv: string[]): Promise<void> {
