@@ -6,6 +6,8 @@ import path from 'node:path';
 
 import { parse, stringify } from 'yaml';
 
+import { LOSS_NAMES, type LossConfig } from '../longtail/losses.js';
+import { DECOMPOSITION_DTYPES, NECK_KINDS, RUNNING_STATISTICS, WHITENING_METHODS } from '../longtail/whitening.js';
 import {
   type BooleanField, ConfigError, type EnumField, type Fields, type Infer, type NumberField, type NumberListField,
   type SectionField, type StringField, setKey, validate,
@@ -43,6 +45,17 @@ export const CONFIG_SCHEMA = {
   model: section('the network', {
     name: oneOf('architecture', ['resnet32', 'resnet10', 'resnet50', 'resnext50_32x4d'], 'resnet32'),
     classifier: oneOf('classifier layer on the pooled features', ['linear', 'cosine'], 'linear'),
+    neck: oneOf('layer between the pooled features and the classifier (docs/method.md)', NECK_KINDS, 'identity'),
+    whitening: section('the whitening neck (and eps, momentum, affine for the batchnorm neck)', {
+      method: oneOf('zca (eigendecomposition) or newton-schulz (IterNorm iterations)', WHITENING_METHODS, 'zca'),
+      eps: real('added to the covariance diagonal', 1e-3, 0),
+      momentum: real('running statistics: new = (1 - momentum) old + momentum batch', 0.1, 0, 1),
+      groupSize: int('channels whitened together; null: all up to 64, else 64', null, 1),
+      affine: flag('a learned per-channel scale and shift after whitening', false),
+      iterations: int('newton-schulz iterations', 5, 1),
+      decompositionDtype: oneOf('precision of the decomposition', DECOMPOSITION_DTYPES, 'float64'),
+      runningStats: oneOf('what evaluation averages: the whitening matrix or the covariance', RUNNING_STATISTICS, 'whitening'),
+    }),
   }),
   train: section('the training loop', {
     epochs: int('epochs', 200, 1),
@@ -66,9 +79,17 @@ export const CONFIG_SCHEMA = {
     gamma: real('multistep factor', 0.01, 0),
     minLr: real('final lr of the cosine schedule', 0, 0),
   }),
-  loss: section('the training loss', {
-    name: oneOf('loss function', ['ce'], 'ce'),
-    labelSmoothing: real('label smoothing of cross-entropy', 0, 0, 1),
+  loss: section('the training loss (docs/method.md)', {
+    name: oneOf('loss function', LOSS_NAMES, 'ce'),
+    labelSmoothing: real('label smoothing of the cross-entropy term', 0, 0, 1),
+    focalGamma: real('focal and cb-focal: the focusing exponent', 1, 0),
+    cbBeta: real('cb-ce and cb-focal: beta of the effective number of samples', 0.9999, 0, 1),
+    ldamMaxMargin: real('ldam: the largest class margin', 0.5, 0),
+    ldamScale: real('ldam: the logit scale', 30, 0),
+    laTau: real('la: the logit adjustment strength', 1, 0),
+    posthocTau: real('ce only: post-hoc logit adjustment strength at evaluation; null: none', null, 0),
+    drwStartEpoch: int('deferred re-weighting from this epoch (0-based) on; null: never', null, 0),
+    drwBeta: real('deferred re-weighting: beta of the effective number of samples', 0.9999, 0, 1),
   }),
 } as const satisfies Fields;
 
@@ -136,6 +157,12 @@ export function loadConfig(file: string, overrides: readonly string[] = []): Con
     if (error instanceof ConfigError) throw new ConfigError(`${file}: ${error.message}`);
     throw error;
   }
+}
+
+/** The loss section as the loss factory takes it. */
+export function lossConfig(config: Config): LossConfig {
+  const { drwStartEpoch, drwBeta, ...rest } = config.loss;
+  return { ...rest, drw: drwStartEpoch === null ? null : { startEpoch: drwStartEpoch, beta: drwBeta } };
 }
 
 export function configToYaml(config: Config): string {

@@ -7,6 +7,7 @@ import {
   type Sampler, SequentialSampler, type Transform, cifarEvalTransforms, cifarTrainTransforms, classCounts,
   imagenetEvalTransforms, imagenetTrainTransforms, loadCifar, loadMnist, makeLongTailed,
 } from '../data/index.js';
+import { createNeck } from '../longtail/index.js';
 import { type ImageClassifier, createModel } from '../models/index.js';
 import { type LrSchedule, SGD, constantLr, cosineLr, linearWarmup, multiStepLr } from '../optim/index.js';
 import type { Config } from './config.js';
@@ -72,7 +73,8 @@ function trainSampler(config: Config, train: Dataset): Sampler {
 
 export function trainLoader(config: Config, data: RunData, rank = 0, worldSize = 1): Loader {
   return new Loader(data.train, {
-    batchSampler: new ChunkedBatchSampler(trainSampler(config, data.train), config.train.batchSize),
+    batchSampler: new ChunkedBatchSampler(trainSampler(config, data.train), config.train.batchSize,
+      { dropLast: usesBatchStatistics(config) }),
     transforms: transformsFor(config, 'train'),
     seed: config.seed,
     workers: config.data.workers,
@@ -92,7 +94,19 @@ export function testLoader(config: Config, data: RunData): Loader {
 
 export function buildModel(config: Config, data: RunData): ImageClassifier {
   const inChannels = data.train.storage.kind === 'uint8' ? data.train.storage.shape[0] : 3;
-  return createModel(config.model.name, { numClasses: data.train.numClasses, classifier: config.model.classifier, inChannels });
+  const model = createModel(config.model.name, { numClasses: data.train.numClasses, classifier: config.model.classifier, inChannels });
+  const { neck } = config.model;
+  if (neck !== 'identity') {
+    const { eps, momentum, affine, groupSize, ...whiteningOnly } = config.model.whitening;
+    const options = neck === 'batchnorm' ? { eps, momentum, affine } : { eps, momentum, affine, ...whiteningOnly, groupSize: groupSize ?? undefined };
+    model.neck = createNeck(neck, model.featureDim, options);
+  }
+  return model;
+}
+
+/** Necks with batch statistics need every training batch full: a last batch of 1 has no covariance. */
+function usesBatchStatistics(config: Config): boolean {
+  return config.model.neck !== 'identity';
 }
 
 /** SGD over every parameter with the configured weight decay (as the LDAM-DRW reference does). */

@@ -9,9 +9,10 @@ import { existsSync } from 'node:fs';
 
 import { type Loader, batchTensors } from '../data/index.js';
 import type { ImageClassifier } from '../models/index.js';
+import { type Loss, createLoss } from '../longtail/losses.js';
 import type { LrSchedule, SGD, SgdState } from '../optim/index.js';
 import * as torch from '../torch/index.js';
-import { type Config, configToYaml, loadConfig } from './config.js';
+import { type Config, configToYaml, loadConfig, lossConfig } from './config.js';
 import { type Evaluation, evaluate } from './evaluation.js';
 import { Progress, formatDuration } from './progress.js';
 import { RunDir } from './run-dir.js';
@@ -63,6 +64,7 @@ class Run {
   readonly model: ImageClassifier;
   readonly optimizer: SGD;
   readonly schedule: LrSchedule;
+  readonly loss: Loss;
   readonly trainBatches: Loader;
   readonly testBatches: Loader;
   meta: CheckpointMeta;
@@ -76,6 +78,7 @@ class Run {
     this.model.to(config.train.device);
     this.optimizer = buildOptimizer(config, this.model);
     this.schedule = buildSchedule(config);
+    this.loss = createLoss(lossConfig(config), this.data.classCounts);
     this.trainBatches = trainLoader(config, this.data);
     this.testBatches = testLoader(config, this.data);
     this.meta = { epoch: 0, bestTop1: -1, bestEpoch: -1, optimizerGroups: [], trainSeconds: 0 };
@@ -128,7 +131,7 @@ class Run {
       const loss = torch.scope(() => {
         const { images, labels } = batchTensors(batch, { device: this.config.train.device });
         const logits = this.model.call(images);
-        const value = torch.crossEntropy(logits, labels, { labelSmoothing: this.config.loss.labelSmoothing });
+        const value = this.loss.compute(logits, labels, { epoch });
         const lossValue = value.item();
         if (!Number.isFinite(lossValue)) return lossValue;
         value.backward();
@@ -155,8 +158,11 @@ class Run {
     const labels = new Int32Array(this.data.test.length);
     let filled = 0;
     for await (const batch of this.testBatches.epoch(0)) {
-      const predicted = torch.noGrad(() => torch.scope(() =>
-        this.model.call(batchTensors(batch, { device: this.config.train.device }).images).argmax(1).to('int32').toTypedArray())) as Int32Array;
+      const predicted = torch.noGrad(() => torch.scope(() => {
+        const logits = this.model.call(batchTensors(batch, { device: this.config.train.device }).images);
+        const ranked = this.loss.adjustForEval?.(logits) ?? logits;
+        return ranked.argmax(1).to('int32').toTypedArray();
+      })) as Int32Array;
       predictions.set(predicted, filled);
       labels.set(batch.labels, filled);
       filled += batch.labels.length;
