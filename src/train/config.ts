@@ -46,7 +46,7 @@ export const CONFIG_SCHEMA = {
     name: oneOf('architecture', ['resnet32', 'resnet10', 'resnet50', 'resnext50_32x4d'], 'resnet32'),
     classifier: oneOf('classifier layer on the pooled features', ['linear', 'cosine'], 'linear'),
     neck: oneOf('layer between the pooled features and the classifier (docs/method.md)', NECK_KINDS, 'identity'),
-    whitening: section('the whitening neck (and eps, momentum, affine for the batchnorm neck)', {
+    whitening: section('the whitening neck (momentum and affine also for the batchnorm neck)', {
       method: oneOf('zca (eigendecomposition) or newton-schulz (IterNorm iterations)', WHITENING_METHODS, 'zca'),
       eps: real('added to the covariance diagonal', 1e-3, 0),
       momentum: real('running statistics: new = (1 - momentum) old + momentum batch', 0.1, 0, 1),

@@ -98,7 +98,7 @@ export function buildModel(config: Config, data: RunData): ImageClassifier {
   const { neck } = config.model;
   if (neck !== 'identity') {
     const { eps, momentum, affine, groupSize, ...whiteningOnly } = config.model.whitening;
-    const options = neck === 'batchnorm' ? { eps, momentum, affine } : { eps, momentum, affine, ...whiteningOnly, groupSize: groupSize ?? undefined };
+    const options = neck === 'batchnorm' ? { momentum, affine } : { eps, momentum, affine, ...whiteningOnly, groupSize: groupSize ?? undefined };
     model.neck = createNeck(neck, model.featureDim, options);
   }
   return model;
