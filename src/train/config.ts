@@ -142,15 +142,41 @@ export function resolveConfig(document: unknown, overrides: readonly string[] = 
   return config;
 }
 
-/** Reads a YAML config file with --set overrides; errors name the file and the key. */
-export function loadConfig(file: string, overrides: readonly string[] = []): Config {
-  if (!existsSync(file)) throw new ConfigError(`config file ${file} does not exist`);
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `over` laid on `base`: mappings merge key by key, anything else replaces. */
+function deepMerge(base: unknown, over: unknown): unknown {
+  if (!isMapping(base) || !isMapping(over)) return over;
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) merged[key] = deepMerge(base[key], value);
+  return merged;
+}
+
+/**
+ * A config file's document with its `extends: OTHER.yaml` chain resolved (paths relative to the file),
+ * so that a method's config states only how it differs from its data set's base recipe.
+ */
+function readDocument(file: string, chain: readonly string[] = []): unknown {
+  const resolved = path.resolve(file);
+  if (chain.includes(resolved)) throw new ConfigError(`${file}: 'extends' loops back to itself (${[...chain, resolved].join(' -> ')})`);
+  if (!existsSync(file)) throw new ConfigError(chain.length === 0 ? `config file ${file} does not exist` : `${chain.at(-1)}: extends ${file}, which does not exist`);
   let document: unknown;
   try {
     document = parse(readFileSync(file, 'utf8'));
   } catch (error) {
     throw new ConfigError(`${file}: not valid YAML: ${(error as Error).message.split('\n')[0]}`);
   }
+  if (!isMapping(document) || !('extends' in document)) return document;
+  const { extends: base, ...rest } = document;
+  if (typeof base !== 'string') throw new ConfigError(`${file}: 'extends' must name a config file`);
+  return deepMerge(readDocument(path.resolve(path.dirname(file), base), [...chain, resolved]), rest);
+}
+
+/** Reads a YAML config file (and what it extends) with --set overrides; errors name the file and the key. */
+export function loadConfig(file: string, overrides: readonly string[] = []): Config {
+  const document = readDocument(file);
   try {
     return resolveConfig(document, overrides);
   } catch (error) {

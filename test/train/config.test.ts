@@ -62,3 +62,16 @@ test('every shipped config under configs/ is valid', () => {
   assert.ok(files.length >= 7, `found only ${files.length} configs`);
   for (const file of files) assert.doesNotThrow(() => loadConfig(path.join(configsDir, file)), file);
 });
+
+test('extends: a config states only how it differs from its base; loops and missing bases are named', () => {
+  const dir = temporaryDir('config-extends');
+  writeFileSync(path.join(dir, 'base.yaml'), 'train: { epochs: 7, batchSize: 32 }\nloss: { name: ce }\n');
+  writeFileSync(path.join(dir, 'method.yaml'), 'extends: base.yaml\ntrain: { epochs: 9 }\nloss: { name: la, laTau: 2 }\n');
+  const config = loadConfig(path.join(dir, 'method.yaml'), ['train.batchSize=16']);
+  assert.deepEqual([config.train.epochs, config.train.batchSize, config.loss.name, config.loss.laTau], [9, 16, 'la', 2]);
+  writeFileSync(path.join(dir, 'a.yaml'), 'extends: b.yaml\n');
+  writeFileSync(path.join(dir, 'b.yaml'), 'extends: a.yaml\n');
+  assert.throws(() => loadConfig(path.join(dir, 'a.yaml')), /'extends' loops back to itself/);
+  writeFileSync(path.join(dir, 'orphan.yaml'), 'extends: gone.yaml\n');
+  assert.throws(() => loadConfig(path.join(dir, 'orphan.yaml')), /orphan\.yaml: extends .*gone\.yaml, which does not exist/);
+});
