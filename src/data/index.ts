@@ -16,6 +16,8 @@ export {
 export type { Transform } from './transforms.js';
 export { ChunkedBatchSampler, ClassAwareSampler, RandomSampler, SequentialSampler, shardRange } from './samplers.js';
 export type { BatchSampler, ClassAwareOptions, ClassSampling, Sampler } from './samplers.js';
+export { B3RSBatchSampler, BatchEmbeddedSampler, spreadSlots } from './b3rs.js';
+export type { B3RSOptions, BETMode, BETOptions, Blocking } from './b3rs.js';
 export { Loader } from './loader.js';
 export type { Batch, LoaderOptions, LoaderPosition } from './loader.js';
 export type { BatchShape } from './batch.js';

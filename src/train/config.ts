@@ -60,7 +60,20 @@ export const CONFIG_SCHEMA = {
   train: section('the training loop', {
     epochs: int('epochs', 200, 1),
     batchSize: int('images per batch', 128, 1),
-    sampler: oneOf('how training batches are drawn', ['instance', 'class-balanced', 'square-root', 'progressive'], 'instance'),
+    sampler: oneOf('how training batches are drawn (b3rs, bet: docs/method.md)',
+      ['instance', 'class-balanced', 'square-root', 'progressive', 'b3rs', 'bet'], 'instance'),
+    b3rs: section('B3RS batches (sampler b3rs, and the embedded batches of bet)', {
+      numBlocks: int('blocks of classes, sorted by frequency', 4, 1),
+      q: real('block k gets a share of every batch proportional to N_k^q (1: instance, 0: block-balanced)', 0.5, 0, 1),
+      blocking: oneOf('equal numbers of classes or of images per block', ['classes', 'images'], 'classes'),
+    }),
+    bet: section('Batch Embedded Training (sampler bet)', {
+      mode: oneOf('interleave: every period-th batch is a B3RS batch; concat: a B3RS sub-batch added to every batch',
+        ['interleave', 'concat'], 'interleave'),
+      period: int('interleave: one B3RS batch in every period batches', 4, 1),
+      subBatchSize: int('concat: items of the B3RS sub-batch', 32, 1),
+      startEpoch: int('first epoch (0-based) with B3RS batches; instance sampling before', 0, 0),
+    }),
     evalEvery: int('evaluate on the test split every N epochs (and after the last)', 10, 1),
     stepsPerEpoch: int('cap on the batches of an epoch (short demos and tests); null: the whole epoch', null, 1),
     device: text("'cpu', 'cuda' or 'cuda:N'", 'cpu'),

@@ -3,7 +3,7 @@
 import path from 'node:path';
 
 import {
-  ClassAwareSampler, ChunkedBatchSampler, type Dataset, ImageFolderDataset, ListFileDataset, Loader, RandomSampler,
+  B3RSBatchSampler, type BatchSampler, BatchEmbeddedSampler, ClassAwareSampler, ChunkedBatchSampler, type Dataset, ImageFolderDataset, ListFileDataset, Loader, RandomSampler,
   type Sampler, SequentialSampler, type Transform, cifarEvalTransforms, cifarTrainTransforms, classCounts,
   imagenetEvalTransforms, imagenetTrainTransforms, loadCifar, loadMnist, makeLongTailed,
 } from '../data/index.js';
@@ -61,9 +61,10 @@ function transformsFor(config: Config, split: 'train' | 'test'): Transform[] {
   }
 }
 
-function trainSampler(config: Config, train: Dataset): Sampler {
+/** The item-level samplers; b3rs and bet draw whole batches (trainBatchSampler). */
+function trainSampler(config: Config, sampler: 'instance' | 'class-balanced' | 'square-root' | 'progressive', train: Dataset): Sampler {
   const seed = config.seed;
-  switch (config.train.sampler) {
+  switch (sampler) {
     case 'instance': return new RandomSampler(train.length, { seed });
     case 'class-balanced': return new ClassAwareSampler(train, { kind: 'classBalanced' }, { seed });
     case 'square-root': return new ClassAwareSampler(train, { kind: 'squareRoot' }, { seed });
@@ -71,10 +72,20 @@ function trainSampler(config: Config, train: Dataset): Sampler {
   }
 }
 
+function trainBatchSampler(config: Config, train: Dataset): BatchSampler {
+  const { batchSize, sampler, b3rs, bet } = config.train;
+  const seed = config.seed;
+  if (sampler === 'b3rs') return new B3RSBatchSampler(train, batchSize, { seed, ...b3rs });
+  if (sampler === 'bet') {
+    const mode = bet.mode === 'interleave' ? { mode: bet.mode, period: bet.period } : { mode: bet.mode, subBatchSize: bet.subBatchSize };
+    return new BatchEmbeddedSampler(train, batchSize, { ...mode, startEpoch: bet.startEpoch, seed, b3rs });
+  }
+  return new ChunkedBatchSampler(trainSampler(config, sampler, train), batchSize, { dropLast: usesBatchStatistics(config) });
+}
+
 export function trainLoader(config: Config, data: RunData, rank = 0, worldSize = 1): Loader {
   return new Loader(data.train, {
-    batchSampler: new ChunkedBatchSampler(trainSampler(config, data.train), config.train.batchSize,
-      { dropLast: usesBatchStatistics(config) }),
+    batchSampler: trainBatchSampler(config, data.train),
     transforms: transformsFor(config, 'train'),
     seed: config.seed,
     workers: config.data.workers,

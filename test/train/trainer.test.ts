@@ -6,7 +6,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 
+import { B3RSBatchSampler, BatchEmbeddedSampler } from '../../src/data/index.js';
 import { torch } from '../../src/index.js';
+import { loadConfig } from '../../src/train/config.js';
+import { loadRunData, trainLoader } from '../../src/train/setup.js';
 import { repoRoot, temporaryDir } from '../helpers/python.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -146,4 +149,19 @@ test('bad input: one line on stderr and a non-zero exit', () => {
   const help = cli(['train', '--help']);
   assert.equal(help.status, 0);
   assert.match(help.stdout, /usage: scatter train/);
+});
+
+test('samplers b3rs and bet come from the config, with full batches and the configured options', async () => {
+  const bet = loadConfig(config, ['train.sampler=bet', 'train.bet.period=2', 'train.b3rs.numBlocks=3']);
+  const data = loadRunData(bet);
+  const loader = trainLoader(bet, data);
+  const sampler = loader.options.batchSampler;
+  assert.ok(sampler instanceof BatchEmbeddedSampler);
+  assert.equal(sampler.period, 2);
+  assert.deepEqual(Array.from(sampler.embeddedBatches(0)), [1, 3, 5, 7]);
+  assert.equal(loader.numBatches(0), Math.floor(data.train.length / 16));
+  const b3rs = trainLoader(loadConfig(config, ['train.sampler=b3rs', 'train.b3rs.q=0']), data).options.batchSampler;
+  assert.ok(b3rs instanceof B3RSBatchSampler);
+  assert.deepEqual(Array.from(b3rs.blockCounts), [4, 4, 4, 4]);
+  await loader.close();
 });
