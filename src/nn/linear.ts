@@ -1,8 +1,8 @@
 // Fully connected layers: Linear (PyTorch's, default initialisation) and CosineLinear (LDAM-DRW's cosine
 // classifier, NormedLinear there).
 import * as torch from '../torch/index.js';
-import { defaultInit } from './conv.js';
 import { Module } from './module.js';
+import { WeightedLayer } from './weighted.js';
 
 type Tensor = torch.Tensor;
 
@@ -14,27 +14,14 @@ function checkFeatures(layer: string, input: Tensor, inFeatures: number): void {
 }
 
 /** y = x W^T + b, with W of shape (outFeatures, inFeatures). */
-export class Linear extends Module {
+export class Linear extends WeightedLayer {
   readonly inFeatures: number;
   readonly outFeatures: number;
-  readonly hasBias: boolean;
 
   constructor(inFeatures: number, outFeatures: number, options: { bias?: boolean } = {}) {
-    super();
+    super([outFeatures, inFeatures], options.bias ?? true);
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
-    this.hasBias = options.bias ?? true;
-    const weight = this.registerParameter('weight', torch.empty([outFeatures, inFeatures]));
-    const bias = this.hasBias ? this.registerParameter('bias', torch.empty([outFeatures])) : null;
-    defaultInit(weight, bias);
-  }
-
-  get weight(): Tensor {
-    return this.getParameter('weight');
-  }
-
-  get bias(): Tensor | null {
-    return this.hasBias ? this.getParameter('bias') : null;
   }
 
   forward(input: Tensor): Tensor {
