@@ -1,0 +1,143 @@
+// Feature diagnostics that make the method's claim visible (PAPER.md, "Diagnostics worth reproducing"):
+// how correlated and how low-rank the classifier's input is, and how that conditions the classifier.
+// Every function takes float64 tensors (N x d features, C x d weights) and returns plain numbers.
+import * as torch from '../torch/index.js';
+
+type Tensor = torch.Tensor;
+
+/** The biased covariance of the rows of x (N x d). */
+export function covariance(features: Tensor): Tensor {
+  return torch.scope(() => {
+    const centred = features.sub(features.mean({ dim: 0, keepdim: true }));
+    return centred.t().mm(centred).div(features.shape[0]!);
+  });
+}
+
+/** Pearson correlations between channels (d x d); a channel with no variance correlates 0 with the rest. */
+export function correlationMatrix(features: Tensor): Tensor {
+  return torch.scope(() => {
+    const cov = covariance(features);
+    const std = cov.diagonal().clamp(0).sqrt();
+    const safe = torch.where(std.gt(0), std, 1);
+    const correlation = cov.div(safe.outer(safe));
+    const live = std.gt(0).to('float64');
+    return correlation.mul(live.outer(live));
+  });
+}
+
+/** Mean |correlation| over distinct pairs of channels: 0 for decorrelated features, 1 for collapsed ones. */
+export function meanAbsOffDiagonal(correlation: Tensor): number {
+  return torch.scope(() => {
+    const d = correlation.shape[0]!;
+    if (d < 2) return 0;
+    const total = correlation.abs().sum().item() - correlation.diagonal().abs().sum().item();
+    return total / (d * (d - 1));
+  });
+}
+
+/** Singular values of the centred features, largest first. */
+export function singularValues(features: Tensor): number[] {
+  return torch.scope(() => torch.linalg.svdvals(features.sub(features.mean({ dim: 0, keepdim: true }))).toArray());
+}
+
+/** exp(entropy of the normalised singular-value spectrum) (Roy & Vetterli): between 1 and min(N, d). */
+export function effectiveRank(values: readonly number[]): number {
+  const total = values.reduce((a, b) => a + b, 0);
+  if (total === 0) return 0;
+  const entropy = values.reduce((sum, value) => (value > 0 ? sum - (value / total) * Math.log(value / total) : sum), 0);
+  return Math.exp(entropy);
+}
+
+/** The differential entropy of a Gaussian with the features' covariance: 0.5 log det(2 pi e S) (nats). */
+export function gaussianEntropy(features: Tensor, eps = 0): number {
+  return torch.scope(() => {
+    const cov = covariance(features);
+    const d = cov.shape[0]!;
+    const regular = eps > 0 ? cov.add(torch.eye(d, { dtype: cov.dtype }).mul(eps)) : cov;
+    const { sign, logabsdet } = torch.linalg.slogdet(regular);
+    if (sign.item() <= 0) return -Infinity;
+    return 0.5 * (d * Math.log(2 * Math.PI * Math.E) + logabsdet.item());
+  });
+}
+
+/** Largest over smallest eigenvalue of a symmetric positive semi-definite matrix (Infinity when singular). */
+export function conditionNumber(symmetric: Tensor): number {
+  return torch.scope(() => {
+    const eigenvalues = torch.linalg.eigvalsh(symmetric).toArray();
+    const largest = eigenvalues[eigenvalues.length - 1]!;
+    const smallest = eigenvalues[0]!;
+    return smallest <= largest * 1e-15 ? Infinity : largest / smallest;
+  });
+}
+
+/**
+ * The Hessian of the mean cross-entropy with respect to a linear classifier's weights W (C x d), exact:
+ * H = E[(diag(p) - p p^T) kron x x^T] over the samples (features x, softmax probabilities p), Cd x Cd.
+ * It is singular along W -> W + 1 v^T (softmax ignores a shift shared by all classes), so its condition
+ * number is taken on the orthogonal complement of that null space.
+ */
+export function classifierHessian(features: Tensor, probabilities: Tensor): Tensor {
+  return torch.scope(() => {
+    const n = features.shape[0]!;
+    const curvature = torch.einsum('nc,nk->nck', probabilities, probabilities).neg()
+      .add(torch.einsum('nc,ck->nck', probabilities, torch.eye(probabilities.shape[1]!, { dtype: probabilities.dtype })));
+    const outer = torch.einsum('ni,nj->nij', features, features);
+    const [c, d] = [probabilities.shape[1]!, features.shape[1]!];
+    return torch.einsum('nck,nij->cikj', curvature, outer).reshape([c * d, c * d]).div(n);
+  });
+}
+
+/** The condition number of the classifier's Hessian, ignoring the shift null space (d directions). */
+export function classifierHessianCondition(features: Tensor, probabilities: Tensor): number {
+  return torch.scope(() => {
+    const eigenvalues = torch.linalg.eigvalsh(classifierHessian(features, probabilities)).toArray();
+    const d = features.shape[1]!;
+    const kept = eigenvalues.slice(d);
+    const largest = kept[kept.length - 1]!;
+    const smallest = kept[0]!;
+    return smallest <= largest * 1e-15 ? Infinity : largest / smallest;
+  });
+}
+
+/**
+ * How strongly the classes' weight gradients point the same way (PAPER.md's coupling): the per-class
+ * gradients of the mean cross-entropy, g_c = E[(p_c - y_c) x], and their mean |cosine| over distinct pairs.
+ */
+export function gradientCoupling(features: Tensor, probabilities: Tensor, labels: Tensor): number {
+  return torch.scope(() => {
+    const c = probabilities.shape[1]!;
+    const residual = probabilities.sub(torch.oneHot(labels, c).to('float64'));
+    const gradients = residual.t().mm(features).div(features.shape[0]!);
+    const unit = torch.normalize(gradients, 2, 1);
+    const cosines = unit.mm(unit.t()).abs();
+    return (cosines.sum().item() - cosines.diagonal().sum().item()) / (c * (c - 1));
+  });
+}
+
+/** The L2 norm of each class's weight vector (rows of W). */
+export function classWeightNorms(weight: Tensor): number[] {
+  return torch.scope(() => weight.norm(2, { dim: 1 }).toArray());
+}
+
+export interface FeatureDiagnostics {
+  meanAbsCorrelation: number;
+  effectiveRank: number;
+  gaussianEntropy: number;
+  covarianceCondition: number;
+  singularValues: number[];
+}
+
+/** The feature-only diagnostics of one set of features (N x d, any float dtype). */
+export function describeFeatures(features: Tensor): FeatureDiagnostics {
+  return torch.scope(() => {
+    const x = features.to('float64');
+    const values = singularValues(x);
+    return {
+      meanAbsCorrelation: meanAbsOffDiagonal(correlationMatrix(x)),
+      effectiveRank: effectiveRank(values),
+      gaussianEntropy: gaussianEntropy(x),
+      covarianceCondition: conditionNumber(covariance(x)),
+      singularValues: values,
+    };
+  });
+}
