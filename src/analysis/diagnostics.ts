@@ -76,15 +76,27 @@ export function conditionNumber(symmetric: Tensor): number {
  * It is singular along W -> W + 1 v^T (softmax ignores a shift shared by all classes), so its condition
  * number is taken on the orthogonal complement of that null space.
  */
-export function classifierHessian(features: Tensor, probabilities: Tensor): Tensor {
-  return torch.scope(() => {
-    const n = features.shape[0]!;
-    const curvature = torch.einsum('nc,nk->nck', probabilities, probabilities).neg()
-      .add(torch.einsum('nc,ck->nck', probabilities, torch.eye(probabilities.shape[1]!, { dtype: probabilities.dtype })));
-    const outer = torch.einsum('ni,nj->nij', features, features);
-    const [c, d] = [probabilities.shape[1]!, features.shape[1]!];
-    return torch.einsum('nck,nij->cikj', curvature, outer).reshape([c * d, c * d]).div(n);
-  });
+export function classifierHessian(features: Tensor, probabilities: Tensor, chunk = 256): Tensor {
+  const n = features.shape[0]!;
+  const [c, d] = [probabilities.shape[1]!, features.shape[1]!];
+  const identity = torch.eye(c, { dtype: probabilities.dtype });
+  // Summed over chunks of samples, so that the n x C x C and n x d x d terms never exist whole.
+  let total = torch.zeros([c * d, c * d], { dtype: features.dtype });
+  for (let start = 0; start < n; start += chunk) {
+    const next = torch.scope(() => {
+      const length = Math.min(chunk, n - start);
+      const p = probabilities.narrow(0, start, length);
+      const x = features.narrow(0, start, length);
+      const curvature = torch.einsum('nc,ck->nck', p, identity).sub(torch.einsum('nc,nk->nck', p, p));
+      const outer = torch.einsum('ni,nj->nij', x, x);
+      return total.add(torch.einsum('nck,nij->cikj', curvature, outer).reshape([c * d, c * d]));
+    });
+    total.dispose();
+    total = next;
+  }
+  const mean = total.div(n);
+  total.dispose();
+  return mean;
 }
 
 /** The condition number of the classifier's Hessian, ignoring the shift null space (d directions). */

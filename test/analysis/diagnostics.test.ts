@@ -51,6 +51,7 @@ test('the classifier Hessian formula equals autograd second derivatives of the m
   const autograd = torch.stack(rows);
   const probabilities = torch.noGrad(() => torch.softmax(x.mm(w.t()), 1));
   assert.ok(classifierHessian(x, probabilities).allclose(autograd, 1e-9, 1e-12));
+  assert.ok(classifierHessian(x, probabilities, 3).allclose(autograd, 1e-9, 1e-12), 'summed in chunks of 3 samples');
   assert.ok(Number.isFinite(classifierHessianCondition(x, probabilities)));
 });
 
