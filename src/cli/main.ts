@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { loadRunData } from '../train/setup.js';
+import { analysisJson, analyzeRun } from '../analysis/analyze.js';
 import { CONFIG_SCHEMA, dataDirectory, loadConfig } from '../train/config.js';
 import { documentation } from '../train/schema.js';
 import { DOWNLOADS, type DownloadName, downloadDataset, shotGroups } from '../data/index.js';
@@ -16,9 +17,10 @@ const HELP: Record<string, string> = {
   scatter: `usage: scatter <command> [options]
 
 commands:
-  train   train a model from a YAML config (or resume a run)
-  eval    evaluate a run's checkpoint on its test split
-  data    show a config's data: class counts and the many / medium / few split
+  train    train a model from a YAML config (or resume a run)
+  eval     evaluate a run's checkpoint on its test split
+  analyze  feature diagnostics of a run's checkpoint on its test split (DIR/analysis.json)
+  data     show a config's data (class counts, many / medium / few), or download a data set
 
 scatter <command> --help shows a command's options.`,
   train: `usage: scatter train --config FILE [--set key=value]... [--out DIR]
@@ -34,6 +36,12 @@ ${documentation(CONFIG_SCHEMA).join('\n')}`,
   eval: `usage: scatter eval --run DIR [--checkpoint best|last]
 
   Evaluates the run's best checkpoint (or last) on its test split; rewrites DIR/summary.json and prints it.`,
+  analyze: `usage: scatter analyze --run DIR [--checkpoint best|last]
+
+  On the run's test split: the pooled features before and after the neck (correlation matrix, mean absolute
+  off-diagonal correlation, singular values, effective rank, Gaussian entropy, covariance condition number),
+  the linear classifier's Hessian condition number and the coupling of its per-class gradients, per-class
+  weight norms and accuracy, the confusion matrix. Written to DIR/analysis.json and summarised on stdout.`,
   data: `usage: scatter data --config FILE [--set key=value]...
        scatter data download <cifar10|cifar100|mnist|fashion-mnist> [--dir DIR]
 
@@ -82,12 +90,27 @@ async function trainCommand(args: string[]): Promise<void> {
   console.log(JSON.stringify({ top1, many, medium, few }));
 }
 
+function checkpointFlag(value: unknown): 'best' | 'last' {
+  const checkpoint = value ?? 'best';
+  if (checkpoint !== 'best' && checkpoint !== 'last') throw new UsageError(`--checkpoint must be best or last, got ${String(checkpoint)}`);
+  return checkpoint;
+}
+
+async function analyzeCommand(args: string[]): Promise<void> {
+  const values = parse(args, { run: { type: 'string' }, checkpoint: { type: 'string' } });
+  if (values.help) return void console.log(HELP.analyze);
+  const analysis = await analyzeRun(requireString(values.run, '--run'), { checkpoint: checkpointFlag(values.checkpoint) });
+  const { beforeNeck, afterNeck } = analysis.features;
+  const brief = (f: typeof beforeNeck) => ({ meanAbsCorrelation: f.meanAbsCorrelation, effectiveRank: f.effectiveRank,
+    gaussianEntropy: f.gaussianEntropy, covarianceCondition: f.covarianceCondition });
+  console.log(analysisJson({ top1: analysis.top1, beforeNeck: brief(beforeNeck), afterNeck: afterNeck && brief(afterNeck),
+    hessianCondition: analysis.classifier.hessianCondition, gradientCoupling: analysis.classifier.gradientCoupling }));
+}
+
 async function evalCommand(args: string[]): Promise<void> {
   const values = parse(args, { run: { type: 'string' }, checkpoint: { type: 'string' } });
   if (values.help) return void console.log(HELP.eval);
-  const checkpoint = values.checkpoint ?? 'best';
-  if (checkpoint !== 'best' && checkpoint !== 'last') throw new UsageError(`--checkpoint must be best or last, got ${String(checkpoint)}`);
-  const summary = await evaluateRun(requireString(values.run, '--run'), { checkpoint });
+  const summary = await evaluateRun(requireString(values.run, '--run'), { checkpoint: checkpointFlag(values.checkpoint) });
   const { top1, many, medium, few, perClass } = summary;
   console.log(JSON.stringify({ top1, many, medium, few, perClass }));
 }
@@ -126,6 +149,7 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'train': return trainCommand(rest);
     case 'eval': return evalCommand(rest);
+    case 'analyze': return analyzeCommand(rest);
     case 'data': return dataCommand(rest);
     case undefined:
     case '--help':
@@ -133,7 +157,7 @@ async function main(argv: string[]): Promise<void> {
     case 'help':
       return void console.log(HELP.scatter);
     default:
-      throw new UsageError(`unknown command '${command}' (train, eval, data)`);
+      throw new UsageError(`unknown command '${command}' (train, eval, analyze, data)`);
   }
 }
 

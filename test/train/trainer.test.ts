@@ -2,7 +2,7 @@
 // resumption after a kill mid-epoch, the NaN guard, and the CLI's one-line errors.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 
@@ -10,32 +10,10 @@ import { B3RSBatchSampler, BatchEmbeddedSampler } from '../../src/data/index.js'
 import { torch } from '../../src/index.js';
 import { loadConfig } from '../../src/train/config.js';
 import { loadRunData, trainLoader } from '../../src/train/setup.js';
+import { writeCifar10 } from '../helpers/cifar.js';
 import { repoRoot, temporaryDir } from '../helpers/python.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-const TRAIN_PER_CLASS = 24;
-const TEST_PER_CLASS = 6;
-
-/** CIFAR-10's binary layout: records of 1 label byte + 3072 pixel bytes; images with a class-dependent tint. */
-function writeCifar10(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  let state = 12345;
-  const random = (): number => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-  const records = (perClass: number): Buffer => {
-    const out = Buffer.alloc(perClass * 10 * 3073);
-    for (let i = 0; i < perClass * 10; i++) {
-      const label = i % 10;
-      out[i * 3073] = label;
-      for (let p = 0; p < 3072; p++) out[i * 3073 + 1 + p] = Math.floor(label * 20 + random() * 60);
-    }
-    return out;
-  };
-  const train = records(TRAIN_PER_CLASS);
-  const batch = train.length / 5;
-  for (let b = 0; b < 5; b++) writeFileSync(path.join(dir, `data_batch_${b + 1}.bin`), train.subarray(b * batch, (b + 1) * batch));
-  writeFileSync(path.join(dir, 'test_batch.bin'), records(TEST_PER_CLASS));
-  writeFileSync(path.join(dir, 'batches.meta.txt'), 'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n');
-}
 
 function writeConfig(dir: string, dataRoot: string, extra = ''): string {
   const file = path.join(dir, 'tiny.yaml');
@@ -65,7 +43,7 @@ function modelTensors(file: string): Record<string, torch.Tensor> {
 
 const work = temporaryDir('trainer');
 const dataRoot = path.join(work, 'cifar-10-batches-bin');
-writeCifar10(dataRoot);
+writeCifar10(dataRoot, { trainPerClass: 24, testPerClass: 6 });
 const config = writeConfig(work, dataRoot);
 
 test('a run writes config.yaml, metrics.jsonl, summary.json and checkpoints', () => {
@@ -143,7 +121,7 @@ test('bad input: one line on stderr and a non-zero exit', () => {
   oneLine(['frobnicate'], /unknown command 'frobnicate'/, 2);
   oneLine(['eval', '--run', path.join(work, 'nowhere')], /run directory .*nowhere does not exist/);
   const truncated = path.join(work, 'truncated');
-  writeCifar10(truncated);
+  writeCifar10(truncated, { trainPerClass: 24, testPerClass: 6 });
   writeFileSync(path.join(truncated, 'test_batch.bin'), readFileSync(path.join(truncated, 'test_batch.bin')).subarray(0, 5000));
   oneLine(['train', '--config', config, '--set', `data.root=${truncated}`, '--out', path.join(work, 'y')], /test_batch\.bin/);
   const help = cli(['train', '--help']);

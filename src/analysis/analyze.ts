@@ -1,0 +1,127 @@
+// `scatter analyze`: a trained run's test-set features (before and after the neck), their diagnostics,
+// the classifier's conditioning and coupling, and per-class results, written to the run's analysis.json.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+import { batchTensors } from '../data/index.js';
+import { CosineLinear, Linear } from '../nn/index.js';
+import * as torch from '../torch/index.js';
+import { loadConfig } from '../train/config.js';
+import { evaluate } from '../train/evaluation.js';
+import { RunDir } from '../train/run-dir.js';
+import { buildModel, loadRunData, testLoader } from '../train/setup.js';
+import { writeFileAtomic } from '../util/files.js';
+import {
+  type FeatureDiagnostics, classWeightNorms, classifierHessianCondition, correlationMatrix, describeFeatures,
+  gradientCoupling,
+} from './diagnostics.js';
+
+export interface Analysis {
+  checkpoint: string;
+  classCounts: number[];
+  perClassAccuracy: number[];
+  top1: number;
+  confusion: number[][];
+  /** Diagnostics of the pooled features, and of the neck's output where the model has a neck. */
+  features: { beforeNeck: FeatureDiagnostics; afterNeck: FeatureDiagnostics | null };
+  /** Channel correlation matrices (d x d), for heatmaps. */
+  correlation: { beforeNeck: number[][]; afterNeck: number[][] | null };
+  classifier: {
+    kind: 'linear' | 'cosine' | 'other';
+    weightNorms: number[] | null;
+    /** Condition number of the mean cross-entropy's Hessian in the weights (linear classifiers; null above maxHessianSize). */
+    hessianCondition: number | null;
+    /** Mean |cosine| between the classes' weight gradients. */
+    gradientCoupling: number;
+  };
+}
+
+export interface AnalyzeOptions {
+  checkpoint?: 'best' | 'last';
+  /** The Hessian is (C d) x (C d); above this size its condition number is skipped (eigvalsh is cubic). */
+  maxHessianSize?: number;
+}
+
+/** JSON with Infinity kept as the string "Infinity" (a singular matrix's condition number), not null. */
+export function analysisJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) => (item === Infinity ? 'Infinity' : item));
+}
+
+function collect(chunks: torch.Tensor[]): torch.Tensor {
+  const all = torch.cat(chunks, 0);
+  for (const chunk of chunks) chunk.dispose();
+  return all;
+}
+
+/** Analyses a run's best (or last) checkpoint on its test split and writes DIR/analysis.json. */
+export async function analyzeRun(runDirectory: string, options: AnalyzeOptions = {}): Promise<Analysis> {
+  const dir = RunDir.open(runDirectory);
+  const config = loadConfig(dir.configFile);
+  const which = options.checkpoint ?? 'best';
+  const file = existsSync(dir.checkpoint(which)) ? dir.checkpoint(which) : dir.checkpoint('last');
+  if (!existsSync(file)) throw new Error(`${runDirectory} has no checkpoint to analyse yet`);
+  const data = loadRunData(config);
+  const model = buildModel(config, data);
+  const { tensors } = torch.safetensors.loadFile(file);
+  const modelState = Object.fromEntries(Object.entries(tensors).filter(([name]) => name.startsWith('model.'))
+    .map(([name, tensor]) => [name.slice('model.'.length), tensor]));
+  model.loadStateDict(modelState, { strict: true });
+  for (const tensor of Object.values(tensors)) tensor.dispose();
+  model.eval();
+
+  const hasNeck = config.model.neck !== 'identity';
+  const before: torch.Tensor[] = [];
+  const after: torch.Tensor[] = [];
+  const probabilities: torch.Tensor[] = [];
+  const labels: torch.Tensor[] = [];
+  const loader = testLoader(config, data);
+  try {
+    for await (const batch of loader.epoch(0)) {
+      torch.noGrad(() => {
+        const outputs = torch.scope(() => {
+          const { images, labels: batchLabels } = batchTensors(batch);
+          const pooled = model.features(images);
+          const necked = model.neck.call(pooled);
+          const logits = model.classifier.call(necked);
+          return [pooled.double(), necked.double(), torch.softmax(logits.double(), 1), batchLabels];
+        });
+        before.push(torch.keep(outputs[0]!));
+        after.push(torch.keep(outputs[1]!));
+        probabilities.push(torch.keep(outputs[2]!));
+        labels.push(torch.keep(outputs[3]!));
+      });
+    }
+  } finally {
+    await loader.close();
+  }
+
+  return torch.scope(() => {
+    const x = collect(before);
+    const z = collect(after);
+    const p = collect(probabilities);
+    const y = collect(labels);
+    const { manyThreshold: many, fewThreshold: few } = config.data;
+    const result = evaluate(p.argmax(1).toArray(), y.toArray(), data.classCounts, { many, few });
+    const classifier = model.classifier;
+    const kind = classifier instanceof Linear ? 'linear' : classifier instanceof CosineLinear ? 'cosine' : 'other';
+    const weight = kind === 'linear' ? (classifier as Linear).weight : kind === 'cosine' ? (classifier as CosineLinear).weight.t() : null;
+    const hessianSize = data.classCounts.length * z.shape[1]!;
+    const analysis: Analysis = {
+      checkpoint: path.relative(runDirectory, file),
+      classCounts: data.classCounts,
+      perClassAccuracy: result.perClass,
+      top1: result.top1,
+      confusion: result.confusion,
+      features: { beforeNeck: describeFeatures(x), afterNeck: hasNeck ? describeFeatures(z) : null },
+      correlation: { beforeNeck: correlationMatrix(x).tolist() as number[][], afterNeck: hasNeck ? correlationMatrix(z).tolist() as number[][] : null },
+      classifier: {
+        kind,
+        weightNorms: weight === null ? null : classWeightNorms(weight.double()),
+        hessianCondition: kind === 'linear' && hessianSize <= (options.maxHessianSize ?? 2048) ? classifierHessianCondition(z, p) : null,
+        gradientCoupling: gradientCoupling(z, p, y),
+      },
+    };
+    writeFileAtomic(path.join(dir.root, 'analysis.json'), `${analysisJson(analysis)}\n`);
+    return analysis;
+  });
+}
