@@ -8,7 +8,7 @@ import { loadRunData } from '../train/setup.js';
 import { analysisJson, analyzeRun } from '../analysis/analyze.js';
 import { CONFIG_SCHEMA, dataDirectory, loadConfig } from '../train/config.js';
 import { documentation } from '../train/schema.js';
-import { DOWNLOADS, type DownloadName, downloadDataset, shotGroups } from '../data/index.js';
+import { DOWNLOADS, type DownloadName, classCounts, downloadDataset, shotGroups } from '../data/index.js';
 import { evaluateRun, resume, train } from '../train/trainer.js';
 
 class UsageError extends Error {}
@@ -30,6 +30,9 @@ scatter <command> --help shows a command's options.`,
   --set key=value  override a config key, e.g. --set train.epochs=1 (repeatable; values are YAML)
   --out DIR        the run directory to create (default runs/<config folder>-<config name>-<time>)
   --resume DIR     continue a run from its last checkpoint, with its own config
+
+  Decoupled training (configs/*/crt.yaml, lws.yaml, tau-norm.yaml) starts from a finished run of the same
+  model and data: --set decoupled.from=RUN_DIR.
 
 config keys:
 ${documentation(CONFIG_SCHEMA).join('\n')}`,
@@ -138,6 +141,8 @@ async function dataCommand(args: string[]): Promise<void> {
     `dataset ${config.data.dataset} at ${config.data.root}`,
     `train ${data.train.length} images, test ${data.test.length} images, ${data.classCounts.length} classes`,
     `class counts ${data.classCounts.join(' ')}`,
+    ...(data.holdout === null ? [] : [`held out (data.holdoutPerClass ${config.data.holdoutPerClass}): ${data.holdout.length} images, ` +
+      `class counts ${classCounts(data.holdout).join(' ')}`]),
     `many-shot (> ${config.data.manyThreshold}): ${groups.many.length} classes [${groups.many.join(' ')}]`,
     `medium-shot: ${groups.medium.length} classes [${groups.medium.join(' ')}]`,
     `few-shot (< ${config.data.fewThreshold}): ${groups.few.length} classes [${groups.few.join(' ')}]`,

@@ -9,3 +9,8 @@ export type {
 } from './whitening.js';
 export { LOSS_NAMES, classBalancedWeights, createLoss, ldamMargins, logPrior } from './losses.js';
 export type { DrwConfig, Loss, LossConfig, LossContext, LossName } from './losses.js';
+export {
+  DECOUPLED_METHODS, DEFAULT_TAU_GRID, LearnableWeightScaling, TauNormalizedClassifier, decoupleClassifier,
+  meanPerClassAccuracy, selectTau, splitHoldout, trainClassifierOnly,
+} from './decoupled.js';
+export type { DecoupledMethod, TauChoice } from './decoupled.js';

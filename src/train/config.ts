@@ -6,6 +6,7 @@ import path from 'node:path';
 
 import { parse, stringify } from 'yaml';
 
+import { DECOUPLED_METHODS, DEFAULT_TAU_GRID } from '../longtail/decoupled.js';
 import { LOSS_NAMES, type LossConfig } from '../longtail/losses.js';
 import { DECOMPOSITION_DTYPES, NECK_KINDS, RUNNING_STATISTICS, WHITENING_METHODS } from '../longtail/whitening.js';
 import {
@@ -41,6 +42,8 @@ export const CONFIG_SCHEMA = {
     workers: int('worker threads preparing batches', 2, 0),
     manyThreshold: int('classes with more training images than this are "many-shot"', 100, 0),
     fewThreshold: int('classes with fewer training images than this are "few-shot"', 20, 0),
+    holdoutPerClass: int('hold out the last images of every class (up to this many, keeping one) from training, ' +
+      "as tau-norm's validation set; null: none", null, 1),
   }),
   model: section('the network', {
     name: oneOf('architecture', ['resnet32', 'resnet10', 'resnet50', 'resnext50_32x4d'], 'resnet32'),
@@ -104,6 +107,13 @@ export const CONFIG_SCHEMA = {
     drwStartEpoch: int('deferred re-weighting from this epoch (0-based) on; null: never', null, 0),
     drwBeta: real('deferred re-weighting: beta of the effective number of samples', 0.9999, 0, 1),
   }),
+  decoupled: section('a second stage on a finished joint-training run (docs/method.md); train, optim and schedule describe it', {
+    method: { kind: 'enum', doc: 'crt, lws or tau-norm; null: joint training', values: DECOUPLED_METHODS, default: null },
+    from: text('the stage-1 run directory, required with a method: --set decoupled.from=RUN_DIR', null),
+    checkpoint: oneOf("stage 1's checkpoint to start from", ['last', 'best'], 'last'),
+    tauGrid: numbers('tau-norm: the values of tau tried on the held-out images', [...DEFAULT_TAU_GRID]),
+    keepBias: flag("tau-norm: keep stage 1's classifier bias (false: dropped, as Kang et al.)", false),
+  }),
 } as const satisfies Fields;
 
 export type Config = Infer<SectionField<typeof CONFIG_SCHEMA>>;
@@ -152,7 +162,28 @@ export function resolveConfig(document: unknown, overrides: readonly string[] = 
   if (config.data.fewThreshold > config.data.manyThreshold) {
     throw new ConfigError(`config key 'data.fewThreshold' (${config.data.fewThreshold}) must not exceed 'data.manyThreshold' (${config.data.manyThreshold})`);
   }
+  checkDecoupled(config);
   return config;
+}
+
+/**
+ * What the schema cannot say about the decoupled section; `from` becomes absolute, as config.yaml records
+ * it. (A method without `from` is valid here, as the shipped configs are; training asks for it.)
+ */
+function checkDecoupled(config: Config): void {
+  const { method, from, tauGrid } = config.decoupled;
+  if (method === null && from !== null) throw new ConfigError("config key 'decoupled.from' is set but 'decoupled.method' is null (crt, lws or tau-norm)");
+  if (from !== null) config.decoupled.from = path.resolve(from);
+  if (tauGrid.length === 0 || tauGrid.some((tau) => tau < 0)) {
+    throw new ConfigError(`config key 'decoupled.tauGrid': expected a non-empty list of numbers >= 0, got [${tauGrid.join(', ')}]`);
+  }
+  if (method !== 'tau-norm') return;
+  if (config.data.holdoutPerClass === null) {
+    throw new ConfigError("decoupled.method tau-norm chooses tau on held-out training images: set 'data.holdoutPerClass' to the value stage 1 was trained with");
+  }
+  if (config.model.classifier !== 'linear') {
+    throw new ConfigError("decoupled.method tau-norm needs 'model.classifier' linear: a cosine classifier's class vectors are normalised already");
+  }
 }
 
 function isMapping(value: unknown): value is Record<string, unknown> {

@@ -7,5 +7,5 @@ export type { Evaluation } from './evaluation.js';
 export { RunDir } from './run-dir.js';
 export { NonFiniteLossError, evaluateRun, resume, train } from './trainer.js';
 export type { Summary, TrainOptions } from './trainer.js';
-export { buildModel, buildOptimizer, buildSchedule, loadRunData, testLoader, trainLoader } from './setup.js';
+export { buildModel, buildOptimizer, buildSchedule, evalLoader, loadRunData, testLoader, trainLoader } from './setup.js';
 export type { RunData } from './setup.js';

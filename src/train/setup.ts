@@ -7,13 +7,16 @@ import {
   type Sampler, SequentialSampler, type Transform, cifarEvalTransforms, cifarTrainTransforms, classCounts,
   imagenetEvalTransforms, imagenetTrainTransforms, loadCifar, loadMnist, makeLongTailed,
 } from '../data/index.js';
-import { createNeck } from '../longtail/index.js';
+import { createNeck, decoupleClassifier, splitHoldout } from '../longtail/index.js';
 import { type ImageClassifier, createModel } from '../models/index.js';
+import type { StateDict } from '../nn/index.js';
 import { type LrSchedule, SGD, constantLr, cosineLr, linearWarmup, multiStepLr } from '../optim/index.js';
 import type { Config } from './config.js';
 
 export interface RunData {
   train: Dataset;
+  /** Training images held out of `train` (data.holdoutPerClass), on which tau-norm chooses tau; null: none. */
+  holdout: Dataset | null;
   test: Dataset;
   /** Training images per class (after the long-tail construction). */
   classCounts: number[];
@@ -45,12 +48,16 @@ function loadSplits(config: Config): { train: Dataset; test: Dataset } {
   }
 }
 
-/** The configured data: the training split made long-tailed (the test split stays as it is). */
+/**
+ * The configured data: the training split made long-tailed, less the held-out images when
+ * data.holdoutPerClass asks for them (the test split stays as it is).
+ */
 export function loadRunData(config: Config): RunData {
   const splits = loadSplits(config);
-  const { profile, ratio } = config.data.imbalance;
-  const train = profile === 'none' ? splits.train : makeLongTailed(splits.train, { profile, imbalanceRatio: ratio });
-  return { train, test: splits.test, classCounts: Array.from(classCounts(train)) };
+  const { imbalance: { profile, ratio }, holdoutPerClass } = config.data;
+  const longTailed = profile === 'none' ? splits.train : makeLongTailed(splits.train, { profile, imbalanceRatio: ratio });
+  const { train, holdout } = holdoutPerClass === null ? { train: longTailed, holdout: null } : splitHoldout(longTailed, holdoutPerClass);
+  return { train, holdout, test: splits.test, classCounts: Array.from(classCounts(train)) };
 }
 
 function transformsFor(config: Config, split: 'train' | 'test'): Transform[] {
@@ -94,16 +101,26 @@ export function trainLoader(config: Config, data: RunData, rank = 0, worldSize =
   });
 }
 
-export function testLoader(config: Config, data: RunData): Loader {
-  return new Loader(data.test, {
-    batchSampler: new ChunkedBatchSampler(new SequentialSampler(data.test.length), config.train.batchSize),
+/** Every image of `dataset` once, in order, with the evaluation transforms. */
+export function evalLoader(config: Config, dataset: Dataset): Loader {
+  return new Loader(dataset, {
+    batchSampler: new ChunkedBatchSampler(new SequentialSampler(dataset.length), config.train.batchSize),
     transforms: transformsFor(config, 'test'),
     seed: config.seed,
     workers: config.data.workers,
   });
 }
 
-export function buildModel(config: Config, data: RunData): ImageClassifier {
+export function testLoader(config: Config, data: RunData): Loader {
+  return evalLoader(config, data.test);
+}
+
+/**
+ * The model as configured. A decoupled run's is stage 1's model with the second stage's classifier, frozen
+ * but for what that trains; `stage1` (a new run's starting weights) is loaded before the classifier
+ * changes shape.
+ */
+export function buildModel(config: Config, data: RunData, stage1?: StateDict): ImageClassifier {
   const inChannels = data.train.storage.kind === 'uint8' ? data.train.storage.shape[0] : 3;
   const model = createModel(config.model.name, { numClasses: data.train.numClasses, classifier: config.model.classifier, inChannels });
   const { neck } = config.model;
@@ -112,6 +129,16 @@ export function buildModel(config: Config, data: RunData): ImageClassifier {
     const options = neck === 'batchnorm' ? { momentum, affine } : { eps, momentum, affine, ...whiteningOnly, groupSize: groupSize ?? undefined };
     model.neck = createNeck(neck, model.featureDim, options);
   }
+  const { method, from, keepBias } = config.decoupled;
+  if (method === null) return model;
+  if (stage1 !== undefined) {
+    try {
+      model.loadStateDict(stage1, { strict: true });
+    } catch (error) {
+      throw new Error(`decoupled.from: ${from} does not fit this config's model: ${(error as Error).message}`);
+    }
+  }
+  decoupleClassifier(model, method, { keepBias });
   return model;
 }
 
@@ -120,10 +147,13 @@ function usesBatchStatistics(config: Config): boolean {
   return config.model.neck !== 'identity';
 }
 
-/** SGD over every parameter with the configured weight decay (as the LDAM-DRW reference does). */
+/**
+ * SGD over every trainable parameter (all of them but what decoupled training freezes) with the
+ * configured weight decay (as the LDAM-DRW reference does).
+ */
 export function buildOptimizer(config: Config, model: ImageClassifier): SGD {
   const { lr, momentum, weightDecay, nesterov } = config.optim;
-  return new SGD(model.parameters(), { lr, momentum, weightDecay, nesterov });
+  return new SGD(model.parameters().filter((tensor) => tensor.requiresGrad), { lr, momentum, weightDecay, nesterov });
 }
 
 export function buildSchedule(config: Config): LrSchedule {

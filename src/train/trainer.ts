@@ -1,5 +1,7 @@
 // The training loop: epochs of SGD on the long-tailed split, evaluation every N epochs, checkpoints
-// after every epoch (last, and best by top-1), a NaN/Inf guard, exact resumption.
+// after every epoch (last, and best by top-1), a NaN/Inf guard, exact resumption. A decoupled run
+// (config.decoupled) is the same loop on a finished run's model with only its classifier training, or,
+// for tau-norm, one "epoch" that chooses tau instead of training.
 //
 // Exactness: a batch is a pure function of (seed, epoch, batch number) (see data/loader.ts), the
 // learning rate a pure function of the position, and a checkpoint holds the model (with batch-norm
@@ -9,6 +11,7 @@ import { existsSync } from 'node:fs';
 
 import { type Loader, batchTensors } from '../data/index.js';
 import type { ImageClassifier } from '../models/index.js';
+import { type DecoupledMethod, TauNormalizedClassifier, selectTau, trainClassifierOnly } from '../longtail/decoupled.js';
 import { type Loss, createLoss } from '../longtail/losses.js';
 import type { LrSchedule, SGD, SgdState } from '../optim/index.js';
 import * as torch from '../torch/index.js';
@@ -16,7 +19,7 @@ import { type Config, configToYaml, loadConfig, lossConfig } from './config.js';
 import { type Evaluation, evaluate } from './evaluation.js';
 import { Progress, formatDuration } from './progress.js';
 import { RunDir } from './run-dir.js';
-import { type RunData, buildModel, buildOptimizer, buildSchedule, loadRunData, testLoader, trainLoader } from './setup.js';
+import { type RunData, buildModel, buildOptimizer, buildSchedule, evalLoader, loadRunData, testLoader, trainLoader } from './setup.js';
 
 export interface TrainOptions {
   /** The run directory to create (a new run). */
@@ -48,6 +51,8 @@ export interface Summary {
   worldSize: number;
   timings: { trainSeconds: number; evalSeconds: number; secondsPerEpoch: number };
   confusion: number[][];
+  /** Decoupled runs only: the method, the stage-1 checkpoint, and tau-norm's chosen tau. */
+  decoupled?: { method: DecoupledMethod; from: string; checkpoint: 'best' | 'last'; tau?: number };
 }
 
 /** Raised by the NaN/Inf guard: the run stops and says where, and which checkpoint is still good. */
@@ -59,10 +64,34 @@ export class NonFiniteLossError extends Error {
   }
 }
 
+/** A checkpoint's tensors and metadata. */
+function readCheckpoint(file: string): { tensors: Record<string, torch.Tensor>; meta: CheckpointMeta } {
+  const { tensors, metadata } = torch.safetensors.loadFile(file);
+  if (metadata.scatter === undefined) throw new Error(`${file} is not a scatter checkpoint (no 'scatter' metadata)`);
+  return { tensors, meta: JSON.parse(metadata.scatter) as CheckpointMeta };
+}
+
+/** The tensors whose names start with `prefix` ('model.', 'optimizer.'), under their names without it. */
+function section(tensors: Record<string, torch.Tensor>, prefix: string): Record<string, torch.Tensor> {
+  return Object.fromEntries(Object.entries(tensors)
+    .filter(([name]) => name.startsWith(prefix)).map(([name, tensor]) => [name.slice(prefix.length), tensor]));
+}
+
+/** Calls `use` with a checkpoint's model tensors and disposes them after. */
+function withModelState<T>(file: string, use: (state: Record<string, torch.Tensor>) => T): T {
+  const { tensors } = readCheckpoint(file);
+  try {
+    return use(section(tensors, 'model.'));
+  } finally {
+    for (const tensor of Object.values(tensors)) tensor.dispose();
+  }
+}
+
 class Run {
   readonly data: RunData;
   readonly model: ImageClassifier;
-  readonly optimizer: SGD;
+  /** null when nothing trains (tau-norm). */
+  readonly optimizer: SGD | null;
   readonly schedule: LrSchedule;
   readonly loss: Loss;
   readonly trainBatches: Loader;
@@ -70,18 +99,24 @@ class Run {
   meta: CheckpointMeta;
   evalSeconds = 0;
 
-  constructor(readonly config: Config, readonly dir: RunDir, readonly verbose: boolean) {
+  /** `stage1`: the checkpoint a decoupled run starts from; null when it resumes its own, or for joint training. */
+  constructor(readonly config: Config, readonly dir: RunDir, readonly verbose: boolean, stage1: string | null) {
     if (config.train.threads !== null) torch.setNumThreads(config.train.threads);
     torch.manualSeed(config.seed);
     this.data = loadRunData(config);
-    this.model = buildModel(config, this.data);
+    this.model = stage1 === null ? buildModel(config, this.data) : withModelState(stage1, (state) => buildModel(config, this.data, state));
     this.model.to(config.train.device);
-    this.optimizer = buildOptimizer(config, this.model);
+    this.optimizer = config.decoupled.method === 'tau-norm' ? null : buildOptimizer(config, this.model);
     this.schedule = buildSchedule(config);
     this.loss = createLoss(lossConfig(config), this.data.classCounts);
     this.trainBatches = trainLoader(config, this.data);
     this.testBatches = testLoader(config, this.data);
     this.meta = { epoch: 0, bestTop1: -1, bestEpoch: -1, optimizerGroups: [], trainSeconds: 0 };
+  }
+
+  /** The run's epochs: tau-norm trains none, and counts choosing tau as its one epoch. */
+  get epochs(): number {
+    return this.config.decoupled.method === 'tau-norm' ? 1 : this.config.train.epochs;
   }
 
   get stepsPerEpoch(): number {
@@ -94,7 +129,7 @@ class Run {
   }
 
   saveCheckpoint(file: string): void {
-    const state = this.optimizer.stateDict();
+    const state = this.optimizer?.stateDict() ?? { tensors: {}, groups: [] };
     const tensors: Record<string, torch.Tensor> = { 'rng.torch': torch.getRngState() };
     for (const [name, tensor] of Object.entries(this.model.stateDict())) tensors[`model.${name}`] = tensor;
     for (const [name, tensor] of Object.entries(state.tensors)) tensors[`optimizer.${name}`] = tensor;
@@ -104,30 +139,34 @@ class Run {
   }
 
   loadCheckpoint(file: string, { withOptimizer }: { withOptimizer: boolean }): void {
-    const { tensors, metadata } = torch.safetensors.loadFile(file);
-    if (metadata.scatter === undefined) throw new Error(`${file} is not a scatter checkpoint (no 'scatter' metadata)`);
-    const meta = JSON.parse(metadata.scatter) as CheckpointMeta;
-    const section = (prefix: string): Record<string, torch.Tensor> => Object.fromEntries(Object.entries(tensors)
-      .filter(([name]) => name.startsWith(prefix)).map(([name, tensor]) => [name.slice(prefix.length), tensor]));
-    this.model.loadStateDict(section('model.'), { strict: true });
+    const { tensors, meta } = readCheckpoint(file);
+    this.model.loadStateDict(section(tensors, 'model.'), { strict: true });
     if (withOptimizer) {
-      this.optimizer.loadStateDict({ tensors: section('optimizer.'), groups: meta.optimizerGroups });
+      this.optimizer?.loadStateDict({ tensors: section(tensors, 'optimizer.'), groups: meta.optimizerGroups });
       torch.setRngState(tensors['rng.torch']!);
     }
     for (const tensor of Object.values(tensors)) tensor.dispose();
     this.meta = meta;
   }
 
-  async trainEpoch(epoch: number): Promise<number> {
-    this.model.train();
+  /** One epoch's work and what metrics.jsonl records of it: SGD steps, or choosing tau (tau-norm). */
+  async fitEpoch(epoch: number): Promise<Record<string, unknown>> {
+    if (this.optimizer === null) return this.chooseTau();
+    const trainLoss = await this.trainEpoch(epoch, this.optimizer);
+    return { lr: this.optimizer.paramGroups[0]!.lr, trainLoss };
+  }
+
+  async trainEpoch(epoch: number, optimizer: SGD): Promise<number> {
+    if (this.config.decoupled.method === null) this.model.train();
+    else trainClassifierOnly(this.model);
     const steps = this.stepsPerEpoch;
-    const progress = this.verbose ? new Progress(`epoch ${epoch + 1}/${this.config.train.epochs}`, steps, this.config.train.batchSize) : null;
+    const progress = this.verbose ? new Progress(`epoch ${epoch + 1}/${this.epochs}`, steps, this.config.train.batchSize) : null;
     let lossSum = 0;
     let step = 0;
     for await (const batch of this.trainBatches.epoch(epoch)) {
       if (step >= steps) break;
       const lr = this.schedule.lrAt(epoch, step, steps);
-      for (const group of this.optimizer.paramGroups) group.lr = lr;
+      for (const group of optimizer.paramGroups) group.lr = lr;
       const loss = torch.scope(() => {
         const { images, labels } = batchTensors(batch, { device: this.config.train.device });
         const logits = this.model.call(images);
@@ -135,8 +174,8 @@ class Run {
         const lossValue = value.item();
         if (!Number.isFinite(lossValue)) return lossValue;
         value.backward();
-        this.optimizer.step();
-        this.optimizer.zeroGrad();
+        optimizer.step();
+        optimizer.zeroGrad();
         return lossValue;
       });
       if (!Number.isFinite(loss)) {
@@ -150,39 +189,63 @@ class Run {
     return lossSum / Math.max(step, 1);
   }
 
+  /** tau-norm's epoch: tau from the grid, by mean per-class accuracy on the held-out images. */
+  async chooseTau(): Promise<Record<string, unknown>> {
+    const { holdout } = this.data;
+    const { classifier } = this.model;
+    if (holdout === null) throw new Error('tau-norm needs held-out images: set data.holdoutPerClass');
+    if (!(classifier instanceof TauNormalizedClassifier)) throw new Error('tau-norm: the classifier is not tau-normalised');
+    const loader = evalLoader(this.config, holdout);
+    try {
+      const { outputs, labels } = await this.inferBatches(loader, (images) => this.model.neck.call(this.model.features(images)));
+      const features = torch.cat(outputs);
+      const choice = selectTau(classifier, features, labels, this.config.decoupled.tauGrid);
+      for (const tensor of [features, ...outputs]) tensor.dispose();
+      this.log(`tau-norm: tau ${choice.tau} (held-out mean per-class accuracy ${(choice.accuracy * 100).toFixed(2)}%, ${labels.length} images)`);
+      return { tau: choice.tau, holdoutAccuracy: choice.accuracy, tauSearch: choice.grid };
+    } finally {
+      await loader.close();
+    }
+  }
+
+  /** `compute` on the images of every batch of `loader` (evaluation mode, no gradients), with the labels. */
+  async inferBatches<T>(loader: Loader, compute: (images: torch.Tensor) => T): Promise<{ outputs: T[]; labels: Int32Array }> {
+    this.model.eval();
+    const outputs: T[] = [];
+    const labels: Int32Array[] = [];
+    for await (const batch of loader.epoch(0)) {
+      outputs.push(torch.noGrad(() => torch.scope(() => compute(batchTensors(batch, { device: this.config.train.device }).images))));
+      labels.push(batch.labels);
+    }
+    return { outputs, labels: concatenate(labels) };
+  }
+
   /** Predictions on the test split, scored by the training split's class counts. */
   async evaluateModel(): Promise<Evaluation> {
     const started = performance.now();
-    this.model.eval();
-    const predictions = new Int32Array(this.data.test.length);
-    const labels = new Int32Array(this.data.test.length);
-    let filled = 0;
-    for await (const batch of this.testBatches.epoch(0)) {
-      const predicted = torch.noGrad(() => torch.scope(() => {
-        const logits = this.model.call(batchTensors(batch, { device: this.config.train.device }).images);
-        const ranked = this.loss.adjustForEval?.(logits) ?? logits;
-        return ranked.argmax(1).to('int32').toTypedArray();
-      })) as Int32Array;
-      predictions.set(predicted, filled);
-      labels.set(batch.labels, filled);
-      filled += batch.labels.length;
-    }
+    const { outputs, labels } = await this.inferBatches(this.testBatches, (images) => {
+      const logits = this.model.call(images);
+      const ranked = this.loss.adjustForEval?.(logits) ?? logits;
+      return ranked.argmax(1).to('int32').toTypedArray() as Int32Array;
+    });
     this.evalSeconds += (performance.now() - started) / 1000;
     const { manyThreshold: many, fewThreshold: few } = this.config.data;
-    return evaluate(predictions.subarray(0, filled), labels.subarray(0, filled), this.data.classCounts, { many, few });
+    return evaluate(concatenate(outputs), labels, this.data.classCounts, { many, few });
   }
 
   async run(): Promise<Summary> {
-    const { epochs, evalEvery } = this.config.train;
+    const { evalEvery } = this.config.train;
+    const epochs = this.epochs;
     const counts = this.data.classCounts;
     this.log(`scatter: ${this.data.train.length} training images in ${counts.length} classes (${Math.max(...counts)} to ` +
       `${Math.min(...counts)} per class), ${this.data.test.length} test images; ${this.stepsPerEpoch} steps per epoch; run ${this.dir.root}`);
+    const { method, from } = this.config.decoupled;
+    if (method !== null) this.log(`scatter: ${method} on stage 1 ${from}`);
     let latest: Evaluation | null = null;
     for (let epoch = this.meta.epoch; epoch < epochs; epoch++) {
       const started = performance.now();
-      const trainLoss = await this.trainEpoch(epoch);
+      const record: Record<string, unknown> = { epoch: epoch + 1, ...(await this.fitEpoch(epoch)) };
       this.meta.trainSeconds += (performance.now() - started) / 1000;
-      const record: Record<string, unknown> = { epoch: epoch + 1, lr: this.optimizer.paramGroups[0]!.lr, trainLoss };
       if ((epoch + 1) % evalEvery === 0 || epoch + 1 === epochs) {
         latest = await this.evaluateModel();
         Object.assign(record, { top1: latest.top1, many: latest.many, medium: latest.medium, few: latest.few });
@@ -208,22 +271,36 @@ class Run {
   }
 
   summary(result: Evaluation): Summary {
-    const epochs = this.config.train.epochs;
-    return {
+    const summary: Summary = {
       top1: result.top1, many: result.many, medium: result.medium, few: result.few, perClass: result.perClass,
-      classCounts: this.data.classCounts, bestTop1: this.meta.bestTop1, bestEpoch: this.meta.bestEpoch, epochs, worldSize: 1,
+      classCounts: this.data.classCounts, bestTop1: this.meta.bestTop1, bestEpoch: this.meta.bestEpoch, epochs: this.epochs, worldSize: 1,
       timings: {
         trainSeconds: round(this.meta.trainSeconds), evalSeconds: round(this.evalSeconds),
         secondsPerEpoch: round(this.meta.trainSeconds / Math.max(this.meta.epoch, 1)),
       },
       confusion: result.confusion,
     };
+    const { method, from, checkpoint } = this.config.decoupled;
+    if (method === null || from === null) return summary;
+    const classifier = this.model.classifier;
+    const tau = classifier instanceof TauNormalizedClassifier ? { tau: classifier.tau } : {};
+    return { ...summary, decoupled: { method, from, checkpoint, ...tau } };
   }
 
   async close(): Promise<void> {
     await this.trainBatches.close();
     await this.testBatches.close();
   }
+}
+
+function concatenate(parts: readonly Int32Array[]): Int32Array {
+  const whole = new Int32Array(parts.reduce((length, part) => length + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    whole.set(part, offset);
+    offset += part.length;
+  }
+  return whole;
 }
 
 function percent(value: number | null): string {
@@ -242,23 +319,72 @@ async function runToEnd(run: Run): Promise<Summary> {
   }
 }
 
+/** The config keys stage 1 and its second stage must share: the model, and those that choose the training images. */
+function sharedKeys(config: Config): Record<string, unknown> {
+  const { dataset, trainList, testList, imbalance, holdoutPerClass } = config.data;
+  return { model: config.model, data: { dataset, trainList, testList, imbalance, holdoutPerClass } };
+}
+
+/** Dotted key -> JSON value of every leaf of a nested object. */
+function leaves(value: unknown, prefix = '', found = new Map<string, string>()): Map<string, string> {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    for (const [key, inner] of Object.entries(value)) leaves(inner, prefix === '' ? key : `${prefix}.${key}`, found);
+  } else {
+    found.set(prefix, JSON.stringify(value));
+  }
+  return found;
+}
+
+/**
+ * The stage-1 checkpoint a decoupled run starts from (null for joint training), after checking that stage 1
+ * is a finished joint-training run of the same model on the same training split, held-out images included:
+ * the second stage re-balances the classifier on exactly the representation and images stage 1 learned.
+ */
+function stage1Checkpoint(config: Config): string | null {
+  const { method, from, checkpoint } = config.decoupled;
+  if (method === null) return null;
+  const fail = (why: string): never => {
+    throw new Error(`decoupled.from: ${why}`);
+  };
+  if (from === null) return fail(`required with decoupled.method ${method}: name the stage-1 run with --set decoupled.from=RUN_DIR`);
+  let dir: RunDir;
+  try {
+    dir = RunDir.open(from);
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+  const stage1 = loadConfig(dir.configFile);
+  if (stage1.decoupled.method !== null) fail(`${from} is a ${stage1.decoupled.method} run, not a joint-training run`);
+  const theirs = leaves(sharedKeys(stage1));
+  for (const [key, ours] of leaves(sharedKeys(config))) {
+    if (theirs.get(key) !== ours) fail(`${from} was trained with ${key} = ${theirs.get(key)}, this config has ${ours}`);
+  }
+  const lastEpoch = dir.readMetrics().at(-1)?.epoch ?? 0;
+  if (lastEpoch !== stage1.train.epochs) fail(`${from} has not finished (${lastEpoch} of ${stage1.train.epochs} epochs): resume it first`);
+  const file = dir.checkpoint(checkpoint);
+  if (!existsSync(file)) fail(`${from} has no ${checkpoint} checkpoint (${file})`);
+  return file;
+}
+
 /** Trains a new run into options.out (which must not hold a run yet). */
 export async function train(config: Config, options: TrainOptions): Promise<Summary> {
   if (existsSync(options.out) && existsSync(new RunDir(options.out).configFile)) {
     throw new Error(`${options.out} already holds a run: resume it with --resume ${options.out} or choose another --out`);
   }
-  const dir = RunDir.create(options.out);
-  dir.writeConfig(configToYaml(config));
-  return runToEnd(new Run(config, dir, options.verbose ?? true));
+  // Data, model and stage 1 are loaded before the run directory exists, so that a refused run leaves none.
+  const run = new Run(config, new RunDir(options.out), options.verbose ?? true, stage1Checkpoint(config));
+  RunDir.create(options.out).writeConfig(configToYaml(config));
+  return runToEnd(run);
 }
 
 /** Continues a run from its last checkpoint, with the config it was started with. */
 export async function resume(runDirectory: string, options: { verbose?: boolean } = {}): Promise<Summary> {
   const dir = RunDir.open(runDirectory);
   const config = loadConfig(dir.configFile);
-  const run = new Run(config, dir, options.verbose ?? true);
   const last = dir.checkpoint('last');
-  if (existsSync(last)) {
+  const resuming = existsSync(last);
+  const run = new Run(config, dir, options.verbose ?? true, resuming ? null : stage1Checkpoint(config));
+  if (resuming) {
     run.loadCheckpoint(last, { withOptimizer: true });
     dir.rewriteMetrics(dir.readMetrics(run.meta.epoch));
     run.log(`scatter: resuming ${runDirectory} at epoch ${run.meta.epoch + 1}`);
@@ -270,7 +396,7 @@ export async function resume(runDirectory: string, options: { verbose?: boolean 
 export async function evaluateRun(runDirectory: string, options: { checkpoint?: 'best' | 'last'; verbose?: boolean } = {}): Promise<Summary> {
   const dir = RunDir.open(runDirectory);
   const config = loadConfig(dir.configFile);
-  const run = new Run(config, dir, options.verbose ?? false);
+  const run = new Run(config, dir, options.verbose ?? false, null);
   try {
     const which = options.checkpoint ?? 'best';
     const file = existsSync(dir.checkpoint(which)) ? dir.checkpoint(which) : dir.checkpoint('last');
