@@ -10,6 +10,7 @@ import { loadConfig } from '../train/config.js';
 import { evaluate } from '../train/evaluation.js';
 import { RunDir } from '../train/run-dir.js';
 import { buildModel, loadRunData, testLoader } from '../train/setup.js';
+import { withModelState } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/files.js';
 import {
   type FeatureDiagnostics, classWeightNorms, classifierHessianCondition, correlationMatrix, describeFeatures,
@@ -62,11 +63,7 @@ export async function analyzeRun(runDirectory: string, options: AnalyzeOptions =
   if (!existsSync(file)) throw new Error(`${runDirectory} has no checkpoint to analyse yet`);
   const data = loadRunData(config);
   const model = buildModel(config, data);
-  const { tensors } = torch.safetensors.loadFile(file);
-  const modelState = Object.fromEntries(Object.entries(tensors).filter(([name]) => name.startsWith('model.'))
-    .map(([name, tensor]) => [name.slice('model.'.length), tensor]));
-  model.loadStateDict(modelState, { strict: true });
-  for (const tensor of Object.values(tensors)) tensor.dispose();
+  withModelState(file, (state) => model.loadStateDict(state, { strict: true }));
   model.eval();
 
   const hasNeck = config.model.neck !== 'identity';

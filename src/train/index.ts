@@ -5,7 +5,7 @@ export { ConfigError } from './schema.js';
 export { evaluate } from './evaluation.js';
 export type { Evaluation } from './evaluation.js';
 export { RunDir } from './run-dir.js';
-export { NonFiniteLossError, evaluateRun, resume, train } from './trainer.js';
+export { NonFiniteLossError, evaluateRun, resume, train, withModelState } from './trainer.js';
 export type { Summary, TrainOptions } from './trainer.js';
 export { buildModel, buildOptimizer, buildSchedule, evalLoader, loadRunData, testLoader, trainLoader } from './setup.js';
 export type { RunData } from './setup.js';

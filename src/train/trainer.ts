@@ -78,7 +78,7 @@ function section(tensors: Record<string, torch.Tensor>, prefix: string): Record<
 }
 
 /** Calls `use` with a checkpoint's model tensors and disposes them after. */
-function withModelState<T>(file: string, use: (state: Record<string, torch.Tensor>) => T): T {
+export function withModelState<T>(file: string, use: (state: Record<string, torch.Tensor>) => T): T {
   const { tensors } = readCheckpoint(file);
   try {
     return use(section(tensors, 'model.'));
