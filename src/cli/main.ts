@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 
 import { loadRunData } from '../train/setup.js';
 import { analysisJson, analyzeRun } from '../analysis/analyze.js';
+import { demo } from './demo.js';
 import { CONFIG_SCHEMA, dataDirectory, loadConfig } from '../train/config.js';
 import { documentation } from '../train/schema.js';
 import { DOWNLOADS, type DownloadName, classCounts, downloadDataset, shotGroups } from '../data/index.js';
@@ -20,6 +21,7 @@ commands:
   train    train a model from a YAML config (or resume a run)
   eval     evaluate a run's checkpoint on its test split
   analyze  feature diagnostics of a run's checkpoint on its test split (DIR/analysis.json)
+  demo     Fashion-MNIST-LT with cross-entropy and with the full method, and their comparison
   data     show a config's data (class counts, many / medium / few), or download a data set
 
 scatter <command> --help shows a command's options.`,
@@ -39,6 +41,11 @@ ${documentation(CONFIG_SCHEMA).join('\n')}`,
   eval: `usage: scatter eval --run DIR [--checkpoint best|last]
 
   Evaluates the run's best checkpoint (or last) on its test split; rewrites DIR/summary.json and prints it.`,
+  demo: `usage: scatter demo [--quick] [--out DIR]
+
+  Trains Fashion-MNIST-LT (imbalance ratio 100; Debian's dataset-fashion-mnist) with cross-entropy and with
+  whitening + logit adjustment + B3RS + BET on a short schedule (a few minutes on 2 cores; --quick: under 2
+  minutes), and prints the comparison table. Runs go to DIR (default runs/demo-<time>).`,
   analyze: `usage: scatter analyze --run DIR [--checkpoint best|last]
 
   On the run's test split: the pooled features before and after the neck (correlation matrix, mean absolute
@@ -69,8 +76,12 @@ function requireString(value: unknown, flag: string): string {
   return value;
 }
 
+function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}
+
 function defaultRunDir(configFile: string): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const stamp = timestamp();
   const name = `${path.basename(path.dirname(path.resolve(configFile)))}-${path.basename(configFile, path.extname(configFile))}`;
   return path.join('runs', `${name}-${stamp}`);
 }
@@ -108,6 +119,13 @@ async function analyzeCommand(args: string[]): Promise<void> {
     gaussianEntropy: f.gaussianEntropy, covarianceCondition: f.covarianceCondition });
   console.log(analysisJson({ top1: analysis.top1, beforeNeck: brief(beforeNeck), afterNeck: afterNeck && brief(afterNeck),
     hessianCondition: analysis.classifier.hessianCondition, gradientCoupling: analysis.classifier.gradientCoupling }));
+}
+
+async function demoCommand(args: string[]): Promise<void> {
+  const values = parse(args, { quick: { type: 'boolean' }, out: { type: 'string' } });
+  if (values.help) return void console.log(HELP.demo);
+  const out = typeof values.out === 'string' ? values.out : path.join('runs', `demo-${timestamp()}`);
+  await demo({ quick: values.quick === true, out });
 }
 
 async function evalCommand(args: string[]): Promise<void> {
@@ -155,6 +173,7 @@ async function main(argv: string[]): Promise<void> {
     case 'train': return trainCommand(rest);
     case 'eval': return evalCommand(rest);
     case 'analyze': return analyzeCommand(rest);
+    case 'demo': return demoCommand(rest);
     case 'data': return dataCommand(rest);
     case undefined:
     case '--help':
@@ -162,7 +181,7 @@ async function main(argv: string[]): Promise<void> {
     case 'help':
       return void console.log(HELP.scatter);
     default:
-      throw new UsageError(`unknown command '${command}' (train, eval, analyze, data)`);
+      throw new UsageError(`unknown command '${command}' (train, eval, analyze, data, demo)`);
   }
 }
 
