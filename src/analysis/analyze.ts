@@ -43,9 +43,17 @@ export interface AnalyzeOptions {
   maxHessianSize?: number;
 }
 
+/** The file `analyzeRun` writes into the run directory. */
+export const ANALYSIS_FILE = 'analysis.json';
+
 /** JSON with Infinity kept as the string "Infinity" (a singular matrix's condition number), not null. */
 export function analysisJson(value: unknown): string {
   return JSON.stringify(value, (_key, item: unknown) => (item === Infinity ? 'Infinity' : item));
+}
+
+/** Reads what analysisJson wrote, with "Infinity" a number again. */
+export function parseAnalysisJson(text: string): Analysis {
+  return JSON.parse(text, (_key, item: unknown) => (item === 'Infinity' ? Infinity : item)) as Analysis;
 }
 
 function collect(chunks: torch.Tensor[]): torch.Tensor {
@@ -118,7 +126,7 @@ export async function analyzeRun(runDirectory: string, options: AnalyzeOptions =
         gradientCoupling: gradientCoupling(z, p, y),
       },
     };
-    writeFileAtomic(path.join(dir.root, 'analysis.json'), `${analysisJson(analysis)}\n`);
+    writeFileAtomic(path.join(dir.root, ANALYSIS_FILE), `${analysisJson(analysis)}\n`);
     return analysis;
   });
 }

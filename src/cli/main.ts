@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `scatter` command: train, eval, data. Bad input ends with one line on stderr naming the problem
+// The `scatter` command: train, eval, analyze, report, demo, data. Bad input ends with one line on stderr naming the problem
 // and a non-zero exit (2 for usage, 1 for everything else); SCATTER_DEBUG=1 adds the stack.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadRunData } from '../train/setup.js';
 import { analysisJson, analyzeRun } from '../analysis/analyze.js';
 import { demo } from './demo.js';
+import { writeReport } from '../report/report.js';
 import { CONFIG_SCHEMA, dataDirectory, loadConfig } from '../train/config.js';
 import { documentation } from '../train/schema.js';
 import { DOWNLOADS, type DownloadName, classCounts, downloadDataset, shotGroups } from '../data/index.js';
@@ -21,6 +22,7 @@ commands:
   train    train a model from a YAML config (or resume a run)
   eval     evaluate a run's checkpoint on its test split
   analyze  feature diagnostics of a run's checkpoint on its test split (DIR/analysis.json)
+  report   one HTML page comparing runs (results, curves, per-class accuracy, diagnostics)
   demo     Fashion-MNIST-LT with cross-entropy and with the full method, and their comparison
   data     show a config's data (class counts, many / medium / few), or download a data set
 
@@ -45,13 +47,21 @@ ${documentation(CONFIG_SCHEMA).join('\n')}`,
 
   Trains Fashion-MNIST-LT (imbalance ratio 100; Debian's dataset-fashion-mnist) with cross-entropy and with
   whitening + logit adjustment + B3RS + BET on a short schedule (a few minutes on 2 cores; --quick: under 2
-  minutes), and prints the comparison table. Runs go to DIR (default runs/demo-<time>).`,
+  minutes), analyses both (DIR/*/analysis.json), prints the comparison table and writes the HTML report
+  DIR/report.html (scatter report). Runs go to DIR (default runs/demo-<time>).`,
   analyze: `usage: scatter analyze --run DIR [--checkpoint best|last]
 
   On the run's test split: the pooled features before and after the neck (correlation matrix, mean absolute
   off-diagonal correlation, singular values, effective rank, Gaussian entropy, covariance condition number),
   the linear classifier's Hessian condition number and the coupling of its per-class gradients, per-class
   weight norms and accuracy, the confusion matrix. Written to DIR/analysis.json and summarised on stdout.`,
+  report: `usage: scatter report DIR... [--out FILE]
+
+  Writes one self-contained HTML page (no scripts, nothing loaded from the network) comparing the run
+  directories: the top-1 / many / medium / few table, training curves, per-class accuracy against the class's
+  training images, and from DIR/analysis.json (scatter analyze) the feature diagnostics, correlation heatmaps
+  before and after the neck and singular-value spectra; batch covariances where DIR/batch-covariance.jsonl
+  exists. What a run lacks is stated on the page. --out: the page (default report.html); prints its path.`,
   data: `usage: scatter data --config FILE [--set key=value]...
        scatter data download <cifar10|cifar100|mnist|fashion-mnist> [--dir DIR]
 
@@ -63,12 +73,16 @@ ${documentation(CONFIG_SCHEMA).join('\n')}`,
 
 type OptionSpecs = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
 
-function parse(args: string[], options: OptionSpecs): ReturnType<typeof parseArgs>['values'] {
+function parseWithPositionals(args: string[], options: OptionSpecs, allowPositionals = true): ReturnType<typeof parseArgs> {
   try {
-    return parseArgs({ args, options: { ...options, help: { type: 'boolean' } }, allowPositionals: false }).values;
+    return parseArgs({ args, options: { ...options, help: { type: 'boolean' } }, allowPositionals });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+}
+
+function parse(args: string[], options: OptionSpecs): ReturnType<typeof parseArgs>['values'] {
+  return parseWithPositionals(args, options, false).values;
 }
 
 function requireString(value: unknown, flag: string): string {
@@ -119,6 +133,13 @@ async function analyzeCommand(args: string[]): Promise<void> {
     gaussianEntropy: f.gaussianEntropy, covarianceCondition: f.covarianceCondition });
   console.log(analysisJson({ top1: analysis.top1, beforeNeck: brief(beforeNeck), afterNeck: afterNeck && brief(afterNeck),
     hessianCondition: analysis.classifier.hessianCondition, gradientCoupling: analysis.classifier.gradientCoupling }));
+}
+
+async function reportCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parseWithPositionals(args, { out: { type: 'string' } });
+  if (values.help) return void console.log(HELP.report);
+  if (positionals.length === 0) throw new UsageError('report: name at least one run directory');
+  console.log(await writeReport(positionals, typeof values.out === 'string' ? values.out : 'report.html'));
 }
 
 async function demoCommand(args: string[]): Promise<void> {
@@ -173,6 +194,7 @@ async function main(argv: string[]): Promise<void> {
     case 'train': return trainCommand(rest);
     case 'eval': return evalCommand(rest);
     case 'analyze': return analyzeCommand(rest);
+    case 'report': return reportCommand(rest);
     case 'demo': return demoCommand(rest);
     case 'data': return dataCommand(rest);
     case undefined:
@@ -181,7 +203,7 @@ async function main(argv: string[]): Promise<void> {
     case 'help':
       return void console.log(HELP.scatter);
     default:
-      throw new UsageError(`unknown command '${command}' (train, eval, analyze, data, demo)`);
+      throw new UsageError(`unknown command '${command}' (train, eval, analyze, report, data, demo)`);
   }
 }
 

@@ -5,24 +5,14 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { analyzeRun } from '../../src/analysis/analyze.js';
-import { resolveConfig } from '../../src/train/config.js';
-import { train } from '../../src/train/trainer.js';
 import { temporaryDir } from '../helpers/python.js';
-import { writeCifar10 } from '../helpers/cifar.js';
+import { trainTinyRun, writeTinyCifar } from '../helpers/runs.js';
 
 const work = temporaryDir('analyze');
-const root = path.join(work, 'cifar-10-batches-bin');
-writeCifar10(root, { trainPerClass: 24, testPerClass: 20 });
+const root = writeTinyCifar(work);
 
-async function trainRun(name: string, neck: 'identity' | 'whitening'): Promise<string> {
-  const out = path.join(work, name);
-  const config = resolveConfig({
-    seed: 1, data: { dataset: 'cifar10', root, imbalance: { ratio: 4 }, workers: 0 },
-    model: { neck, whitening: { groupSize: 16 } },
-    train: { epochs: 2, batchSize: 32, evalEvery: 2, threads: 1 }, schedule: { warmupEpochs: 0, milestones: [] },
-  });
-  await train(config, { out, verbose: false });
-  return out;
+function trainRun(name: string, neck: 'identity' | 'whitening'): Promise<string> {
+  return trainTinyRun(path.join(work, name), root, { model: { neck } });
 }
 
 test('analysis.json holds features before and after the neck, the classifier diagnostics and per-class results', async () => {

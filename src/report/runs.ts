@@ -1,0 +1,103 @@
+// The runs a report compares, read from their directories: config.yaml, summary.json, metrics.jsonl and,
+// when present, analysis.json (`scatter analyze`) and batch-covariance.jsonl. A missing optional file is
+// null here, for the page to say so; a directory without config.yaml is not a run and stops the report.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { ANALYSIS_FILE, type Analysis, parseAnalysisJson } from '../analysis/analyze.js';
+import { type Config, loadConfig } from '../train/config.js';
+import { RunDir } from '../train/run-dir.js';
+import type { Summary } from '../train/trainer.js';
+
+/** One line of metrics.jsonl: every epoch has its training loss, evaluated epochs their accuracies. */
+export interface EpochMetrics {
+  epoch: number;
+  trainLoss?: number;
+  top1?: number;
+}
+
+/** One line of batch-covariance.jsonl: the covariance of one training batch's features. */
+export interface BatchCovariance {
+  epoch: number;
+  step: number;
+  sampler: string;
+  trace: number;
+  /** null where JSON could not hold an infinite condition number. */
+  condition: number | null;
+  meanAbsCorrelation: number;
+}
+
+export const BATCH_COVARIANCE_FILE = 'batch-covariance.jsonl';
+
+export interface Run {
+  /** The directory as given. */
+  dir: string;
+  /** Readable and unique among the report's runs: the directory's name and the method. */
+  label: string;
+  method: string;
+  config: Config;
+  /** null until the run has finished. */
+  summary: Summary | null;
+  metrics: EpochMetrics[];
+  /** null until `scatter analyze --run DIR`. */
+  analysis: Analysis | null;
+  /** null when the run did not record batch covariances. */
+  batchCovariance: BatchCovariance[] | null;
+}
+
+/** The method in the config's own words: neck, loss, sampler and second stage where they are not the plain ones. */
+export function methodOf(config: Config): string {
+  const { loss, model, train, decoupled } = config;
+  return [
+    decoupled.method,
+    model.neck === 'identity' ? null : model.neck,
+    loss.drwStartEpoch === null ? loss.name : `${loss.name}-drw`,
+    loss.posthocTau === null ? null : 'post-hoc la',
+    train.sampler === 'instance' ? null : train.sampler,
+  ].filter((part) => part !== null).join(' + ');
+}
+
+function readJson<T>(file: string, parseText: (text: string) => T = (text) => JSON.parse(text) as T): T | null {
+  if (!existsSync(file)) return null;
+  try {
+    return parseText(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`${file}: ${(error as Error).message}`);
+  }
+}
+
+function readJsonLines<T>(file: string): T[] | null {
+  if (!existsSync(file)) return null;
+  return readFileSync(file, 'utf8').split('\n').flatMap((line, index) => {
+    if (line.trim() === '') return [];
+    try {
+      return [JSON.parse(line) as T];
+    } catch (error) {
+      throw new Error(`${file}, line ${index + 1}: ${(error as Error).message}`);
+    }
+  });
+}
+
+function loadRun(directory: string): Omit<Run, 'label'> {
+  const dir = RunDir.open(directory);
+  const config = loadConfig(dir.configFile);
+  return {
+    dir: directory,
+    method: methodOf(config),
+    config,
+    summary: readJson<Summary>(dir.summaryFile),
+    metrics: readJsonLines<EpochMetrics>(dir.metricsFile) ?? [],
+    analysis: readJson(path.join(directory, ANALYSIS_FILE), parseAnalysisJson),
+    batchCovariance: readJsonLines<BatchCovariance>(path.join(directory, BATCH_COVARIANCE_FILE)),
+  };
+}
+
+/** Loads the runs; labels are `name (method)`, with the directory as given where two runs share a name. */
+export function loadRuns(directories: readonly string[]): Run[] {
+  const runs = directories.map(loadRun);
+  const names = runs.map((run) => path.basename(path.resolve(run.dir)));
+  return runs.map((run, i) => {
+    const name = names.indexOf(names[i]!) === names.lastIndexOf(names[i]!) ? names[i]! : path.normalize(run.dir);
+    return { ...run, label: name === run.method ? name : `${name} (${run.method})` };
+  });
+}

@@ -1,0 +1,39 @@
+// Tiny trained runs for the tests of what reads run directories (analyze, report): ResNet-32 for 2 epochs
+// on the small CIFAR-10-format data set of cifar.ts, a second or two each on one thread.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { resolveConfig } from '../../src/train/config.js';
+import { train } from '../../src/train/trainer.js';
+import { writeCifar10 } from './cifar.js';
+
+/** Writes the data set under `work` and returns its folder. */
+export function writeTinyCifar(work: string): string {
+  const root = path.join(work, 'cifar-10-batches-bin');
+  writeCifar10(root, { trainPerClass: 24, testPerClass: 20 });
+  return root;
+}
+
+/** Trains a run into `out` with the given model and loss sections; returns `out`. */
+export async function trainTinyRun(out: string, dataRoot: string, method: { model?: object; loss?: object } = {}): Promise<string> {
+  const config = resolveConfig({
+    seed: 1, data: { dataset: 'cifar10', root: dataRoot, imbalance: { ratio: 4 }, workers: 0 },
+    model: { whitening: { groupSize: 16 }, ...method.model }, loss: method.loss ?? {},
+    train: { epochs: 2, batchSize: 32, evalEvery: 1, threads: 1 }, schedule: { warmupEpochs: 0, milestones: [] },
+  });
+  await train(config, { out, verbose: false });
+  return out;
+}
+
+/**
+ * batch-covariance.jsonl as the trainer records it (one line per step: the batch's sampler, the trace and
+ * condition number of its feature covariance), with made-up values: BET's alternation of instance and
+ * B3RS batches, and one infinite condition number, which JSON writes as null.
+ */
+export function writeBatchCovariance(runDirectory: string, steps = 12): void {
+  const lines = Array.from({ length: steps }, (_, step) => JSON.stringify({
+    epoch: Math.floor(step / 6), step, sampler: step % 4 === 3 ? 'b3rs' : 'instance', trace: 10 + step,
+    condition: step === 5 ? null : 100 * (step + 1), meanAbsCorrelation: 0.5,
+  }));
+  writeFileSync(path.join(runDirectory, 'batch-covariance.jsonl'), `${lines.join('\n')}\n`);
+}
