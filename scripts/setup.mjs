@@ -2,7 +2,7 @@
 // Installs what scatter needs and builds what is stale, so that `npm test` and `npm run demo` work on a
 // fresh Debian machine:
 //   1. Debian packages (libtorch-dev, libgloo-dev, dataset-fashion-mnist; for the tests also python3-torch,
-//      the reference they compare with),
+//      the reference they compare with, and chromium, which opens the HTML report),
 //      installed with apt-get when run as root, else printed as the exact command to run;
 //   2. npm packages (`npm ci`) when node_modules is missing or older than package-lock.json;
 //   3. the native addon (node-gyp) when it is missing or older than its sources.
@@ -29,7 +29,7 @@ function debianPackagesNeeded() {
   // libgloo-dev: Gloo's headers, which libtorch's c10d headers include (the CPU distributed backend).
   if (!process.env.SCATTER_LIBTORCH) packages.push('libtorch-dev', 'libgloo-dev');
   packages.push('dataset-fashion-mnist');
-  if (args.has('--for-tests')) packages.push('python3-torch');
+  if (args.has('--for-tests')) packages.push('python3-torch', 'chromium');
   return packages;
 }
 
