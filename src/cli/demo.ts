@@ -1,9 +1,12 @@
 // `scatter demo [--quick]` (npm run demo): Fashion-MNIST-LT (IR 100, Debian's dataset-fashion-mnist) trained
 // with cross-entropy and with the full method (whitening + logit adjustment + B3RS + BET) on a schedule of a
-// few minutes on 2 cores (--quick: under 2 minutes), then the comparison table.
+// few minutes on 2 cores (--quick: under 2 minutes), then the comparison table, each run's feature diagnostics
+// (analysis.json) and the HTML report of both.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { analyzeRun } from '../analysis/analyze.js';
+import { writeReport } from '../report/report.js';
 import { loadConfig } from '../train/config.js';
 import { type Summary, train } from '../train/trainer.js';
 
@@ -27,16 +30,23 @@ function percent(value: number | null): string {
 
 export async function demo(options: { quick: boolean; out: string }): Promise<void> {
   const rows: [string, Summary][] = [];
+  const runs: string[] = [];
   for (const method of METHODS) {
+    const out = path.join(options.out, path.basename(method.config, '.yaml'));
     process.stderr.write(`scatter demo: training ${method.name}\n`);
     const config = loadConfig(path.join(CONFIGS, method.config), schedule(options.quick));
-    rows.push([method.name, await train(config, { out: path.join(options.out, path.basename(method.config, '.yaml')) })]);
+    rows.push([method.name, await train(config, { out })]);
+    process.stderr.write(`scatter demo: feature diagnostics of ${method.name}\n`);
+    await analyzeRun(out);
+    runs.push(out);
   }
+  const report = await writeReport(runs, path.join(options.out, 'report.html'));
   const lines = [
     `Fashion-MNIST-LT (imbalance ratio 100), ResNet-32, ${options.quick ? 'quick' : 'short'} schedule; runs in ${options.out}`,
     '| method | top-1 | many | medium | few |',
     '|---|---|---|---|---|',
     ...rows.map(([name, s]) => `| ${name} | ${percent(s.top1)} | ${percent(s.many)} | ${percent(s.medium)} | ${percent(s.few)} |`),
+    `report: ${report}`,
   ];
   console.log(lines.join('\n'));
 }
