@@ -24,13 +24,37 @@ function cxx11Abi(root) {
   return '1';
 }
 
+// libtorch 2.12 and later refuse to compile below C++20; older ones are built as C++17.
+function cxxStandard(apiIncludeDir) {
+  const header = fs.readFileSync(path.join(apiIncludeDir, 'torch', 'version.h'), 'utf8');
+  const major = Number(/TORCH_VERSION_MAJOR\s+(\d+)/.exec(header)?.[1] ?? 0);
+  const minor = Number(/TORCH_VERSION_MINOR\s+(\d+)/.exec(header)?.[1] ?? 0);
+  return major > 2 || (major === 2 && minor >= 12) ? '-std=c++20' : '-std=c++17';
+}
+
+// The headers that c10d's NCCL backend includes: the CUDA toolkit's and NCCL's. A PyTorch wheel keeps
+// NCCL (and, for recent CUDA, the runtime headers) in the nvidia/* packages beside torch/.
+function cudaIncludeDirs(root) {
+  const dirs = [];
+  const toolkit = process.env.CUDA_HOME ?? '/usr/local/cuda';
+  if (fs.existsSync(path.join(toolkit, 'include', 'cuda_runtime_api.h'))) dirs.push(path.join(toolkit, 'include'));
+  const nvidia = path.join(root, '..', 'nvidia');
+  if (fs.existsSync(nvidia)) {
+    for (const name of fs.readdirSync(nvidia)) {
+      const include = path.join(nvidia, name, 'include');
+      if (fs.existsSync(path.join(include, 'nccl.h'))) dirs.push(include);
+    }
+  }
+  return dirs;
+}
+
 function flags() {
   const root = libtorchRoot();
   if (root === null) {
     const multiarch = '/usr/lib/x86_64-linux-gnu';
     return {
       include: ['/usr/include', '/usr/include/torch/csrc/api/include'],
-      cflags: ['-D_GLIBCXX_USE_CXX11_ABI=1'],
+      cflags: [cxxStandard('/usr/include/torch/csrc/api/include'), '-D_GLIBCXX_USE_CXX11_ABI=1'],
       libs: [`-L${multiarch}`, '-ltorch', '-ltorch_cpu', '-lc10'],
     };
   }
@@ -38,11 +62,15 @@ function flags() {
   const libs = [`-L${lib}`, `-Wl,-rpath,${lib}`, '-Wl,--no-as-needed', '-ltorch', '-ltorch_cpu', '-lc10'];
   const cudaLibs = ['torch_cuda', 'c10_cuda'].filter((name) => fs.existsSync(path.join(lib, `lib${name}.so`)));
   for (const name of cudaLibs) libs.push(`-l${name}`);
-  const defines = [`-D_GLIBCXX_USE_CXX11_ABI=${cxx11Abi(root)}`];
-  if (cudaLibs.length > 0) defines.push('-DSCATTER_WITH_CUDA=1');
+  const include = [path.join(root, 'include'), path.join(root, 'include', 'torch', 'csrc', 'api', 'include')];
+  const cflags = [cxxStandard(include[1]), `-D_GLIBCXX_USE_CXX11_ABI=${cxx11Abi(root)}`];
+  if (cudaLibs.length > 0) {
+    cflags.push('-DSCATTER_WITH_CUDA=1');
+    include.push(...cudaIncludeDirs(root));
+  }
   return {
-    include: [path.join(root, 'include'), path.join(root, 'include', 'torch', 'csrc', 'api', 'include')],
-    cflags: defines,
+    include,
+    cflags,
     libs,
   };
 }

@@ -10,6 +10,7 @@
 // SCATTER_LIBTORCH=/path/to/libtorch builds against that libtorch and skips the Debian libtorch.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -94,7 +95,9 @@ function ensureNativeAddon() {
   const gyp = path.join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
   // A new libtorch, or no configured build yet, needs node-gyp's configure step too (rebuild).
   const configured = sameLibtorch && existsSync(path.join(nativeDir, 'build', 'Makefile'));
-  run(process.execPath, [gyp, configured ? 'build' : 'rebuild', '-j', '2', ...nodedirArgs()], { cwd: nativeDir });
+  // One compiler per core: each translation unit takes about 1 GiB with libtorch's headers.
+  const jobs = String(availableParallelism());
+  run(process.execPath, [gyp, configured ? 'build' : 'rebuild', '-j', jobs, ...nodedirArgs()], { cwd: nativeDir });
   writeFileSync(stampFile, libtorch);
 }
 

@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/version.h>
 
 #include <cstdlib>
 #include <functional>
@@ -18,7 +19,7 @@
 #define SCATTER_WITH_GLOO 1
 #endif
 
-#if defined(SCATTER_WITH_CUDA) && __has_include(<nccl.h>)
+#if defined(SCATTER_WITH_CUDA) && __has_include(<nccl.h>) && __has_include(<cuda_runtime_api.h>)
 #ifndef USE_C10D_NCCL
 #define USE_C10D_NCCL 1
 #endif
@@ -33,10 +34,18 @@
 namespace scatter {
 namespace {
 
+// Since libtorch 2.0 the Gloo and NCCL classes are c10d::Backends (a ProcessGroup dispatches to one per
+// device type); in 1.x they were ProcessGroups. Both carry the collectives used here.
+#if TORCH_VERSION_MAJOR >= 2
+using Collectives = c10d::Backend;
+#else
+using Collectives = c10d::ProcessGroup;
+#endif
+
 // A process group and the store its ranks met through; null once destroyed.
 struct GroupBox {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroup> group;
+  c10::intrusive_ptr<Collectives> group;
 };
 
 // Tells group handles from tensor handles, which are Externals too.
@@ -107,7 +116,7 @@ std::vector<std::shared_ptr<::gloo::transport::Device>> glooDevices(const std::s
 #endif
 
 // Makes a process group over a store once every rank has its store connected.
-using GroupFactory = std::function<c10::intrusive_ptr<c10d::ProcessGroup>(
+using GroupFactory = std::function<c10::intrusive_ptr<Collectives>(
     const c10::intrusive_ptr<c10d::Store>& store, int rank, int size, std::chrono::milliseconds timeout)>;
 
 // The factory of a backend, or a clear error where this build lacks it, before any socket is opened.
@@ -115,7 +124,7 @@ GroupFactory backendFactory(Napi::Env env, const std::string& backend, const std
   if (backend == "gloo") {
 #ifdef SCATTER_WITH_GLOO
     return [masterAddr](const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
-                        std::chrono::milliseconds timeout) -> c10::intrusive_ptr<c10d::ProcessGroup> {
+                        std::chrono::milliseconds timeout) -> c10::intrusive_ptr<Collectives> {
       auto options = c10d::ProcessGroupGloo::Options::create(timeout);
       options->devices = glooDevices(masterAddr);
       return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, options);
@@ -128,11 +137,13 @@ GroupFactory backendFactory(Napi::Env env, const std::string& backend, const std
   if (backend == "nccl") {
 #ifdef SCATTER_WITH_NCCL
     return [](const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
-              std::chrono::milliseconds timeout) -> c10::intrusive_ptr<c10d::ProcessGroup> {
+              std::chrono::milliseconds timeout) -> c10::intrusive_ptr<Collectives> {
       // Without blocking wait, NCCL's wait() only orders CUDA streams: it neither blocks the host nor
       // honours the timeout, so a dead peer would hang the next synchronisation instead of throwing.
+      // (libtorch 2.2 renamed the variables with a TORCH_ prefix; each version reads its own.)
       if (std::getenv("NCCL_BLOCKING_WAIT") == nullptr && std::getenv("NCCL_ASYNC_ERROR_HANDLING") == nullptr) {
         setenv("NCCL_BLOCKING_WAIT", "1", 0);
+        setenv("TORCH_NCCL_BLOCKING_WAIT", "1", 0);
       }
       auto options = c10d::ProcessGroupNCCL::Options::create();
       options->timeout = timeout;
@@ -218,7 +229,7 @@ SCATTER_FN(processGroupCollective) {
   }
   // Collectives are outside autograd; this also lets them write into leaves that require grad.
   at::NoGradGuard noGrad;
-  c10d::ProcessGroup& group = *box.group;
+  Collectives& group = *box.group;
 
   if (kind == "allReduce") {
     std::string opName = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";

@@ -6,8 +6,13 @@ import { torch } from '../../src/index.js';
 
 type Fn = (...inputs: torch.Tensor[]) => torch.Tensor;
 
+// SCATTER_TEST_DEVICE=cuda runs the same checks on a GPU.
+const device = process.env.SCATTER_TEST_DEVICE ?? 'cpu';
+const float64 = { dtype: 'float64', device } as const;
+const int64 = { dtype: 'int64', device } as const;
+
 function leaf(shape: number[], transform?: (t: torch.Tensor) => torch.Tensor): torch.Tensor {
-  const base = torch.randn(shape, { dtype: 'float64' });
+  const base = torch.randn(shape, float64);
   const value = transform ? torch.noGrad(() => transform(base)) : base;
   return value.requiresGrad_(true);
 }
@@ -21,7 +26,7 @@ function check(name: string, fn: Fn, inputs: () => torch.Tensor[]): void {
 }
 
 // Symmetric positive-definite matrices from any square input, so linalg's preconditions hold under perturbation.
-const spd = (a: torch.Tensor): torch.Tensor => a.matmul(a.t()).add(torch.eye(a.shape[0]!, { dtype: 'float64' }).mul(a.shape[0]!));
+const spd = (a: torch.Tensor): torch.Tensor => a.matmul(a.t()).add(torch.eye(a.shape[0]!, float64).mul(a.shape[0]!));
 const symmetric = (a: torch.Tensor): torch.Tensor => a.add(a.t()).div(2);
 
 check('conv2d (stride, padding, dilation, groups, bias)', (x, w, b) =>
@@ -30,8 +35,8 @@ check('conv2d dilation 2', (x, w) => torch.conv2d(x!, w!, null, { padding: 2, di
 check('batchNorm in training mode', (x, w, b) =>
   torch.batchNorm(x!, null, null, { weight: w!, bias: b!, training: true }), () => [leaf([4, 3, 2, 2]), leaf([3]), leaf([3])]);
 check('batchNorm in eval mode', (x, w) => {
-  const mean = torch.zeros([3], { dtype: 'float64' }).add(0.1);
-  const variance = torch.ones([3], { dtype: 'float64' }).mul(1.5);
+  const mean = torch.zeros([3], float64).add(0.1);
+  const variance = torch.ones([3], float64).mul(1.5);
   return torch.batchNorm(x!, mean, variance, { weight: w!, training: false });
 }, () => [leaf([4, 3, 2, 2]), leaf([3])]);
 check('layerNorm', (x, w, b) => torch.layerNorm(x!, [4], { weight: w!, bias: b! }), () => [leaf([3, 4]), leaf([4]), leaf([4])]);
@@ -51,12 +56,12 @@ check('linalg.solve', (a, b) => torch.linalg.solve(a!, b!), () => [leaf([3, 3], 
 check('linalg.slogdet', (a) => torch.linalg.slogdet(a!).logabsdet, () => [leaf([3, 3], spd)]);
 check('logSoftmax and softmax', (x) => torch.cat([torch.logSoftmax(x!, 1).flatten(), torch.softmax(x!, 0).flatten()]), () => [leaf([3, 5])]);
 check('crossEntropy (class weights, label smoothing)', (x) =>
-  torch.crossEntropy(x!, torch.tensor([0, 2, 4], { dtype: 'int64' }), {
-    weight: torch.tensor([1, 2, 0.5, 1, 3], { dtype: 'float64' }), labelSmoothing: 0.1,
+  torch.crossEntropy(x!, torch.tensor([0, 2, 4], int64), {
+    weight: torch.tensor([1, 2, 0.5, 1, 3], float64), labelSmoothing: 0.1,
   }), () => [leaf([3, 5])]);
 check('crossEntropy (no reduction) and nllLoss (sum)', (x) => torch.cat([
-  torch.crossEntropy(x!, torch.tensor([1, 0, 3], { dtype: 'int64' }), { reduction: 'none' }),
-  torch.nllLoss(torch.logSoftmax(x!, 1), torch.tensor([1, 0, 3], { dtype: 'int64' }), { reduction: 'sum' }).reshape([1]),
+  torch.crossEntropy(x!, torch.tensor([1, 0, 3], int64), { reduction: 'none' }),
+  torch.nllLoss(torch.logSoftmax(x!, 1), torch.tensor([1, 0, 3], int64), { reduction: 'sum' }).reshape([1]),
 ]), () => [leaf([3, 4])]);
 check('elementwise: exp log sqrt rsqrt pow div sigmoid tanh gelu', (x, y) => torch.cat([
   x!.exp(), y!.log(), y!.sqrt(), y!.rsqrt(), y!.pow(1.7), x!.pow(2), x!.div(y!), x!.mul(y!).sub(x!), torch.sigmoid(x!),
@@ -78,11 +83,11 @@ check('pooling and interpolation: maxPool2d avgPool2d adaptiveAvgPool2d interpol
   torch.adaptiveAvgPool2d(x!, 1).flatten(), torch.interpolate(x!, { size: 6, mode: 'bilinear' }).flatten(),
 ]), () => [leaf([1, 2, 4, 4])]);
 check('indexing: gather scatterAdd indexSelect index where maskedFill pad', (x) => {
-  const index = torch.tensor([[0, 2], [1, 1]], { dtype: 'int64' });
+  const index = torch.tensor([[0, 2], [1, 1]], int64);
   const mask = x!.gt(0);
   return torch.cat([
     x!.gather(1, index).flatten(), torch.zerosLike(x!).scatterAdd(1, index, x!.narrow(1, 0, 2)).flatten(),
-    x!.indexSelect(0, torch.tensor([1, 0], { dtype: 'int64' })).flatten(), x!.index([null, torch.tensor([2, 0], { dtype: 'int64' })]).flatten(),
+    x!.indexSelect(0, torch.tensor([1, 0], int64)).flatten(), x!.index([null, torch.tensor([2, 0], int64)]).flatten(),
     torch.where(mask, x!, x!.mul(3)).flatten(), x!.maskedFill(mask, 0).flatten(), torch.pad(x!, [1, 2]).flatten(),
   ]);
 }, () => [leaf([2, 3], (t) => t.add(t.sign().mul(0.05)))]);
