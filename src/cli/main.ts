@@ -12,6 +12,9 @@ import { CONFIG_SCHEMA, dataDirectory, loadConfig } from '../train/config.js';
 import { documentation } from '../train/schema.js';
 import { DOWNLOADS, type DownloadName, classCounts, downloadDataset, shotGroups } from '../data/index.js';
 import { evaluateRun, resume, train } from '../train/trainer.js';
+import { joinFromEnvironment, launchedDistributed } from '../train/distributed.js';
+import { RunDir } from '../train/run-dir.js';
+import { launch } from './launch.js';
 
 class UsageError extends Error {}
 
@@ -25,6 +28,7 @@ commands:
   report   one HTML page comparing runs (results, curves, per-class accuracy, diagnostics)
   demo     Fashion-MNIST-LT with cross-entropy and with the full method, and their comparison
   data     show a config's data (class counts, many / medium / few), or download a data set
+  launch   run a command as several data-parallel processes (like torchrun)
 
 scatter <command> --help shows a command's options.`,
   train: `usage: scatter train --config FILE [--set key=value]... [--out DIR]
@@ -38,8 +42,19 @@ scatter <command> --help shows a command's options.`,
   Decoupled training (configs/*/crt.yaml, lws.yaml, tau-norm.yaml) starts from a finished run of the same
   model and data: --set decoupled.from=RUN_DIR.
 
+  Data-parallel: under \`scatter launch\` or torchrun (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set) every
+  rank trains on its share of each global batch (train.batchSize is the global batch); --out is required,
+  and only rank 0 writes the run directory. See the distributed.* keys.
+
 config keys:
 ${documentation(CONFIG_SCHEMA).join('\n')}`,
+  launch: `usage: scatter launch --nproc N [--nnodes M --node-rank K] [--master-addr HOST] [--master-port PORT] -- COMMAND...
+
+  Starts N processes of \`scatter COMMAND...\` on this machine with torchrun's variables (RANK, LOCAL_RANK,
+  WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT); if one fails, the others are stopped and its exit
+  code is returned. Several machines: run it on each with the same --nnodes, --master-addr (rank 0's machine)
+  and --master-port, and its own --node-rank. Example:
+    scatter launch --nproc 2 -- train --config configs/cifar10-lt-ir100/ce.yaml --out runs/ce-ddp`,
   eval: `usage: scatter eval --run DIR [--checkpoint best|last]
 
   Evaluates the run's best checkpoint (or last) on its test split; rewrites DIR/summary.json and prints it.`,
@@ -105,17 +120,25 @@ async function trainCommand(args: string[]): Promise<void> {
     config: { type: 'string' }, set: { type: 'string', multiple: true }, out: { type: 'string' }, resume: { type: 'string' },
   });
   if (values.help) return void console.log(HELP.train);
-  let summary;
-  if (typeof values.resume === 'string') {
-    if (values.config !== undefined || values.set !== undefined) throw new UsageError('--resume takes the run\'s own config: drop --config and --set');
-    summary = await resume(values.resume);
-  } else {
-    const configFile = requireString(values.config, '--config');
-    const config = loadConfig(configFile, (values.set as string[] | undefined) ?? []);
-    summary = await train(config, { out: typeof values.out === 'string' ? values.out : defaultRunDir(configFile) });
+  const resuming = typeof values.resume === 'string';
+  if (resuming && (values.config !== undefined || values.set !== undefined)) {
+    throw new UsageError('--resume takes the run\'s own config: drop --config and --set');
   }
-  const { top1, many, medium, few } = summary;
-  console.log(JSON.stringify({ top1, many, medium, few }));
+  if (!resuming && launchedDistributed() && typeof values.out !== 'string') {
+    throw new UsageError('data-parallel training needs --out DIR: every rank must name the same run directory');
+  }
+  const configFile = resuming ? RunDir.open(values.resume as string).configFile : requireString(values.config, '--config');
+  const config = loadConfig(configFile, resuming ? [] : (values.set as string[] | undefined) ?? []);
+  const parallel = joinFromEnvironment(config);
+  try {
+    const summary = resuming
+      ? await resume(values.resume as string, { parallel })
+      : await train(config, { out: typeof values.out === 'string' ? values.out : defaultRunDir(configFile), parallel });
+    const { top1, many, medium, few } = summary;
+    if ((parallel?.rank ?? 0) === 0) console.log(JSON.stringify({ top1, many, medium, few }));
+  } finally {
+    parallel?.group.destroy();
+  }
 }
 
 function checkpointFlag(value: unknown): 'best' | 'last' {
@@ -188,6 +211,28 @@ async function dataCommand(args: string[]): Promise<void> {
   ].join('\n'));
 }
 
+async function launchCommand(args: string[]): Promise<void> {
+  const separator = args.indexOf('--');
+  const own = separator < 0 ? args : args.slice(0, separator);
+  const values = parse(own, {
+    nproc: { type: 'string' }, nnodes: { type: 'string' }, 'node-rank': { type: 'string' },
+    'master-addr': { type: 'string' }, 'master-port': { type: 'string' },
+  });
+  if (values.help) return void console.log(HELP.launch);
+  if (separator < 0) throw new UsageError('launch: put the command after --, e.g. scatter launch --nproc 2 -- train --config FILE --out DIR');
+  const count = (flag: string, value: unknown): number | undefined => {
+    if (value === undefined) return undefined;
+    const number = Number(value);
+    if (!/^\d+$/.test(String(value))) throw new UsageError(`${flag} must be a whole number, got ${String(value)}`);
+    return number;
+  };
+  const nproc = count('--nproc', requireString(values.nproc, '--nproc'))!;
+  process.exitCode = await launch({
+    nproc, nnodes: count('--nnodes', values.nnodes), nodeRank: count('--node-rank', values['node-rank']),
+    masterAddr: values['master-addr'] as string | undefined, masterPort: count('--master-port', values['master-port']),
+  }, args.slice(separator + 1));
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -197,13 +242,14 @@ async function main(argv: string[]): Promise<void> {
     case 'report': return reportCommand(rest);
     case 'demo': return demoCommand(rest);
     case 'data': return dataCommand(rest);
+    case 'launch': return launchCommand(rest);
     case undefined:
     case '--help':
     case '-h':
     case 'help':
       return void console.log(HELP.scatter);
     default:
-      throw new UsageError(`unknown command '${command}' (train, eval, analyze, report, data, demo)`);
+      throw new UsageError(`unknown command '${command}' (train, eval, analyze, report, data, demo, launch)`);
   }
 }
 

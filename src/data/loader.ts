@@ -20,6 +20,8 @@ export interface Batch {
   readonly labels: Int32Array;
   /** The items' positions in the data set. */
   readonly indices: Int32Array;
+  /** Items in the global batch, over all ranks (this rank's share is shardRange(globalSize, rank, worldSize)). */
+  readonly globalSize: number;
 }
 
 /** Where a run stands: the next batch to train on. JSON as it is; resume with loader.epoch(epoch, { startBatch: batch }). */
@@ -180,7 +182,7 @@ export class Loader {
     if (small >= 0) {
       throw new Error(`epoch ${epoch} batch ${small} has ${batches[small]!.length} items for ${this.worldSize} ranks: a rank would get none (use dropLast)`);
     }
-    const queue: { batch: number; indices: Int32Array; pixels: Promise<BatchPixels> }[] = [];
+    const queue: { batch: number; indices: Int32Array; globalSize: number; pixels: Promise<BatchPixels> }[] = [];
     let next = startBatch;
     const refill = (): void => {
       while (queue.length < this.prefetch && next < batches.length) {
@@ -190,7 +192,7 @@ export class Loader {
         const storageIndices = indices.map((index) => this.dataset.storageIndex(index));
         const pixels = this.produce({ epoch, batch: next, firstPosition: start, storageIndices });
         pixels.catch(() => {}); // abandoned batches must not become unhandled rejections; awaited ones still throw
-        queue.push({ batch: next, indices, pixels });
+        queue.push({ batch: next, indices, globalSize: global.length, pixels });
         next++;
       }
     };
@@ -199,7 +201,7 @@ export class Loader {
       refill();
       const { images, shape } = await head.pixels;
       const labels = head.indices.map((index) => this.dataset.labels[index]!);
-      yield { epoch, batch: head.batch, images, shape, labels, indices: head.indices };
+      yield { epoch, batch: head.batch, images, shape, labels, indices: head.indices, globalSize: head.globalSize };
     }
   }
 

@@ -7,6 +7,8 @@ export { CosineLinear, Linear } from './linear.js';
 export { BatchNorm1d, BatchNorm2d } from './normalization.js';
 export type { BatchNormOptions } from './normalization.js';
 export { AdaptiveAvgPool2d, Dropout, Flatten, Identity, MaxPool2d, ReLU, Sequential } from './layers.js';
+export { DataParallel } from './data-parallel.js';
+export type { DataParallelOptions } from './data-parallel.js';
 export { weightDecayGroups } from './parameter-groups.js';
 export type { DecayGroup } from './parameter-groups.js';
 export * as init from './init.js';

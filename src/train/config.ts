@@ -82,6 +82,13 @@ export const CONFIG_SCHEMA = {
     device: text("'cpu', 'cuda' or 'cuda:N'", 'cpu'),
     threads: int('libtorch threads; null: every core', null, 1),
   }),
+  distributed: section('data-parallel training over several processes (scatter launch, or torchrun-style RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)', {
+    backend: oneOf('collective backend; auto: nccl on cuda, gloo on cpu', ['auto', 'gloo', 'nccl'], 'auto'),
+    syncWhitening: flag('every rank computes the neck, classifier and loss on the whole global batch (pooled features all-gathered), ' +
+      'so whitening sees the global batch covariance, exactly as one process would; false: per-rank statistics', false),
+    bucketMiB: real('gradients are all-reduced in buckets of at most this many MiB', 25, 0),
+    timeoutSeconds: int('how long joining and each collective wait for the other ranks before failing', 1800, 1),
+  }),
   optim: section('SGD', {
     lr: real('base learning rate', 0.1, 0),
     momentum: real('momentum', 0.9, 0, 1),

@@ -101,18 +101,20 @@ export function trainLoader(config: Config, data: RunData, rank = 0, worldSize =
   });
 }
 
-/** Every image of `dataset` once, in order, with the evaluation transforms. */
-export function evalLoader(config: Config, dataset: Dataset): Loader {
+/** Every image of `dataset` once, in order, with the evaluation transforms (this rank's share of each batch). */
+export function evalLoader(config: Config, dataset: Dataset, rank = 0, worldSize = 1): Loader {
   return new Loader(dataset, {
     batchSampler: new ChunkedBatchSampler(new SequentialSampler(dataset.length), config.train.batchSize),
     transforms: transformsFor(config, 'test'),
     seed: config.seed,
     workers: config.data.workers,
+    rank,
+    worldSize,
   });
 }
 
-export function testLoader(config: Config, data: RunData): Loader {
-  return evalLoader(config, data.test);
+export function testLoader(config: Config, data: RunData, rank = 0, worldSize = 1): Loader {
+  return evalLoader(config, data.test, rank, worldSize);
 }
 
 /**

@@ -7,15 +7,21 @@
 // learning rate a pure function of the position, and a checkpoint holds the model (with batch-norm
 // statistics), the optimizer's momentum buffers and libtorch's generator state. A run killed at any
 // point and resumed from its last checkpoint therefore retraces the same steps bit for bit.
+//
+// Data-parallel (options.parallel, see distributed.ts): every rank trains on its share of each global
+// batch and gradients are reduced across ranks, so the run follows the one-process run with the same
+// global batch; evaluation is sharded too, and only rank 0 writes the run directory.
 import { existsSync } from 'node:fs';
 
-import { type Loader, batchTensors } from '../data/index.js';
+import { type Batch, type Loader, batchTensors } from '../data/index.js';
 import type { ImageClassifier } from '../models/index.js';
+import type { DataParallel } from '../nn/index.js';
 import { type DecoupledMethod, TauNormalizedClassifier, selectTau, trainClassifierOnly } from '../longtail/decoupled.js';
 import { type Loss, createLoss } from '../longtail/losses.js';
 import type { LrSchedule, SGD, SgdState } from '../optim/index.js';
 import * as torch from '../torch/index.js';
 import { type Config, configToYaml, loadConfig, lossConfig } from './config.js';
+import { rankDevice, rowsPerRank } from './distributed.js';
 import { type Evaluation, evaluate } from './evaluation.js';
 import { Progress, formatDuration } from './progress.js';
 import { RunDir } from './run-dir.js';
@@ -24,8 +30,10 @@ import { type RunData, buildModel, buildOptimizer, buildSchedule, evalLoader, lo
 export interface TrainOptions {
   /** The run directory to create (a new run). */
   out: string;
-  /** Print progress (default true). */
+  /** Print progress (default true; rank 0 only). */
   verbose?: boolean;
+  /** Data-parallel training: this process's share of a process group (distributed.ts joinFromEnvironment). */
+  parallel?: DataParallel | null;
 }
 
 /** What a checkpoint's metadata records besides the tensors. */
@@ -88,6 +96,10 @@ export function withModelState<T>(file: string, use: (state: Record<string, torc
 }
 
 class Run {
+  /** Where this rank's tensors live: train.device, or for 'cuda' under data parallelism, cuda:<local rank>. */
+  readonly device: torch.Device;
+  readonly rank: number;
+  readonly verbose: boolean;
   readonly data: RunData;
   readonly model: ImageClassifier;
   /** null when nothing trains (tau-norm). */
@@ -100,17 +112,22 @@ class Run {
   evalSeconds = 0;
 
   /** `stage1`: the checkpoint a decoupled run starts from; null when it resumes its own, or for joint training. */
-  constructor(readonly config: Config, readonly dir: RunDir, readonly verbose: boolean, stage1: string | null) {
+  constructor(readonly config: Config, readonly dir: RunDir, verbose: boolean, stage1: string | null,
+    readonly parallel: DataParallel | null) {
     if (config.train.threads !== null) torch.setNumThreads(config.train.threads);
     torch.manualSeed(config.seed);
+    this.rank = parallel?.rank ?? 0;
+    this.verbose = verbose && this.rank === 0;
+    this.device = rankDevice(config.train.device, parallel);
     this.data = loadRunData(config);
     this.model = stage1 === null ? buildModel(config, this.data) : withModelState(stage1, (state) => buildModel(config, this.data, state));
-    this.model.to(config.train.device);
+    this.model.to(this.device);
     this.optimizer = config.decoupled.method === 'tau-norm' ? null : buildOptimizer(config, this.model);
     this.schedule = buildSchedule(config);
     this.loss = createLoss(lossConfig(config), this.data.classCounts);
-    this.trainBatches = trainLoader(config, this.data);
-    this.testBatches = testLoader(config, this.data);
+    const worldSize = parallel?.worldSize ?? 1;
+    this.trainBatches = trainLoader(config, this.data, this.rank, worldSize);
+    this.testBatches = testLoader(config, this.data, this.rank, worldSize);
     this.meta = { epoch: 0, bestTop1: -1, bestEpoch: -1, optimizerGroups: [], trainSeconds: 0 };
   }
 
@@ -168,15 +185,14 @@ class Run {
       const lr = this.schedule.lrAt(epoch, step, steps);
       for (const group of optimizer.paramGroups) group.lr = lr;
       const loss = torch.scope(() => {
-        const { images, labels } = batchTensors(batch, { device: this.config.train.device });
-        const logits = this.model.call(images);
-        const value = this.loss.compute(logits, labels, { epoch });
-        const lossValue = value.item();
-        if (!Number.isFinite(lossValue)) return lossValue;
+        const { images, labels } = batchTensors(batch, { device: this.device });
+        const { loss: value, mean } = this.batchLoss(images, labels, batch, epoch);
+        if (!Number.isFinite(mean)) return mean;
         value.backward();
+        this.reduceGradients();
         optimizer.step();
         optimizer.zeroGrad();
-        return lossValue;
+        return mean;
       });
       if (!Number.isFinite(loss)) {
         const last = this.dir.checkpoint('last');
@@ -187,6 +203,26 @@ class Run {
       progress?.update(step, lossSum / step);
     }
     return lossSum / Math.max(step, 1);
+  }
+
+  /** The loss to back-propagate for this rank's share of a batch, and the global batch's mean loss. */
+  batchLoss(images: torch.Tensor, labels: torch.Tensor, batch: Batch, epoch: number): { loss: torch.Tensor; mean: number } {
+    const { parallel, model } = this;
+    const loss = (logits: torch.Tensor, targets: torch.Tensor): torch.Tensor => this.loss.compute(logits, targets, { epoch });
+    if (parallel === null) {
+      const value = loss(model.call(images), labels);
+      return { loss: value, mean: value.item() };
+    }
+    return parallel.stepLoss({
+      images, labels, rowsPerRank: rowsPerRank(batch.globalSize, parallel.worldSize), syncHead: this.config.distributed.syncWhitening,
+      features: (x) => model.features(x), head: (features) => model.classifier.call(model.neck.call(features)), loss,
+    });
+  }
+
+  reduceGradients(): void {
+    const { model } = this;
+    const head = [...model.neck.parameters(), ...model.classifier.parameters()];
+    this.parallel?.reduceStepGradients(model.parameters(), head, this.config.distributed.syncWhitening);
   }
 
   /** tau-norm's epoch: tau from the grid, by mean per-class accuracy on the held-out images. */
@@ -209,32 +245,45 @@ class Run {
   }
 
   /** `compute` on the images of every batch of `loader` (evaluation mode, no gradients), with the labels. */
-  async inferBatches<T>(loader: Loader, compute: (images: torch.Tensor) => T): Promise<{ outputs: T[]; labels: Int32Array }> {
+  async inferBatches<T>(loader: Loader, compute: (images: torch.Tensor, batch: Batch) => T): Promise<{ outputs: T[]; labels: Int32Array }> {
     this.model.eval();
     const outputs: T[] = [];
     const labels: Int32Array[] = [];
     for await (const batch of loader.epoch(0)) {
-      outputs.push(torch.noGrad(() => torch.scope(() => compute(batchTensors(batch, { device: this.config.train.device }).images))));
+      outputs.push(torch.noGrad(() => torch.scope(() => compute(batchTensors(batch, { device: this.device }).images, batch))));
       labels.push(batch.labels);
     }
     return { outputs, labels: concatenate(labels) };
   }
 
-  /** Predictions on the test split, scored by the training split's class counts. */
+  /**
+   * Predictions on the test split, scored by the training split's class counts. Under data parallelism
+   * each rank predicts its share of every batch and the shares are gathered: every rank gets the whole.
+   */
   async evaluateModel(): Promise<Evaluation> {
     const started = performance.now();
-    const { outputs, labels } = await this.inferBatches(this.testBatches, (images) => {
+    const { parallel } = this;
+    // Every rank evaluates rank 0's model (its batch-norm and whitening statistics), the one checkpoints hold.
+    parallel?.broadcastState(this.model);
+    const { outputs } = await this.inferBatches(this.testBatches, (images, batch) => {
       const logits = this.model.call(images);
-      const ranked = this.loss.adjustForEval?.(logits) ?? logits;
-      return ranked.argmax(1).to('int32').toTypedArray() as Int32Array;
+      const predicted = (this.loss.adjustForEval?.(logits) ?? logits).argmax(1).to('int32');
+      const labels = torch.fromTypedArray(batch.labels, { device: this.device });
+      const pairs = torch.stack([predicted, labels], 1);
+      const all = parallel === null ? pairs : parallel.gather(pairs, rowsPerRank(batch.globalSize, parallel.worldSize));
+      return all.cpu().toTypedArray() as Int32Array;
     });
     this.evalSeconds += (performance.now() - started) / 1000;
+    const pairs = concatenate(outputs);
+    const predictions = pairs.filter((_, i) => i % 2 === 0);
+    const labels = pairs.filter((_, i) => i % 2 === 1);
     const { manyThreshold: many, fewThreshold: few } = this.config.data;
-    return evaluate(concatenate(outputs), labels, this.data.classCounts, { many, few });
+    return evaluate(predictions, labels, this.data.classCounts, { many, few });
   }
 
   async run(): Promise<Summary> {
     const { evalEvery } = this.config.train;
+    this.parallel?.broadcastState(this.model);
     const epochs = this.epochs;
     const counts = this.data.classCounts;
     this.log(`scatter: ${this.data.train.length} training images in ${counts.length} classes (${Math.max(...counts)} to ` +
@@ -259,13 +308,15 @@ class Run {
         this.meta.bestTop1 = latest!.top1;
         this.meta.bestEpoch = epoch + 1;
       }
-      this.saveCheckpoint(this.dir.checkpoint('last'));
-      if (improved) this.saveCheckpoint(this.dir.checkpoint('best'));
-      this.dir.appendMetrics(record);
+      if (this.rank === 0) {
+        this.saveCheckpoint(this.dir.checkpoint('last'));
+        if (improved) this.saveCheckpoint(this.dir.checkpoint('best'));
+        this.dir.appendMetrics(record);
+      }
     }
     latest ??= await this.evaluateModel();
     const summary = this.summary(latest);
-    this.dir.writeSummary(summary as unknown as Record<string, unknown>);
+    if (this.rank === 0) this.dir.writeSummary(summary as unknown as Record<string, unknown>);
     this.log(`scatter: top-1 ${(summary.top1 * 100).toFixed(2)}% after ${epochs} epochs in ${formatDuration(summary.timings.trainSeconds)}`);
     return summary;
   }
@@ -273,7 +324,7 @@ class Run {
   summary(result: Evaluation): Summary {
     const summary: Summary = {
       top1: result.top1, many: result.many, medium: result.medium, few: result.few, perClass: result.perClass,
-      classCounts: this.data.classCounts, bestTop1: this.meta.bestTop1, bestEpoch: this.meta.bestEpoch, epochs: this.epochs, worldSize: 1,
+      classCounts: this.data.classCounts, bestTop1: this.meta.bestTop1, bestEpoch: this.meta.bestEpoch, epochs: this.epochs, worldSize: this.parallel?.worldSize ?? 1,
       timings: {
         trainSeconds: round(this.meta.trainSeconds), evalSeconds: round(this.evalSeconds),
         secondsPerEpoch: round(this.meta.trainSeconds / Math.max(this.meta.epoch, 1)),
@@ -368,25 +419,28 @@ function stage1Checkpoint(config: Config): string | null {
 
 /** Trains a new run into options.out (which must not hold a run yet). */
 export async function train(config: Config, options: TrainOptions): Promise<Summary> {
-  if (existsSync(options.out) && existsSync(new RunDir(options.out).configFile)) {
+  const parallel = options.parallel ?? null;
+  const writer = (parallel?.rank ?? 0) === 0;
+  if (writer && existsSync(options.out) && existsSync(new RunDir(options.out).configFile)) {
     throw new Error(`${options.out} already holds a run: resume it with --resume ${options.out} or choose another --out`);
   }
   // Data, model and stage 1 are loaded before the run directory exists, so that a refused run leaves none.
-  const run = new Run(config, new RunDir(options.out), options.verbose ?? true, stage1Checkpoint(config));
-  RunDir.create(options.out).writeConfig(configToYaml(config));
+  const run = new Run(config, new RunDir(options.out), options.verbose ?? true, stage1Checkpoint(config), parallel);
+  if (writer) RunDir.create(options.out).writeConfig(configToYaml(config));
   return runToEnd(run);
 }
 
 /** Continues a run from its last checkpoint, with the config it was started with. */
-export async function resume(runDirectory: string, options: { verbose?: boolean } = {}): Promise<Summary> {
+export async function resume(runDirectory: string, options: Omit<TrainOptions, 'out'> = {}): Promise<Summary> {
   const dir = RunDir.open(runDirectory);
   const config = loadConfig(dir.configFile);
   const last = dir.checkpoint('last');
   const resuming = existsSync(last);
-  const run = new Run(config, dir, options.verbose ?? true, resuming ? null : stage1Checkpoint(config));
+  const run = new Run(config, dir, options.verbose ?? true, resuming ? null : stage1Checkpoint(config), options.parallel ?? null);
   if (resuming) {
+    // Every rank reads rank 0's checkpoint (the run directory must be reachable from every machine).
     run.loadCheckpoint(last, { withOptimizer: true });
-    dir.rewriteMetrics(dir.readMetrics(run.meta.epoch));
+    if (run.rank === 0) dir.rewriteMetrics(dir.readMetrics(run.meta.epoch));
     run.log(`scatter: resuming ${runDirectory} at epoch ${run.meta.epoch + 1}`);
   }
   return runToEnd(run);
@@ -396,7 +450,7 @@ export async function resume(runDirectory: string, options: { verbose?: boolean 
 export async function evaluateRun(runDirectory: string, options: { checkpoint?: 'best' | 'last'; verbose?: boolean } = {}): Promise<Summary> {
   const dir = RunDir.open(runDirectory);
   const config = loadConfig(dir.configFile);
-  const run = new Run(config, dir, options.verbose ?? false, null);
+  const run = new Run(config, dir, options.verbose ?? false, null, null);
   try {
     const which = options.checkpoint ?? 'best';
     const file = existsSync(dir.checkpoint(which)) ? dir.checkpoint(which) : dir.checkpoint('last');

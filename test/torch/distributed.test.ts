@@ -1,11 +1,11 @@
 // torch.distributed over Gloo with two real processes on 127.0.0.1: the collectives' values on both
 // ranks, and that a rank which leaves makes the others fail with an error instead of hanging.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+
+import { freePort, rankEnv, startNode } from '../helpers/processes.js';
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'distributed-worker.js');
 const WORLD_SIZE = 2;
@@ -20,56 +20,23 @@ interface RankResult {
   elapsedMs: number;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no TCP port was assigned');
-  return address.port;
-}
-
 interface Rank {
   done: Promise<RankResult>;
   kill(): void;
 }
 
 function startRank(rank: number, port: number, extraEnv: Record<string, string>): Rank {
-  const started = Date.now();
-  const child = spawn(process.execPath, [WORKER], {
-    env: {
-      ...process.env,
-      ...extraEnv,
-      RANK: String(rank),
-      LOCAL_RANK: String(rank),
-      WORLD_SIZE: String(WORLD_SIZE),
-      MASTER_ADDR: '127.0.0.1',
-      MASTER_PORT: String(port),
-      SCATTER_DIST_TIMEOUT_MS: String(GROUP_TIMEOUT_MS),
-      // The two ranks share the machine's cores.
-      SCATTER_NUM_THREADS: '1',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const env = { ...rankEnv(rank, WORLD_SIZE, port), SCATTER_DIST_TIMEOUT_MS: String(GROUP_TIMEOUT_MS), ...extraEnv };
+  const running = startNode(WORKER, [], env, RANK_DEADLINE_MS);
+  const done = running.done.then(({ code, stdout, stderr, elapsedMs }) => {
+    const line = stdout.trim().split('\n').at(-1) ?? '';
+    try {
+      return { code, report: line === '' ? {} : (JSON.parse(line) as Record<string, unknown>), stderr, elapsedMs };
+    } catch {
+      throw new Error(`rank ${rank} printed no JSON report: ${stdout}\n${stderr}`);
+    }
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const deadline = setTimeout(() => child.kill('SIGKILL'), RANK_DEADLINE_MS);
-  const done = new Promise<RankResult>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(deadline);
-      const elapsedMs = Date.now() - started;
-      const line = stdout.trim().split('\n').at(-1) ?? '';
-      try {
-        resolve({ code, report: line === '' ? {} : (JSON.parse(line) as Record<string, unknown>), stderr, elapsedMs });
-      } catch {
-        reject(new Error(`rank ${rank} printed no JSON report: ${stdout}\n${stderr}`));
-      }
-    });
-  });
-  return { done, kill: () => child.kill('SIGKILL') };
+  return { done, kill: () => running.child.kill('SIGKILL') };
 }
 
 test('allReduce, broadcast, allGather and barrier agree on both ranks', async () => {
