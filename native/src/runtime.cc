@@ -1,5 +1,6 @@
 // Process-wide state: random seeds and generator state, threads, CUDA availability, version.
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/core/Generator.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
@@ -59,6 +60,66 @@ SCATTER_FN(setNumThreads) {
 
 SCATTER_FN(getNumThreads) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
 
+// Autocast's thread-local state for one device type. libtorch 2.4 replaced the per-device functions
+// (set_cpu_enabled, set_autocast_cpu_dtype, ...) with ones that take the device type.
+struct AutocastState {
+  bool enabled;
+  at::ScalarType dtype;
+};
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+AutocastState getAutocast(c10::DeviceType type) {
+  return {at::autocast::is_autocast_enabled(type), at::autocast::get_autocast_dtype(type)};
+}
+void setAutocast(c10::DeviceType type, AutocastState state) {
+  at::autocast::set_autocast_enabled(type, state.enabled);
+  at::autocast::set_autocast_dtype(type, state.dtype);
+}
+#else
+AutocastState getAutocast(c10::DeviceType type) {
+  if (type == c10::kCPU) return {at::autocast::is_cpu_enabled(), at::autocast::get_autocast_cpu_dtype()};
+  return {at::autocast::is_enabled(), at::autocast::get_autocast_gpu_dtype()};
+}
+void setAutocast(c10::DeviceType type, AutocastState state) {
+  if (type == c10::kCPU) {
+    at::autocast::set_cpu_enabled(state.enabled);
+    at::autocast::set_autocast_cpu_dtype(state.dtype);
+  } else {
+    at::autocast::set_enabled(state.enabled);
+    at::autocast::set_autocast_gpu_dtype(state.dtype);
+  }
+}
+#endif
+
+c10::DeviceType autocastDeviceType(const Napi::Value& value) {
+  c10::DeviceType type = parseDevice(value).type();
+  if (type != c10::kCPU && type != c10::kCUDA) throw Napi::Error::New(value.Env(), "autocast: only cpu and cuda are supported");
+  return type;
+}
+
+// autocastEnter(device, enabled, dtype): switches autocast for the device type and returns the previous
+// [enabled, dtype] for autocastExit; nested regions share the cast cache, as in PyTorch's torch.autocast.
+SCATTER_FN(autocastEnter) {
+  Napi::Env env = info.Env();
+  c10::DeviceType type = autocastDeviceType(info[0]);
+  AutocastState previous = getAutocast(type);
+  setAutocast(type, {info[1].ToBoolean().Value(), parseDtype(info[2])});
+  at::autocast::increment_nesting();
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::Boolean::New(env, previous.enabled));
+  result.Set(1u, Napi::String::New(env, dtypeName(previous.dtype)));
+  return result;
+}
+
+// autocastExit(device, enabled, dtype): restores the state autocastEnter returned; leaving the outermost
+// region frees the cached low-precision copies of the weights.
+SCATTER_FN(autocastExit) {
+  c10::DeviceType type = autocastDeviceType(info[0]);
+  setAutocast(type, {info[1].ToBoolean().Value(), parseDtype(info[2])});
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  return info.Env().Undefined();
+}
+
 SCATTER_FN(cudaIsAvailable) { return Napi::Boolean::New(info.Env(), cudaDeviceCount() > 0); }
 
 SCATTER_FN(cudaDeviceCountFn) { return Napi::Number::New(info.Env(), cudaDeviceCount()); }
@@ -82,6 +143,8 @@ void registerRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaIsAvailable", Napi::Function::New(env, cudaIsAvailable));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, cudaDeviceCountFn));
   exports.Set("version", Napi::Function::New(env, version));
+  exports.Set("autocastEnter", Napi::Function::New(env, autocastEnter));
+  exports.Set("autocastExit", Napi::Function::New(env, autocastExit));
 }
 
 }  // namespace scatter

@@ -292,4 +292,17 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     }));
     return this;
   }
+
+  /**
+   * Stores every 4-D parameter and buffer (convolution weights) channels-last (NHWC), in place like to():
+   * with channels-last inputs, oneDNN and cuDNN then skip layout conversions around each convolution.
+   */
+  toChannelsLast(): this {
+    torch.noGrad(() => torch.scope(() => {
+      for (const tensor of [...this.namedParameters().values(), ...this.namedBuffers().values()]) {
+        if (tensor.ndim === 4 && !tensor.isContiguous('channelsLast')) torch.callOp('set_data', tensor, tensor.contiguous('channelsLast'));
+      }
+    }));
+    return this;
+  }
 }

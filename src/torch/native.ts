@@ -50,6 +50,8 @@ export interface NativeAddon {
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
   version(): { libtorch: string; cuda: boolean; parallel: string };
+  autocastEnter(device: string, enabled: boolean, dtype: string): [boolean, string];
+  autocastExit(device: string, enabled: boolean, dtype: string): void;
 
   /** Blocks until all ranks have joined (rank 0 hosts the store) or timeoutMs passes. */
   createProcessGroup(options: {

@@ -1,6 +1,7 @@
 // Process-wide settings: seeds, random-generator state, threads, CUDA availability.
 import { availableParallelism } from 'node:os';
 
+import type { Device, Dtype } from './dtype.js';
 import { native } from './native.js';
 import { Tensor } from './tensor.js';
 
@@ -47,3 +48,18 @@ function initialThreads(): number {
 }
 
 setNumThreads(initialThreads());
+
+/**
+ * Runs `body` with autocast on `device`'s type (cpu or cuda), as torch.autocast: inside it, matrix
+ * products and convolutions run in `dtype` (default bfloat16) while precision-sensitive ops (softmax,
+ * losses, norms) stay in float32; autograd takes the casts into account. Regions nest; leaving one restores
+ * the state before it.
+ */
+export function autocast<T>(device: Device, options: { dtype?: Dtype; enabled?: boolean }, body: () => T): T {
+  const [enabled, dtype] = native.autocastEnter(device, options.enabled ?? true, options.dtype ?? 'bfloat16');
+  try {
+    return body();
+  } finally {
+    native.autocastExit(device, enabled, dtype);
+  }
+}

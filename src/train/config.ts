@@ -81,6 +81,9 @@ export const CONFIG_SCHEMA = {
     stepsPerEpoch: int('cap on the batches of an epoch (short demos and tests); null: the whole epoch', null, 1),
     device: text("'cpu', 'cuda' or 'cuda:N'", 'cpu'),
     threads: int('libtorch threads; null: every core', null, 1),
+    precision: oneOf('float32, or bfloat16 autocast for the backbone (the neck, classifier and loss stay float32)',
+      ['float32', 'bfloat16'], 'float32'),
+    channelsLast: flag('store convolution weights and input images channels-last (NHWC)', false),
   }),
   distributed: section('data-parallel training over several processes (scatter launch, or torchrun-style RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)', {
     backend: oneOf('collective backend; auto: nccl on cuda, gloo on cpu', ['auto', 'gloo', 'nccl'], 'auto'),

@@ -122,6 +122,7 @@ class Run {
     this.data = loadRunData(config);
     this.model = stage1 === null ? buildModel(config, this.data) : withModelState(stage1, (state) => buildModel(config, this.data, state));
     this.model.to(this.device);
+    if (config.train.channelsLast) this.model.toChannelsLast();
     this.optimizer = config.decoupled.method === 'tau-norm' ? null : buildOptimizer(config, this.model);
     this.schedule = buildSchedule(config);
     this.loss = createLoss(lossConfig(config), this.data.classCounts);
@@ -185,7 +186,7 @@ class Run {
       const lr = this.schedule.lrAt(epoch, step, steps);
       for (const group of optimizer.paramGroups) group.lr = lr;
       const loss = torch.scope(() => {
-        const { images, labels } = batchTensors(batch, { device: this.device });
+        const { images, labels } = this.images(batch);
         const { loss: value, mean } = this.batchLoss(images, labels, batch, epoch);
         if (!Number.isFinite(mean)) return mean;
         value.backward();
@@ -205,17 +206,34 @@ class Run {
     return lossSum / Math.max(step, 1);
   }
 
+  /** A batch of images on this rank's device, in the configured memory format. */
+  images(batch: Batch): { images: torch.Tensor; labels: torch.Tensor } {
+    const { images, labels } = batchTensors(batch, { device: this.device });
+    return { images: this.config.train.channelsLast ? images.contiguous('channelsLast') : images, labels };
+  }
+
+  /** The pooled features; under bfloat16 precision the backbone runs in autocast and its output is cast back. */
+  features(images: torch.Tensor): torch.Tensor {
+    if (this.config.train.precision === 'float32') return this.model.features(images);
+    return torch.autocast(this.device, { dtype: 'bfloat16' }, () => this.model.features(images)).to('float32');
+  }
+
+  /** Neck and classifier, in float32: whitening's covariance and eigendecomposition need the precision. */
+  head(features: torch.Tensor): torch.Tensor {
+    return this.model.classifier.call(this.model.neck.call(features));
+  }
+
   /** The loss to back-propagate for this rank's share of a batch, and the global batch's mean loss. */
   batchLoss(images: torch.Tensor, labels: torch.Tensor, batch: Batch, epoch: number): { loss: torch.Tensor; mean: number } {
-    const { parallel, model } = this;
+    const { parallel } = this;
     const loss = (logits: torch.Tensor, targets: torch.Tensor): torch.Tensor => this.loss.compute(logits, targets, { epoch });
     if (parallel === null) {
-      const value = loss(model.call(images), labels);
+      const value = loss(this.head(this.features(images)), labels);
       return { loss: value, mean: value.item() };
     }
     return parallel.stepLoss({
       images, labels, rowsPerRank: rowsPerRank(batch.globalSize, parallel.worldSize), syncHead: this.config.distributed.syncWhitening,
-      features: (x) => model.features(x), head: (features) => model.classifier.call(model.neck.call(features)), loss,
+      features: (x) => this.features(x), head: (features) => this.head(features), loss,
     });
   }
 
@@ -233,7 +251,7 @@ class Run {
     if (!(classifier instanceof TauNormalizedClassifier)) throw new Error('tau-norm: the classifier is not tau-normalised');
     const loader = evalLoader(this.config, holdout);
     try {
-      const { outputs, labels } = await this.inferBatches(loader, (images) => this.model.neck.call(this.model.features(images)));
+      const { outputs, labels } = await this.inferBatches(loader, (images) => this.model.neck.call(this.features(images)));
       const features = torch.cat(outputs);
       const choice = selectTau(classifier, features, labels, this.config.decoupled.tauGrid);
       for (const tensor of [features, ...outputs]) tensor.dispose();
@@ -250,7 +268,7 @@ class Run {
     const outputs: T[] = [];
     const labels: Int32Array[] = [];
     for await (const batch of loader.epoch(0)) {
-      outputs.push(torch.noGrad(() => torch.scope(() => compute(batchTensors(batch, { device: this.device }).images, batch))));
+      outputs.push(torch.noGrad(() => torch.scope(() => compute(this.images(batch).images, batch))));
       labels.push(batch.labels);
     }
     return { outputs, labels: concatenate(labels) };
@@ -266,7 +284,7 @@ class Run {
     // Every rank evaluates rank 0's model (its batch-norm and whitening statistics), the one checkpoints hold.
     parallel?.broadcastState(this.model);
     const { outputs } = await this.inferBatches(this.testBatches, (images, batch) => {
-      const logits = this.model.call(images);
+      const logits = this.head(this.features(images));
       const predicted = (this.loss.adjustForEval?.(logits) ?? logits).argmax(1).to('int32');
       const labels = torch.fromTypedArray(batch.labels, { device: this.device });
       const pairs = torch.stack([predicted, labels], 1);

@@ -215,3 +215,17 @@ test('modules may take several inputs and return structures: call() scopes those
   assert.deepEqual(product.toArray(), [6, 6]);
   assert.equal(torch.memory().liveTensors, before + 4, 'two inputs and two outputs');
 });
+
+test('toChannelsLast stores conv weights NHWC in place and leaves the outputs unchanged', () => {
+  torch.manualSeed(3);
+  const model = new nn.Sequential(new nn.Conv2d(3, 8, 3, { padding: 1 }), new nn.BatchNorm2d(8), new nn.ReLU(), new nn.Conv2d(8, 4, 3));
+  const input = torch.randn([2, 3, 9, 9]);
+  const before = model.call(input);
+  const weight = model.getParameter('0.weight');
+  model.toChannelsLast();
+  assert.equal(model.getParameter('0.weight'), weight, 'the parameter keeps its identity');
+  assert.ok(weight.isContiguous('channelsLast') && !weight.isContiguous());
+  assert.ok(model.getParameter('1.weight').isContiguous(), '1-D tensors are left alone');
+  const after = model.call(input.contiguous('channelsLast'));
+  assert.ok(after.sub(before).abs().max().item() < 1e-5);
+});

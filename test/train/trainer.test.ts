@@ -143,3 +143,16 @@ test('samplers b3rs and bet come from the config, with full batches and the conf
   assert.deepEqual(Array.from(b3rs.blockCounts), [4, 4, 4, 4]);
   await loader.close();
 });
+
+test('bfloat16 autocast with channels-last weights trains, and the whitening head stays float32', () => {
+  const out = path.join(work, 'run-bf16');
+  const result = cli(['train', '--config', config, '--out', out, '--set', 'train.precision=bfloat16', '--set', 'train.channelsLast=true',
+    '--set', 'model.neck=whitening', '--set', 'train.epochs=2']);
+  assert.equal(result.status, 0, result.stderr);
+  const metrics = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  assert.ok(metrics.every((m) => Number.isFinite(m.trainLoss)), JSON.stringify(metrics));
+  // Checkpoints stay float32 (autocast casts copies, not the weights).
+  const tensors = modelTensors(path.join(out, 'checkpoints', 'last.safetensors'));
+  assert.equal(tensors['model.conv1.weight']!.dtype, 'float32');
+  assert.equal(tensors['model.neck.running_whitening']!.dtype, 'float32');
+});
