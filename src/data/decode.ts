@@ -34,6 +34,46 @@ export async function setDecodeThreads(threads: number): Promise<void> {
   sharp.cache(false);
 }
 
+interface DecodedImage {
+  pixels: Buffer;
+  width: number;
+  height: number;
+  channels: 3;
+}
+
+/**
+ * Fully decoded images (interleaved sRGB) kept by this thread up to a byte budget, first come first
+ * kept: for data sets small enough to hold, later epochs skip the JPEG decode. Each loader worker has
+ * its own (threads share no objects).
+ */
+class DecodedCache {
+  readonly #images = new Map<string, DecodedImage>();
+  #bytes = 0;
+
+  constructor(readonly budget: number) {}
+
+  get(file: string): DecodedImage | undefined {
+    return this.#images.get(file);
+  }
+
+  offer(file: string, image: DecodedImage): void {
+    if (this.#bytes + image.pixels.length > this.budget) return;
+    this.#images.set(file, image);
+    this.#bytes += image.pixels.length;
+  }
+}
+
+let decodedCache: DecodedCache | null = null;
+
+/**
+ * Keeps up to `bytes` of decoded images in this thread (0: none). With a cache every image is resampled
+ * from its fully decoded pixels, cached or not, so its pixels do not depend on what the cache holds; they
+ * differ slightly from the uncached path, where libvips may shrink JPEGs while decoding them.
+ */
+export function setDecodedCacheBytes(bytes: number): void {
+  decodedCache = bytes > 0 ? new DecodedCache(bytes) : null;
+}
+
 function firstLine(message: string): string {
   return message.split('\n', 1)[0]!.trim();
 }
@@ -48,21 +88,45 @@ function toChannelMajor(pixels: Uint8Array, channels: number, height: number, wi
   return { data, channels, height, width };
 }
 
-/** Decodes `file` to 3-channel sRGB (grey images are expanded, alpha dropped), resampled if asked. */
-export async function decodeImageFile(file: string, resampling?: Resampling): Promise<Image> {
-  const sharp = await loadSharp();
-  let bytes: Buffer;
+async function readImageBytes(file: string): Promise<Buffer> {
   try {
-    bytes = await readFile(file);
+    return await readFile(file);
   } catch (error) {
     throw new Error(`${file}: cannot read image: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
+}
+
+/** The cached decoded pixels of `file`, decoding (and offering to the cache) on a miss. */
+async function decodedPixels(file: string, cache: DecodedCache): Promise<DecodedImage> {
+  const cached = cache.get(file);
+  if (cached !== undefined) return cached;
+  const sharp = await loadSharp();
+  const bytes = await readImageBytes(file);
+  try {
+    const { data, info } = await sharp(bytes, { failOn: 'error' }).removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    const image: DecodedImage = { pixels: data, width: info.width, height: info.height, channels: 3 };
+    cache.offer(file, image);
+    return image;
+  } catch (error) {
+    throw new Error(`${file}: cannot decode image: ${firstLine((error as Error).message)}`);
+  }
+}
+
+/** Decodes `file` to 3-channel sRGB (grey images are expanded, alpha dropped), resampled if asked. */
+export async function decodeImageFile(file: string, resampling?: Resampling): Promise<Image> {
+  const sharp = await loadSharp();
+  const cache = decodedCache;
+  const decoded = cache === null ? null : await decodedPixels(file, cache);
+  const bytes = decoded === null ? await readImageBytes(file) : null;
   try {
     // failOn 'error': a truncated or damaged image is an error, not a half-grey image; mere warnings
     // (extra bytes before a marker, as in a few ImageNet JPEGs) pass, as they do in PIL.
-    let image = sharp(bytes, { failOn: 'error' });
+    let image = decoded === null
+      ? sharp(bytes!, { failOn: 'error' })
+      : sharp(decoded.pixels, { raw: { width: decoded.width, height: decoded.height, channels: decoded.channels } });
     if (resampling) {
-      const { width, height } = await image.metadata();
+      const { width, height } = decoded ?? await image.metadata();
       const plan = resampling(width, height);
       if (plan.crop) image = image.extract(plan.crop);
       image = image.resize(plan.width, plan.height, { fit: 'fill', kernel: 'linear' });

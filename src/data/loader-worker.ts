@@ -3,11 +3,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { assembleBatch } from './batch.js';
-import { setDecodeThreads } from './decode.js';
+import { setDecodeThreads, setDecodedCacheBytes } from './decode.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './loader.js';
 
-const { storage, plan, seed } = workerData as WorkerInit;
+const { storage, plan, seed, decodedCacheBytes } = workerData as WorkerInit;
 const port = parentPort!;
+setDecodedCacheBytes(decodedCacheBytes);
 
 // Several workers decode at once already: one libvips thread each keeps the cores for them and libtorch.
 const ready = storage.kind === 'files' ? setDecodeThreads(1) : Promise.resolve();

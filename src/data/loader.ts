@@ -46,6 +46,11 @@ export interface LoaderOptions {
   /** Distributed training: this process's rank and the number of ranks (default 0 of 1). */
   rank?: number;
   worldSize?: number;
+  /**
+   * Image files: bytes of decoded images the workers keep between epochs (split evenly among them; 0,
+   * the default, keeps none; in-thread loading, workers 0, keeps none either). See decode.ts.
+   */
+  decodedCacheBytes?: number;
 }
 
 /** What a worker receives once. */
@@ -53,6 +58,7 @@ export interface WorkerInit {
   storage: ImageStorage;
   plan: TransformPlan;
   seed: number;
+  decodedCacheBytes: number;
 }
 
 export interface WorkerRequest {
@@ -207,7 +213,8 @@ export class Loader {
 
   private produce(job: BatchJob): Promise<BatchPixels> {
     if (this.workerCount === 0) return assembleBatch(this.storage, this.plan, this.seed, job);
-    this.pool ??= new WorkerPool(this.workerCount, { storage: shareable(this.storage), plan: this.plan, seed: this.seed });
+    const decodedCacheBytes = Math.floor((this.options.decodedCacheBytes ?? 0) / this.workerCount);
+    this.pool ??= new WorkerPool(this.workerCount, { storage: shareable(this.storage), plan: this.plan, seed: this.seed, decodedCacheBytes });
     return this.pool.run(job);
   }
 

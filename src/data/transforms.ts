@@ -1,7 +1,8 @@
 // Image transforms as plain data (they travel to the loader's workers as JSON), applied to one image with
 // one random stream, following torchvision's definitions:
 // - resampling, first and for image files only (it runs inside the decoder): randomResizedCrop, resize;
-// - 8-bit operations, in the order given: centerCrop, randomCrop (zero-padded), horizontalFlip;
+// - 8-bit operations, in the order given: centerCrop, randomCrop (zero-padded), horizontalFlip,
+//   colorJitter (brightness, contrast, saturation; torchvision's blends, in a random order);
 // - normalize, last: (pixel / 255 - mean) / std per channel; without it a pixel becomes pixel / 255.
 import { type Image, type ImageStorage, readStoredImage } from './dataset.js';
 import { type Rect, type Resampling, decodeImageFile } from './decode.js';
@@ -17,11 +18,16 @@ export type Transform =
   | { kind: 'randomCrop'; size: number; padding?: number; fill?: number }
   /** Mirror left-right with probability p (default 0.5). */
   | { kind: 'horizontalFlip'; p?: number }
+  /**
+   * torchvision's ColorJitter without hue: each strength s draws a factor uniformly from [max(0, 1 - s), 1 + s];
+   * brightness scales the pixels, contrast blends with the mean grey level, saturation with the grey image.
+   */
+  | { kind: 'colorJitter'; brightness?: number; contrast?: number; saturation?: number }
   /** Per-channel mean and standard deviation, on the 0-1 scale. */
   | { kind: 'normalize'; mean: readonly number[]; std: readonly number[] };
 
 type ResamplingTransform = Extract<Transform, { kind: 'randomResizedCrop' | 'resize' }>;
-type PixelTransform = Extract<Transform, { kind: 'centerCrop' | 'randomCrop' | 'horizontalFlip' }>;
+type PixelTransform = Extract<Transform, { kind: 'centerCrop' | 'randomCrop' | 'horizontalFlip' | 'colorJitter' }>;
 type Normalize = Extract<Transform, { kind: 'normalize' }>;
 
 /** A transform list split into its stages, checked. */
@@ -45,9 +51,10 @@ export function cifarEvalTransforms(): Transform[] {
   return [{ kind: 'normalize', mean: CIFAR_MEAN, std: CIFAR_STD }];
 }
 
-/** The ImageNet-LT recipe: random-resized-crop 224, flip, normalise. */
-export function imagenetTrainTransforms(size = 224): Transform[] {
-  return [{ kind: 'randomResizedCrop', size }, { kind: 'horizontalFlip' }, { kind: 'normalize', mean: IMAGENET_MEAN, std: IMAGENET_STD }];
+/** The ImageNet-LT recipe: random-resized-crop 224, flip, (optional colour jitter,) normalise. */
+export function imagenetTrainTransforms(size = 224, colorJitter?: Extract<Transform, { kind: 'colorJitter' }>): Transform[] {
+  return [{ kind: 'randomResizedCrop', size }, { kind: 'horizontalFlip' }, ...(colorJitter ? [colorJitter] : []),
+    { kind: 'normalize', mean: IMAGENET_MEAN, std: IMAGENET_STD }];
 }
 
 /** Resize 256, center-crop 224, normalise. */
@@ -82,6 +89,12 @@ function checkTransform(transform: Transform): void {
       if (!(p >= 0 && p <= 1)) throw new RangeError(`transforms: horizontalFlip p must be in [0, 1], got ${p}`);
       return;
     }
+    case 'colorJitter':
+      for (const key of ['brightness', 'contrast', 'saturation'] as const) {
+        const strength = transform[key] ?? 0;
+        if (!(strength >= 0)) throw new RangeError(`transforms: colorJitter ${key} must be >= 0, got ${strength}`);
+      }
+      return;
     case 'normalize':
       if (transform.mean.length === 0 || transform.mean.length !== transform.std.length) throw new RangeError('transforms: normalize needs as many means as standard deviations');
       if (!transform.std.every((std) => std > 0)) throw new RangeError('transforms: normalize standard deviations must be > 0');
@@ -188,6 +201,51 @@ function flipHorizontally(image: Image): Image {
   return { data: out, channels, height, width };
 }
 
+/** torchvision's rgb_to_grayscale of pixel p of a 3-channel 8-bit CHW image (truncated to an integer, as it casts). */
+function grey(data: Uint8Array, plane: number, p: number): number {
+  return Math.trunc(0.2989 * data[p]! + 0.587 * data[plane + p]! + 0.114 * data[2 * plane + p]!);
+}
+
+/** torchvision's _blend: factor * image + (1 - factor) * other, clamped to 0..255 and truncated; other(p) per pixel. */
+function blend(image: Image, factor: number, other: (plane: number, p: number) => number): Image {
+  const { channels, height, width, data } = image;
+  const plane = height * width;
+  const out = new Uint8Array(data.length);
+  for (let c = 0; c < channels; c++) {
+    for (let p = 0; p < plane; p++) {
+      const value = factor * data[c * plane + p]! + (1 - factor) * other(plane, p);
+      out[c * plane + p] = Math.trunc(Math.min(255, Math.max(0, value)));
+    }
+  }
+  return { data: out, channels, height, width };
+}
+
+function colorJitter(image: Image, transform: Extract<Transform, { kind: 'colorJitter' }>, rng: Rng): Image {
+  if (image.channels !== 3) throw new Error(`colorJitter needs a 3-channel image, got ${image.channels} channels`);
+  const factor = (strength = 0): number | null => (strength > 0 ? rng.uniform(Math.max(0, 1 - strength), 1 + strength) : null);
+  const steps: ((img: Image) => Image)[] = [];
+  const brightness = factor(transform.brightness);
+  const contrast = factor(transform.contrast);
+  const saturation = factor(transform.saturation);
+  if (brightness !== null) steps.push((img) => blend(img, brightness, () => 0));
+  if (contrast !== null) {
+    steps.push((img) => {
+      const plane = img.height * img.width;
+      let sum = 0;
+      for (let p = 0; p < plane; p++) sum += grey(img.data, plane, p);
+      const mean = sum / plane;
+      return blend(img, contrast, () => mean);
+    });
+  }
+  if (saturation !== null) steps.push((img) => blend(img, saturation, (plane, p) => grey(img.data, plane, p)));
+  // torchvision applies the adjustments in a random order.
+  for (let i = steps.length - 1; i > 0; i--) {
+    const j = rng.nextInt(i + 1);
+    [steps[i], steps[j]] = [steps[j]!, steps[i]!];
+  }
+  return steps.reduce((img, step) => step(img), image);
+}
+
 /** torchvision's center-crop offset: centred with Python's round, or padded when the image is smaller. */
 function centerOffset(inSize: number, size: number): number {
   return inSize >= size ? roundHalfEven((inSize - size) / 2) : -Math.floor((size - inSize) / 2);
@@ -209,6 +267,8 @@ function applyPixelTransform(image: Image, transform: PixelTransform, rng: Rng):
     }
     case 'horizontalFlip':
       return rng.nextFloat() < (transform.p ?? 0.5) ? flipHorizontally(image) : image;
+    case 'colorJitter':
+      return colorJitter(image, transform, rng);
   }
 }
 

@@ -39,7 +39,9 @@ export const CONFIG_SCHEMA = {
       ratio: real('imbalance ratio: largest class size / smallest', 100, 1),
     }),
     augment: oneOf('training augmentation', ['cifar', 'imagenet', 'none'], 'cifar'),
+    colorJitter: real('imagenet augmentation: brightness, contrast and saturation jitter strength (torchvision ColorJitter); 0: none', 0, 0),
     workers: int('worker threads preparing batches', 2, 0),
+    decodedCacheMiB: int('image files: MiB of decoded training images the workers keep between epochs (small data sets); 0: none', 0, 0),
     manyThreshold: int('classes with more training images than this are "many-shot"', 100, 0),
     fewThreshold: int('classes with fewer training images than this are "few-shot"', 20, 0),
     holdoutPerClass: int('hold out the last images of every class (up to this many, keeping one) from training, ' +

@@ -63,7 +63,11 @@ export function loadRunData(config: Config): RunData {
 function transformsFor(config: Config, split: 'train' | 'test'): Transform[] {
   switch (config.data.augment) {
     case 'cifar': return split === 'train' ? cifarTrainTransforms() : cifarEvalTransforms();
-    case 'imagenet': return split === 'train' ? imagenetTrainTransforms() : imagenetEvalTransforms();
+    case 'imagenet': {
+      if (split === 'test') return imagenetEvalTransforms();
+      const strength = config.data.colorJitter;
+      return imagenetTrainTransforms(224, strength > 0 ? { kind: 'colorJitter', brightness: strength, contrast: strength, saturation: strength } : undefined);
+    }
     case 'none': return [];
   }
 }
@@ -98,6 +102,7 @@ export function trainLoader(config: Config, data: RunData, rank = 0, worldSize =
     workers: config.data.workers,
     rank,
     worldSize,
+    decodedCacheBytes: config.data.decodedCacheMiB * 2 ** 20,
   });
 }
 

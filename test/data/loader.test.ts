@@ -138,6 +138,30 @@ test('JPEG folders through workers: random-resized-crop batches equal the in-thr
   threaded.forEach((batch, k) => assert.deepEqual(batch.images, inThread[k]!.images, `batch ${k}`));
 });
 
+test('a decoded-image cache gives the same batches whatever it holds, epoch after epoch', async () => {
+  const root = temporaryDir('loader-cache');
+  await writeImageTree(root, ['a', 'b', 'c'], [5, 4, 3], [48, 36]);
+  const dataset = new ImageFolderDataset(root);
+  const options = (workers: number, decodedCacheBytes: number): LoaderOptions => ({
+    batchSampler: new ChunkedBatchSampler(new RandomSampler(dataset.length, { seed: 8 }), 5),
+    transforms: [{ kind: 'randomResizedCrop', size: 24 }, { kind: 'horizontalFlip' }],
+    seed: 4,
+    workers,
+    decodedCacheBytes,
+  });
+  const oneImage = 48 * 36 * 3;
+  // Everything cached, over two epochs (the second reads the cache), against caches that hold a few images.
+  const full = await withLoader(dataset, options(1, 100 * oneImage), async (loader) => [...await collect(loader, 0), ...await collect(loader, 1)]);
+  for (const [workers, bytes] of [[1, 3 * oneImage], [2, 4 * oneImage]] as const) {
+    const partial = await withLoader(dataset, options(workers, bytes), async (loader) => [...await collect(loader, 0), ...await collect(loader, 1)]);
+    partial.forEach((batch, k) => assert.deepEqual(batch.images, full[k]!.images, `${workers} workers, ${bytes} bytes: batch ${k}`));
+  }
+  // The cache resamples from decoded pixels: close to the uncached path, which may shrink JPEGs while decoding.
+  const uncached = await withLoader(dataset, options(1, 0), (loader) => collect(loader, 0));
+  const difference = uncached[0]!.images.reduce((sum, value, i) => sum + Math.abs(value - full[0]!.images[i]!), 0) / uncached[0]!.images.length;
+  assert.ok(difference < 0.05, `mean absolute difference ${difference} (pixels in 0..1)`);
+});
+
 test('a corrupt image or mismatched sizes fail the epoch with a one-line error, from a worker too', async () => {
   const root = temporaryDir('loader-bad');
   await writeImageTree(root, ['a'], [4], [20, 20]);

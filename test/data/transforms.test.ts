@@ -119,3 +119,32 @@ test('resize 256 + center crop 224 and random-resized-crop on JPEG files, throug
     assert.ok(Math.abs(crop.data[64 * 64 + 32 * 64]! - expectedGreen) < 6, `crop ${JSON.stringify(rect)}: green ${crop.data[64 * 64 + 32 * 64]} vs ${expectedGreen}`);
   }
 });
+
+test("colour jitter follows torchvision's blends: brightness, contrast, saturation, each with its drawn factor", async () => {
+  const storage = oneRecord();
+  const input = (storage as { data: Uint8Array }).data;
+  const plane = 1024;
+  // torchvision's uint8 grey level: 0.2989 R + 0.587 G + 0.114 B, truncated.
+  const grey = (p: number): number => Math.trunc(0.2989 * input[p]! + 0.587 * input[plane + p]! + 0.114 * input[2 * plane + p]!);
+  const meanGrey = Array.from({ length: plane }, (_, p) => grey(p)).reduce((a, b) => a + b, 0) / plane;
+  const blend = (value: number, factor: number, other: number): number => Math.trunc(Math.min(255, Math.max(0, factor * value + (1 - factor) * other)));
+  const cases = [
+    ['brightness', (_: number) => 0],
+    ['contrast', (_: number) => meanGrey],
+    ['saturation', (p: number) => grey(p)],
+  ] as const;
+  for (const [key, other] of cases) {
+    const plan = planTransforms([{ kind: 'colorJitter', [key]: 0.4 }], 'uint8');
+    for (let k = 0; k < 5; k++) {
+      const image = await transformImage(storage, 0, plan, Rng.fromKeys(3, k));
+      const factor = Rng.fromKeys(3, k).uniform(0.6, 1.4);
+      for (const index of [0, 100, 1500, 3071]) {
+        assert.equal(image.data[index], blend(input[index]!, factor, other(index % plane)), `${key}, draw ${k}, pixel ${index}`);
+      }
+    }
+  }
+  assert.throws(() => planTransforms([{ kind: 'colorJitter', brightness: -1 }], 'uint8'), /brightness must be >= 0/);
+  const all = planTransforms([{ kind: 'colorJitter', brightness: 0.4, contrast: 0.4, saturation: 0.4 }], 'uint8');
+  const [a, b] = [await transformImage(storage, 0, all, Rng.fromKeys(4)), await transformImage(storage, 0, all, Rng.fromKeys(4))];
+  assert.deepEqual(a.data, b.data, 'the same random stream gives the same image');
+});
