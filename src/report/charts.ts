@@ -35,9 +35,10 @@ export interface LineChartOptions {
   /** Legend titles of `series` and, where points have one, `style`. */
   series: string;
   style?: string;
-  /** Mark every point (short series); long series are drawn as lines only. */
-  points?: boolean;
 }
+
+/** Series up to this long mark every point; longer ones (200 epochs, thousands of steps) are lines only. */
+const MAX_MARKED_POINTS = 40;
 
 function axis({ title, log, percent, integer }: Axis, field: string): Record<string, unknown> {
   const scale = log ? { type: 'log' } : percent ? { domain: [0, 1] } : { zero: false };
@@ -49,10 +50,15 @@ const LEGEND = { orient: 'bottom', direction: 'vertical', labelLimit: 480 };
 
 /** y against x, one line per series (points sorted by x). */
 export function lineChart(points: Point[], options: LineChartOptions): TopLevelSpec {
+  const lengths = new Map<string, number>();
+  for (const { series, style } of points) {
+    const key = `${series}\0${style}`;
+    lengths.set(key, (lengths.get(key) ?? 0) + 1);
+  }
   return {
     width: 420, height: 240, background: 'white',
     data: { values: points },
-    mark: { type: 'line', point: options.points ?? false, strokeWidth: 1.5 },
+    mark: { type: 'line', point: Math.max(...lengths.values()) <= MAX_MARKED_POINTS, strokeWidth: 1.5 },
     encoding: {
       x: axis(options.x, 'x'),
       y: axis(options.y, 'y'),

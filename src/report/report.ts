@@ -115,7 +115,7 @@ async function curves(runs: Run[]): Promise<Markup[]> {
     .map((record) => ({ x: record.epoch, y: record[field]!, series: run.label })));
   const loss = series('trainLoss');
   const accuracy = series('top1');
-  const options = { x: { title: 'epoch', integer: true }, series: 'run', points: true };
+  const options = { x: { title: 'epoch', integer: true }, series: 'run' };
   return [
     ...runs.filter((run) => run.metrics.length === 0).map((run) => missing(`${run.label}: no epochs in metrics.jsonl yet.`)),
     html`<div class="figures">${loss.length === 0 ? null : await figure('Training loss (mean over the epoch)',
@@ -128,7 +128,7 @@ async function curves(runs: Run[]): Promise<Markup[]> {
 /** Per-class values against the class's training images, log scale, one line per run. */
 function perClassChart(points: Point[], title: string, percentages: boolean): TopLevelSpec {
   return lineChart(points.filter((point) => point.x > 0), {
-    x: { title: 'training images of the class', log: true }, y: { title, percent: percentages }, series: 'run', points: true,
+    x: { title: 'training images of the class', log: true }, y: { title, percent: percentages }, series: 'run',
   });
 }
 
