@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { torch } from '../src/index.js';
+import { median } from './stats.js';
 
 type Tensor = torch.Tensor;
 
@@ -96,12 +97,6 @@ function forward(net: Net, x: Tensor): Tensor {
     });
     return torch.linear(torch.adaptiveAvgPool2d(h, 1).flatten(1), p('fc.weight'), p('fc.bias'));
   });
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 function scatterRound(): number[] {

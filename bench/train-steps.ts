@@ -12,6 +12,7 @@ import { batchTensors } from '../src/data/index.js';
 import { torch } from '../src/index.js';
 import { dataDirectory, resolveConfig } from '../src/train/config.js';
 import { buildModel, buildOptimizer, loadRunData, trainLoader } from '../src/train/setup.js';
+import { median } from './stats.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -35,12 +36,6 @@ const config = resolveConfig({
   train: { batchSize: batch },
 });
 const data = loadRunData(config);
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 /** Seconds per training step, waiting for data included, as the trainer runs it. */
 async function scatterRound(round: number): Promise<number[]> {

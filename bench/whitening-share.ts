@@ -8,6 +8,7 @@ import { torch } from '../src/index.js';
 import { type NeckKind, type NeckOptions, createNeck } from '../src/longtail/index.js';
 import { createModel } from '../src/models/index.js';
 import { SGD } from '../src/optim/index.js';
+import { median } from './stats.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -25,11 +26,6 @@ const variants: { name: string; neck: NeckKind; options: NeckOptions }[] = [
   { name: 'zca-float32', neck: 'whitening', options: { method: 'zca', decompositionDtype: 'float32' } },
   { name: 'newton-schulz-5', neck: 'whitening', options: { method: 'newton-schulz', iterations: 5 } },
 ];
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 function stepTimes(variant: (typeof variants)[number]): number[] {
   torch.manualSeed(0);

@@ -1,39 +1,12 @@
 // Feature diagnostics that make the method's claim visible (PAPER.md, "Diagnostics worth reproducing"):
 // how correlated and how low-rank the classifier's input is, and how that conditions the classifier.
 // Every function takes float64 tensors (N x d features, C x d weights) and returns plain numbers.
+import { conditionNumber, correlationMatrix, covariance, meanAbsOffDiagonal } from '../longtail/feature-statistics.js';
 import * as torch from '../torch/index.js';
 
+export { conditionNumber, correlationMatrix, covariance, meanAbsOffDiagonal };
+
 type Tensor = torch.Tensor;
-
-/** The biased covariance of the rows of x (N x d). */
-export function covariance(features: Tensor): Tensor {
-  return torch.scope(() => {
-    const centred = features.sub(features.mean({ dim: 0, keepdim: true }));
-    return centred.t().mm(centred).div(features.shape[0]!);
-  });
-}
-
-/** Pearson correlations between channels (d x d); a channel with no variance correlates 0 with the rest. */
-export function correlationMatrix(features: Tensor): Tensor {
-  return torch.scope(() => {
-    const cov = covariance(features);
-    const std = cov.diagonal().clamp(0).sqrt();
-    const safe = torch.where(std.gt(0), std, 1);
-    const correlation = cov.div(safe.outer(safe));
-    const live = std.gt(0).to('float64');
-    return correlation.mul(live.outer(live));
-  });
-}
-
-/** Mean |correlation| over distinct pairs of channels: 0 for decorrelated features, 1 for collapsed ones. */
-export function meanAbsOffDiagonal(correlation: Tensor): number {
-  return torch.scope(() => {
-    const d = correlation.shape[0]!;
-    if (d < 2) return 0;
-    const total = correlation.abs().sum().item() - correlation.diagonal().abs().sum().item();
-    return total / (d * (d - 1));
-  });
-}
 
 /** Singular values of the centred features, largest first. */
 export function singularValues(features: Tensor): number[] {
@@ -57,16 +30,6 @@ export function gaussianEntropy(features: Tensor, eps = 0): number {
     const { sign, logabsdet } = torch.linalg.slogdet(regular);
     if (sign.item() <= 0) return -Infinity;
     return 0.5 * (d * Math.log(2 * Math.PI * Math.E) + logabsdet.item());
-  });
-}
-
-/** Largest over smallest eigenvalue of a symmetric positive semi-definite matrix (Infinity when singular). */
-export function conditionNumber(symmetric: Tensor): number {
-  return torch.scope(() => {
-    const eigenvalues = torch.linalg.eigvalsh(symmetric).toArray();
-    const largest = eigenvalues[eigenvalues.length - 1]!;
-    const smallest = eigenvalues[0]!;
-    return smallest <= largest * 1e-15 ? Infinity : largest / smallest;
   });
 }
 

@@ -7,6 +7,7 @@ export {
 export type {
   ChannelWhiteningOptions, DecompositionDtype, NeckKind, NeckOptions, RunningStatistic, WhiteningMethod,
 } from './whitening.js';
+export { conditionNumber, correlationMatrix, covariance, meanAbsOffDiagonal } from './feature-statistics.js';
 export { LOSS_NAMES, classBalancedWeights, createLoss, ldamMargins, logPrior } from './losses.js';
 export type { DrwConfig, Loss, LossConfig, LossContext, LossName } from './losses.js';
 export {

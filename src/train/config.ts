@@ -79,6 +79,8 @@ export const CONFIG_SCHEMA = {
       subBatchSize: int('concat: items of the B3RS sub-batch', 32, 1),
       startEpoch: int('first epoch (0-based) with B3RS batches; instance sampling before', 0, 0),
     }),
+    recordCovarianceEvery: int('every N steps, record the trace, condition number and mean |correlation| of the training batch\'s ' +
+      'pooled-feature covariance in batch-covariance.jsonl (scatter report plots them); null: never', null, 1),
     evalEvery: int('evaluate on the test split every N epochs (and after the last)', 10, 1),
     stepsPerEpoch: int('cap on the batches of an epoch (short demos and tests); null: the whole epoch', null, 1),
     device: text("'cpu', 'cuda' or 'cuda:N'", 'cpu'),

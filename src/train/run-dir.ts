@@ -1,5 +1,6 @@
 // The run directory contract (docs/architecture.md): config.yaml, metrics.jsonl (one JSON object per
-// evaluated epoch), summary.json, checkpoints/. Every file is written atomically (temporary file, fsync,
+// evaluated epoch), summary.json, checkpoints/, and when asked batch-covariance.jsonl (one object per
+// recorded training step). Every file is written atomically (temporary file, fsync,
 // rename), so an interrupted run never leaves a torn file behind.
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -29,6 +30,10 @@ export class RunDir {
     return path.join(this.root, 'metrics.jsonl');
   }
 
+  get batchCovarianceFile(): string {
+    return path.join(this.root, 'batch-covariance.jsonl');
+  }
+
   get summaryFile(): string {
     return path.join(this.root, 'summary.json');
   }
@@ -42,22 +47,38 @@ export class RunDir {
   }
 
   appendMetrics(record: Record<string, unknown>): void {
-    appendFileSync(this.metricsFile, `${JSON.stringify(record)}\n`);
+    appendRecords(this.metricsFile, [record]);
   }
 
   /** The metrics records, dropping those after `lastEpoch` (a resumed run rewrites what followed its checkpoint). */
   readMetrics(lastEpoch = Infinity): Record<string, unknown>[] {
-    if (!existsSync(this.metricsFile)) return [];
-    return readFileSync(this.metricsFile, 'utf8').split('\n').filter((line) => line.trim() !== '')
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .filter((record) => (record.epoch as number) <= lastEpoch);
+    return readRecords(this.metricsFile, lastEpoch);
   }
 
-  rewriteMetrics(records: Record<string, unknown>[]): void {
-    writeFileAtomic(this.metricsFile, records.map((record) => `${JSON.stringify(record)}\n`).join(''));
+  appendBatchCovariance(records: readonly Record<string, unknown>[]): void {
+    appendRecords(this.batchCovarianceFile, records);
+  }
+
+  /** Drops what followed a checkpoint after `lastEpoch` from the epoch-keyed files, for a resumed run. */
+  truncateAfter(lastEpoch: number): void {
+    for (const file of [this.metricsFile, this.batchCovarianceFile]) {
+      if (existsSync(file)) writeFileAtomic(file, readRecords(file, lastEpoch).map((record) => `${JSON.stringify(record)}\n`).join(''));
+    }
   }
 
   writeSummary(summary: Record<string, unknown>): void {
     writeFileAtomic(this.summaryFile, `${JSON.stringify(summary, null, 2)}\n`);
   }
+}
+
+function appendRecords(file: string, records: readonly Record<string, unknown>[]): void {
+  if (records.length > 0) appendFileSync(file, records.map((record) => `${JSON.stringify(record)}\n`).join(''));
+}
+
+/** The JSON lines of `file` whose epoch is at most `lastEpoch`; none when it does not exist. */
+function readRecords(file: string, lastEpoch: number): Record<string, unknown>[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((record) => (record.epoch as number) <= lastEpoch);
 }

@@ -17,6 +17,7 @@ import { type Batch, type Loader, batchTensors } from '../data/index.js';
 import type { ImageClassifier } from '../models/index.js';
 import type { DataParallel } from '../nn/index.js';
 import { type DecoupledMethod, TauNormalizedClassifier, selectTau, trainClassifierOnly } from '../longtail/decoupled.js';
+import { conditionNumber, correlationMatrix, covariance, meanAbsOffDiagonal } from '../longtail/feature-statistics.js';
 import { type Loss, createLoss } from '../longtail/losses.js';
 import type { LrSchedule, SGD, SgdState } from '../optim/index.js';
 import * as torch from '../torch/index.js';
@@ -110,6 +111,9 @@ class Run {
   readonly testBatches: Loader;
   meta: CheckpointMeta;
   evalSeconds = 0;
+  /** train.recordCovarianceEvery: the step whose batch features() records, and the records of this epoch. */
+  covarianceProbe: { epoch: number; step: number } | null = null;
+  covarianceRecords: Record<string, unknown>[] = [];
 
   /** `stage1`: the checkpoint a decoupled run starts from; null when it resumes its own, or for joint training. */
   constructor(readonly config: Config, readonly dir: RunDir, verbose: boolean, stage1: string | null,
@@ -181,8 +185,11 @@ class Run {
     const progress = this.verbose ? new Progress(`epoch ${epoch + 1}/${this.epochs}`, steps, this.config.train.batchSize) : null;
     let lossSum = 0;
     let step = 0;
+    const every = this.config.train.recordCovarianceEvery;
     for await (const batch of this.trainBatches.epoch(epoch)) {
       if (step >= steps) break;
+      const runStep = epoch * steps + step;
+      this.covarianceProbe = every !== null && runStep % every === 0 ? { epoch, step: runStep } : null;
       const lr = this.schedule.lrAt(epoch, step, steps);
       for (const group of optimizer.paramGroups) group.lr = lr;
       const loss = torch.scope(() => {
@@ -195,6 +202,7 @@ class Run {
         optimizer.zeroGrad();
         return mean;
       });
+      this.covarianceProbe = null;
       if (!Number.isFinite(loss)) {
         const last = this.dir.checkpoint('last');
         throw new NonFiniteLossError(epoch, step, loss, existsSync(last) ? last : null);
@@ -214,8 +222,29 @@ class Run {
 
   /** The pooled features; under bfloat16 precision the backbone runs in autocast and its output is cast back. */
   features(images: torch.Tensor): torch.Tensor {
-    if (this.config.train.precision === 'float32') return this.model.features(images);
-    return torch.autocast(this.device, { dtype: 'bfloat16' }, () => this.model.features(images)).to('float32');
+    const features = this.config.train.precision === 'float32'
+      ? this.model.features(images)
+      : torch.autocast(this.device, { dtype: 'bfloat16' }, () => this.model.features(images)).to('float32');
+    if (this.covarianceProbe !== null) this.recordCovariance(features, this.covarianceProbe);
+    return features;
+  }
+
+  /**
+   * The covariance of a training batch's pooled features (this rank's share), the statistic whitening
+   * depends on: its trace, condition number (null when singular) and mean |correlation|, per sampler.
+   */
+  recordCovariance(features: torch.Tensor, at: { epoch: number; step: number }): void {
+    const record = torch.noGrad(() => torch.scope(() => {
+      const x = features.detach().to('float64');
+      const cov = covariance(x);
+      const condition = conditionNumber(cov);
+      return {
+        epoch: at.epoch + 1, step: at.step, sampler: this.config.train.sampler, batchSize: x.shape[0]!,
+        trace: cov.diagonal().sum().item(), condition: Number.isFinite(condition) ? condition : null,
+        meanAbsCorrelation: meanAbsOffDiagonal(correlationMatrix(x)),
+      };
+    }));
+    this.covarianceRecords.push(record);
   }
 
   /** Neck and classifier, in float32: whitening's covariance and eigendecomposition need the precision. */
@@ -330,7 +359,9 @@ class Run {
         this.saveCheckpoint(this.dir.checkpoint('last'));
         if (improved) this.saveCheckpoint(this.dir.checkpoint('best'));
         this.dir.appendMetrics(record);
+        this.dir.appendBatchCovariance(this.covarianceRecords);
       }
+      this.covarianceRecords = [];
     }
     latest ??= await this.evaluateModel();
     const summary = this.summary(latest);
@@ -458,7 +489,7 @@ export async function resume(runDirectory: string, options: Omit<TrainOptions, '
   if (resuming) {
     // Every rank reads rank 0's checkpoint (the run directory must be reachable from every machine).
     run.loadCheckpoint(last, { withOptimizer: true });
-    if (run.rank === 0) dir.rewriteMetrics(dir.readMetrics(run.meta.epoch));
+    if (run.rank === 0) dir.truncateAfter(run.meta.epoch);
     run.log(`scatter: resuming ${runDirectory} at epoch ${run.meta.epoch + 1}`);
   }
   return runToEnd(run);

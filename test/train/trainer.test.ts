@@ -156,3 +156,20 @@ test('bfloat16 autocast with channels-last weights trains, and the whitening hea
   assert.equal(tensors['model.conv1.weight']!.dtype, 'float32');
   assert.equal(tensors['model.neck.running_whitening']!.dtype, 'float32');
 });
+
+test('train.recordCovarianceEvery writes the batch covariance of every Nth step to batch-covariance.jsonl', () => {
+  const out = path.join(work, 'run-covariance');
+  const result = cli(['train', '--config', config, '--out', out, '--set', 'train.recordCovarianceEvery=2', '--set', 'train.sampler=b3rs']);
+  assert.equal(result.status, 0, result.stderr);
+  const records = readFileSync(path.join(out, 'batch-covariance.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  const stepsPerEpoch = 128 / 16; // the tiny split's 128 images in batches of 16
+  assert.deepEqual(records.map((r) => r.step), Array.from({ length: Math.ceil((3 * stepsPerEpoch) / 2) }, (_, i) => 2 * i));
+  for (const record of records) {
+    assert.equal(record.sampler, 'b3rs');
+    assert.equal(record.epoch, Math.floor(record.step / stepsPerEpoch) + 1);
+    assert.ok(record.trace > 0, JSON.stringify(record));
+    assert.ok(record.meanAbsCorrelation >= 0 && record.meanAbsCorrelation <= 1, JSON.stringify(record));
+    // 64 channels from at most 16 images: the covariance is singular.
+    assert.equal(record.condition, null);
+  }
+});
