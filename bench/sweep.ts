@@ -1,0 +1,92 @@
+// Runs a list of `scatter train` jobs side by side, at most --parallel at a time, and collects each
+// finished run's top-1 / many / medium / few into one JSON-lines file. A job is { name, config, seed,
+// set? } (set: extra key=value overrides); --set applies to every job. Jobs still running at --deadline
+// seconds are stopped and recorded as unfinished, so a time-boxed sweep still reports what it finished.
+// Run directories are DIR/<name>-seed<seed>: a job whose directory holds a finished run is collected, not
+// rerun, and one with a checkpoint is resumed, so a sweep stopped by a session's end continues in the next.
+// Usage: node dist/bench/sweep.js --jobs FILE --out DIR [--parallel 4] [--deadline 86400] [--threads 1]
+//        [--set key=value]... [--results FILE (default DIR/results.jsonl)]
+import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+interface Job {
+  name: string;
+  config: string;
+  seed: number;
+  set?: string[];
+}
+
+const { values: flags } = parseArgs({
+  options: {
+    jobs: { type: 'string' },
+    out: { type: 'string' },
+    parallel: { type: 'string', default: '4' },
+    deadline: { type: 'string', default: '86400' },
+    threads: { type: 'string', default: '1' },
+    set: { type: 'string', multiple: true, default: [] },
+    results: { type: 'string' },
+  },
+});
+if (flags.jobs === undefined || flags.out === undefined) throw new Error('usage: sweep.js --jobs FILE --out DIR [options]');
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cli = path.join(repo, 'dist', 'src', 'cli', 'main.js');
+const jobs = JSON.parse(readFileSync(flags.jobs, 'utf8')) as Job[];
+const out = flags.out;
+const results = flags.results ?? path.join(out, 'results.jsonl');
+const deadline = Date.now() + Number(flags.deadline) * 1000;
+mkdirSync(out, { recursive: true });
+
+function record(job: Job, fields: Record<string, unknown>): void {
+  appendFileSync(results, `${JSON.stringify({ name: job.name, config: job.config, seed: job.seed, set: [...flags.set!, ...(job.set ?? [])], ...fields })}\n`);
+}
+
+function collect(job: Job, summaryFile: string, seconds: number): void {
+  const { top1, many, medium, few, bestTop1, timings } = JSON.parse(readFileSync(summaryFile, 'utf8')) as Record<string, unknown>;
+  record(job, { top1, many, medium, few, bestTop1, trainSeconds: (timings as { trainSeconds: number }).trainSeconds, wallSeconds: seconds });
+}
+
+function run(job: Job): Promise<void> {
+  const dir = path.join(out, `${job.name}-seed${job.seed}`);
+  const summaryFile = path.join(dir, 'summary.json');
+  if (existsSync(summaryFile)) {
+    collect(job, summaryFile, 0);
+    return Promise.resolve();
+  }
+  const overrides = [...flags.set!, ...(job.set ?? []), `seed=${job.seed}`].flatMap((assignment) => ['--set', assignment]);
+  const args = existsSync(path.join(dir, 'checkpoints', 'last.safetensors'))
+    ? ['train', '--resume', dir]
+    : ['train', '--config', path.resolve(repo, job.config), '--out', dir, ...overrides];
+  const started = Date.now();
+  let stopped = false;
+  const child: ChildProcess = spawn(process.execPath, [cli, ...args],
+    { env: { ...process.env, SCATTER_NUM_THREADS: flags.threads }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const stop = setTimeout(() => {
+    stopped = true;
+    child.kill('SIGTERM');
+  }, Math.max(0, deadline - Date.now()));
+  return new Promise((resolve) => {
+    child.on('close', (code) => {
+      clearTimeout(stop);
+      const seconds = Math.round((Date.now() - started) / 1000);
+      if (code === 0 && existsSync(summaryFile)) {
+        collect(job, summaryFile, seconds);
+      } else {
+        const last = stderr.trim().split('\n').filter((line) => line.startsWith('scatter:')).at(-1) ?? '';
+        record(job, { unfinished: true, exit: code, wallSeconds: seconds, error: stopped ? 'stopped at the deadline (resumable)' : last });
+      }
+      process.stderr.write(`sweep: ${job.name} seed ${job.seed} ${code === 0 ? 'done' : `ended (${code})`} after ${seconds} s\n`);
+      resolve();
+    });
+  });
+}
+
+const queue = [...jobs];
+await Promise.all(Array.from({ length: Number(flags.parallel) }, async () => {
+  for (let job = queue.shift(); job !== undefined && Date.now() < deadline; job = queue.shift()) await run(job);
+}));
+for (const job of queue) record(job, { unfinished: true, error: 'not started before the deadline' });
