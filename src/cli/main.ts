@@ -6,8 +6,6 @@ import { parseArgs } from 'node:util';
 
 import { loadRunData } from '../train/setup.js';
 import { analysisJson, analyzeRun } from '../analysis/analyze.js';
-import { demo } from './demo.js';
-import { writeReport } from '../report/report.js';
 import { CONFIG_SCHEMA, dataDirectory, loadConfig } from '../train/config.js';
 import { documentation } from '../train/schema.js';
 import { DOWNLOADS, type DownloadName, classCounts, downloadDataset, shotGroups } from '../data/index.js';
@@ -162,6 +160,8 @@ async function reportCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseWithPositionals(args, { out: { type: 'string' } });
   if (values.help) return void console.log(HELP.report);
   if (positionals.length === 0) throw new UsageError('report: name at least one run directory');
+  // The report pulls in vega: loaded only by the commands that draw.
+  const { writeReport } = await import('../report/report.js');
   console.log(await writeReport(positionals, typeof values.out === 'string' ? values.out : 'report.html'));
 }
 
@@ -169,6 +169,7 @@ async function demoCommand(args: string[]): Promise<void> {
   const values = parse(args, { quick: { type: 'boolean' }, out: { type: 'string' } });
   if (values.help) return void console.log(HELP.demo);
   const out = typeof values.out === 'string' ? values.out : path.join('runs', `demo-${timestamp()}`);
+  const { demo } = await import('./demo.js');
   await demo({ quick: values.quick === true, out });
 }
 
