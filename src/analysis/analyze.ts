@@ -4,9 +4,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 import { batchTensors } from '../data/index.js';
+import { createLoss } from '../longtail/losses.js';
 import { CosineLinear, Linear } from '../nn/index.js';
 import * as torch from '../torch/index.js';
-import { loadConfig } from '../train/config.js';
+import { loadConfig, lossConfig } from '../train/config.js';
 import { evaluate } from '../train/evaluation.js';
 import { RunDir } from '../train/run-dir.js';
 import { buildModel, loadRunData, testLoader } from '../train/setup.js';
@@ -78,7 +79,11 @@ export async function analyzeRun(runDirectory: string, options: AnalyzeOptions =
   const before: torch.Tensor[] = [];
   const after: torch.Tensor[] = [];
   const probabilities: torch.Tensor[] = [];
+  const predictions: torch.Tensor[] = [];
   const labels: torch.Tensor[] = [];
+  // Predictions as the trainer's evaluation makes them (post-hoc logit adjustment included), so that
+  // analysis.json's accuracies are summary.json's for the same checkpoint.
+  const loss = createLoss(lossConfig(config), data.classCounts);
   const loader = testLoader(config, data);
   try {
     for await (const batch of loader.epoch(0)) {
@@ -88,12 +93,14 @@ export async function analyzeRun(runDirectory: string, options: AnalyzeOptions =
           const pooled = model.features(images);
           const necked = model.neck.call(pooled);
           const logits = model.classifier.call(necked);
-          return [pooled.double(), necked.double(), torch.softmax(logits.double(), 1), batchLabels];
+          const predicted = (loss.adjustForEval?.(logits) ?? logits).argmax(1);
+          return [pooled.double(), necked.double(), torch.softmax(logits.double(), 1), predicted, batchLabels];
         });
         before.push(torch.keep(outputs[0]!));
         after.push(torch.keep(outputs[1]!));
         probabilities.push(torch.keep(outputs[2]!));
-        labels.push(torch.keep(outputs[3]!));
+        predictions.push(torch.keep(outputs[3]!));
+        labels.push(torch.keep(outputs[4]!));
       });
     }
   } finally {
@@ -106,7 +113,7 @@ export async function analyzeRun(runDirectory: string, options: AnalyzeOptions =
     const p = collect(probabilities);
     const y = collect(labels);
     const { manyThreshold: many, fewThreshold: few } = config.data;
-    const result = evaluate(p.argmax(1).toArray(), y.toArray(), data.classCounts, { many, few });
+    const result = evaluate(collect(predictions).toArray(), y.toArray(), data.classCounts, { many, few });
     const classifier = model.classifier;
     const kind = classifier instanceof Linear ? 'linear' : classifier instanceof CosineLinear ? 'cosine' : 'other';
     const weight = kind === 'linear' ? (classifier as Linear).weight : kind === 'cosine' ? (classifier as CosineLinear).weight.t() : null;

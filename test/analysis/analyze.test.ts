@@ -5,6 +5,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { analyzeRun } from '../../src/analysis/analyze.js';
+import { torch } from '../../src/index.js';
+import { evaluateRun } from '../../src/train/trainer.js';
 import { temporaryDir } from '../helpers/python.js';
 import { trainTinyRun, writeTinyCifar } from '../helpers/runs.js';
 
@@ -36,4 +38,20 @@ test('a run without a neck has no after-neck diagnostics', async () => {
   const analysis = await analyzeRun(await trainRun('plain', 'identity'));
   assert.equal(analysis.features.afterNeck, null);
   assert.ok(analysis.features.beforeNeck.effectiveRank >= 1);
+});
+
+test("analysis scores the checkpoint as the trainer's evaluation does, post-hoc logit adjustment included", async () => {
+  const out = await trainTinyRun(path.join(work, 'posthoc'), root, { loss: { name: 'ce', posthocTau: 1 } });
+  // A classifier with zero weights and bias favouring class 0: every image scores [1, 0, ..., 0], so plain
+  // argmax says class 0 while the adjustment (minus log prior) moves every prediction to a rarest class.
+  const file = path.join(out, 'checkpoints', 'best.safetensors');
+  const { tensors, metadata } = torch.safetensors.loadFile(file);
+  tensors['model.linear.weight']!.zero_();
+  tensors['model.linear.bias']!.copy_(torch.tensor([1, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+  torch.safetensors.saveFile(tensors, file, metadata);
+  const summary = await evaluateRun(out, { checkpoint: 'best' });
+  const analysis = await analyzeRun(out, { checkpoint: 'best' });
+  assert.deepEqual(summary.perClass, [0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+  assert.deepEqual(analysis.perClassAccuracy, summary.perClass);
+  assert.equal(analysis.top1, summary.top1);
 });
