@@ -36,6 +36,52 @@ export interface Analysis {
     /** Mean |cosine| between the classes' weight gradients. */
     gradientCoupling: number;
   };
+  /** From the run's batch-covariance.jsonl (train.recordCovarianceEvery), per sampler; null when not recorded. */
+  batchCovariance: BatchCovarianceSummary[] | null;
+}
+
+/**
+ * How steady the training batches' feature covariance was under one sampler (PAPER.md: B3RS and BET are
+ * meant to stop batch imbalance from shaking it): the trace's mean and coefficient of variation between
+ * recorded batches, the median condition number (null: most batches' covariance was singular), the mean
+ * |correlation|.
+ */
+export interface BatchCovarianceSummary {
+  sampler: string;
+  batches: number;
+  traceMean: number;
+  traceVariation: number;
+  medianCondition: number | null;
+  meanAbsCorrelation: number;
+}
+
+interface BatchCovarianceRecord {
+  sampler: string;
+  trace: number;
+  condition: number | null;
+  meanAbsCorrelation: number;
+}
+
+function mean(values: readonly number[]): number {
+  return values.reduce((sum, value) => sum + value, 0) / values.length;
+}
+
+/** The summary of batch-covariance.jsonl per sampler, in order of first appearance. */
+export function summarizeBatchCovariance(records: readonly BatchCovarianceRecord[]): BatchCovarianceSummary[] {
+  const bySampler = new Map<string, BatchCovarianceRecord[]>();
+  for (const record of records) bySampler.set(record.sampler, [...(bySampler.get(record.sampler) ?? []), record]);
+  return [...bySampler].map(([sampler, group]) => {
+    const traces = group.map((record) => record.trace);
+    const traceMean = mean(traces);
+    const spread = Math.sqrt(mean(traces.map((trace) => (trace - traceMean) ** 2)));
+    // A singular covariance counts as infinitely ill-conditioned: it sorts last.
+    const conditions = group.map((record) => record.condition ?? Infinity).sort((a, b) => a - b);
+    const median = conditions[Math.floor((conditions.length - 1) / 2)]!;
+    return {
+      sampler, batches: group.length, traceMean, traceVariation: traceMean === 0 ? 0 : spread / traceMean,
+      medianCondition: Number.isFinite(median) ? median : null, meanAbsCorrelation: mean(group.map((record) => record.meanAbsCorrelation)),
+    };
+  });
 }
 
 export interface AnalyzeOptions {
@@ -132,6 +178,9 @@ export async function analyzeRun(runDirectory: string, options: AnalyzeOptions =
         hessianCondition: kind === 'linear' && hessianSize <= (options.maxHessianSize ?? 2048) ? classifierHessianCondition(z, p) : null,
         gradientCoupling: gradientCoupling(z, p, y),
       },
+      batchCovariance: existsSync(dir.batchCovarianceFile)
+        ? summarizeBatchCovariance(dir.readBatchCovariance() as unknown as BatchCovarianceRecord[])
+        : null,
     };
     writeFileAtomic(path.join(dir.root, ANALYSIS_FILE), `${analysisJson(analysis)}\n`);
     return analysis;

@@ -153,7 +153,8 @@ async function analyzeCommand(args: string[]): Promise<void> {
   const brief = (f: typeof beforeNeck) => ({ meanAbsCorrelation: f.meanAbsCorrelation, effectiveRank: f.effectiveRank,
     gaussianEntropy: f.gaussianEntropy, covarianceCondition: f.covarianceCondition });
   console.log(analysisJson({ top1: analysis.top1, beforeNeck: brief(beforeNeck), afterNeck: afterNeck && brief(afterNeck),
-    hessianCondition: analysis.classifier.hessianCondition, gradientCoupling: analysis.classifier.gradientCoupling }));
+    hessianCondition: analysis.classifier.hessianCondition, gradientCoupling: analysis.classifier.gradientCoupling,
+    batchCovariance: analysis.batchCovariance }));
 }
 
 async function reportCommand(args: string[]): Promise<void> {

@@ -59,6 +59,10 @@ export class RunDir {
     appendRecords(this.batchCovarianceFile, records);
   }
 
+  readBatchCovariance(): Record<string, unknown>[] {
+    return readRecords(this.batchCovarianceFile, Infinity);
+  }
+
   /** Drops what followed a checkpoint after `lastEpoch` from the epoch-keyed files, for a resumed run. */
   truncateAfter(lastEpoch: number): void {
     for (const file of [this.metricsFile, this.batchCovarianceFile]) {

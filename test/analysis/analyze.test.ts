@@ -4,11 +4,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { analyzeRun } from '../../src/analysis/analyze.js';
+import { analyzeRun, summarizeBatchCovariance } from '../../src/analysis/analyze.js';
 import { torch } from '../../src/index.js';
 import { evaluateRun } from '../../src/train/trainer.js';
 import { temporaryDir } from '../helpers/python.js';
-import { trainTinyRun, writeTinyCifar } from '../helpers/runs.js';
+import { trainTinyRun, writeBatchCovariance, writeTinyCifar } from '../helpers/runs.js';
 
 const work = temporaryDir('analyze');
 const root = writeTinyCifar(work);
@@ -54,4 +54,23 @@ test("analysis scores the checkpoint as the trainer's evaluation does, post-hoc 
   assert.deepEqual(summary.perClass, [0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
   assert.deepEqual(analysis.perClassAccuracy, summary.perClass);
   assert.equal(analysis.top1, summary.top1);
+});
+
+test('the recorded batch covariances are summarised per sampler: trace mean and variation, median condition', async () => {
+  const records = [
+    { sampler: 'instance', trace: 8, condition: 100, meanAbsCorrelation: 0.4 },
+    { sampler: 'b3rs', trace: 10, condition: null, meanAbsCorrelation: 0.2 },
+    { sampler: 'instance', trace: 12, condition: 300, meanAbsCorrelation: 0.6 },
+    { sampler: 'instance', trace: 10, condition: null, meanAbsCorrelation: 0.5 },
+  ];
+  const [instance, b3rs] = summarizeBatchCovariance(records);
+  // Traces 8, 12, 10: mean 10, population standard deviation sqrt(8/3); conditions 100, 300, singular: median 300.
+  assert.deepEqual({ ...instance!, traceVariation: Number(instance!.traceVariation.toFixed(6)), meanAbsCorrelation: Number(instance!.meanAbsCorrelation.toFixed(6)) },
+    { sampler: 'instance', batches: 3, traceMean: 10, traceVariation: Number((Math.sqrt(8 / 3) / 10).toFixed(6)), medianCondition: 300, meanAbsCorrelation: 0.5 });
+  assert.deepEqual(b3rs, { sampler: 'b3rs', batches: 1, traceMean: 10, traceVariation: 0, medianCondition: null, meanAbsCorrelation: 0.2 });
+  const out = await trainRun('recorded', 'identity');
+  assert.equal((await analyzeRun(out)).batchCovariance, null);
+  writeBatchCovariance(out);
+  const analysis = await analyzeRun(out);
+  assert.deepEqual(analysis.batchCovariance?.map((summary) => [summary.sampler, summary.batches]), [['instance', 9], ['b3rs', 3]]);
 });
