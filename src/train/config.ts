@@ -80,7 +80,8 @@ export const CONFIG_SCHEMA = {
       startEpoch: int('first epoch (0-based) with B3RS batches; instance sampling before', 0, 0),
     }),
     recordCovarianceEvery: int('every N steps, record the trace, condition number and mean |correlation| of the training batch\'s ' +
-      'pooled-feature covariance in batch-covariance.jsonl (scatter report plots them); null: never', null, 1),
+      'pooled-feature covariance in batch-covariance.jsonl (scatter report plots them; with sampler bet, an N that is not a ' +
+      'multiple of bet.period sees both kinds of batch); null: never', null, 1),
     evalEvery: int('evaluate on the test split every N epochs (and after the last)', 10, 1),
     stepsPerEpoch: int('cap on the batches of an epoch (short demos and tests); null: the whole epoch', null, 1),
     device: text("'cpu', 'cuda' or 'cuda:N'", 'cpu'),

@@ -13,7 +13,7 @@
 // global batch; evaluation is sharded too, and only rank 0 writes the run directory.
 import { existsSync } from 'node:fs';
 
-import { type Batch, type Loader, batchTensors } from '../data/index.js';
+import { type Batch, BatchEmbeddedSampler, type Loader, batchTensors } from '../data/index.js';
 import type { ImageClassifier } from '../models/index.js';
 import type { DataParallel } from '../nn/index.js';
 import { type DecoupledMethod, TauNormalizedClassifier, selectTau, trainClassifierOnly } from '../longtail/decoupled.js';
@@ -112,7 +112,7 @@ class Run {
   meta: CheckpointMeta;
   evalSeconds = 0;
   /** train.recordCovarianceEvery: the step whose batch features() records, and the records of this epoch. */
-  covarianceProbe: { epoch: number; step: number } | null = null;
+  covarianceProbe: { epoch: number; batch: number; step: number } | null = null;
   covarianceRecords: Record<string, unknown>[] = [];
 
   /** `stage1`: the checkpoint a decoupled run starts from; null when it resumes its own, or for joint training. */
@@ -189,7 +189,7 @@ class Run {
     for await (const batch of this.trainBatches.epoch(epoch)) {
       if (step >= steps) break;
       const runStep = epoch * steps + step;
-      this.covarianceProbe = every !== null && runStep % every === 0 ? { epoch, step: runStep } : null;
+      this.covarianceProbe = every !== null && runStep % every === 0 ? { epoch, batch: batch.batch, step: runStep } : null;
       const lr = this.schedule.lrAt(epoch, step, steps);
       for (const group of optimizer.paramGroups) group.lr = lr;
       const loss = torch.scope(() => {
@@ -229,17 +229,24 @@ class Run {
     return features;
   }
 
+  /** Which sampler drew batch `batch` of `epoch`: interleaved BET alternates instance and B3RS batches. */
+  samplerOf(epoch: number, batch: number): string {
+    const sampler = this.trainBatches.options.batchSampler;
+    if (!(sampler instanceof BatchEmbeddedSampler) || sampler.period === 1) return this.config.train.sampler;
+    return sampler.embeddedBatches(epoch).includes(batch) ? 'bet: b3rs batch' : 'bet: instance batch';
+  }
+
   /**
    * The covariance of a training batch's pooled features (this rank's share), the statistic whitening
    * depends on: its trace, condition number (null when singular) and mean |correlation|, per sampler.
    */
-  recordCovariance(features: torch.Tensor, at: { epoch: number; step: number }): void {
+  recordCovariance(features: torch.Tensor, at: { epoch: number; batch: number; step: number }): void {
     const record = torch.noGrad(() => torch.scope(() => {
       const x = features.detach().to('float64');
       const cov = covariance(x);
       const condition = conditionNumber(cov);
       return {
-        epoch: at.epoch + 1, step: at.step, sampler: this.config.train.sampler, batchSize: x.shape[0]!,
+        epoch: at.epoch + 1, step: at.step, sampler: this.samplerOf(at.epoch, at.batch), batchSize: x.shape[0]!,
         trace: cov.diagonal().sum().item(), condition: Number.isFinite(condition) ? condition : null,
         meanAbsCorrelation: meanAbsOffDiagonal(correlationMatrix(x)),
       };

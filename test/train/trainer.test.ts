@@ -173,3 +173,12 @@ test('train.recordCovarianceEvery writes the batch covariance of every Nth step 
     assert.equal(record.condition, null);
   }
 });
+
+test("under interleaved BET the covariance records name each batch's sampler: every period-th batch is B3RS", () => {
+  const out = path.join(work, 'run-covariance-bet');
+  const result = cli(['train', '--config', config, '--out', out, '--set', 'train.recordCovarianceEvery=1', '--set', 'train.sampler=bet',
+    '--set', 'train.bet.period=4', '--set', 'train.epochs=1']);
+  assert.equal(result.status, 0, result.stderr);
+  const records = readFileSync(path.join(out, 'batch-covariance.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  assert.deepEqual(records.map((r) => r.sampler), Array.from({ length: 8 }, (_, k) => ((k + 1) % 4 === 0 ? 'bet: b3rs batch' : 'bet: instance batch')));
+});
