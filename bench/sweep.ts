@@ -4,6 +4,7 @@
 // seconds are stopped and recorded as unfinished, so a time-boxed sweep still reports what it finished.
 // Run directories are DIR/<name>-seed<seed>: a job whose directory holds a finished run is collected, not
 // rerun, and one with a checkpoint is resumed, so a sweep stopped by a session's end continues in the next.
+// (bench/sweep-table.ts prints the results as a markdown table.)
 // Usage: node dist/bench/sweep.js --jobs FILE --out DIR [--parallel 4] [--deadline 86400] [--threads 1]
 //        [--set key=value]... [--results FILE (default DIR/results.jsonl)]
 import { type ChildProcess, spawn } from 'node:child_process';

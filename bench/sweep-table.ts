@@ -1,0 +1,46 @@
+// The markdown table of a sweep's results (bench/sweep.ts): per job name, the mean and spread (sample
+// standard deviation; "-" with one seed) over its finished seeds of top-1 / many / medium / few, in %.
+// Usage: node dist/bench/sweep-table.js RESULTS.jsonl
+import { readFileSync } from 'node:fs';
+
+interface Result {
+  name: string;
+  seed: number;
+  unfinished?: boolean;
+  top1?: number;
+  many?: number | null;
+  medium?: number | null;
+  few?: number | null;
+}
+
+const file = process.argv[2];
+if (file === undefined) throw new Error('usage: sweep-table.js RESULTS.jsonl');
+const results = readFileSync(file, 'utf8').split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as Result);
+
+// The latest record of each (name, seed): a resumed sweep appends again.
+const latest = new Map<string, Result>();
+for (const result of results) latest.set(`${result.name}\u0000${result.seed}`, result);
+const byName = new Map<string, Result[]>();
+for (const result of latest.values()) {
+  if (result.unfinished) continue;
+  byName.set(result.name, [...(byName.get(result.name) ?? []), result]);
+}
+
+function cell(values: (number | null | undefined)[]): string {
+  const present = values.filter((value): value is number => typeof value === 'number').map((value) => value * 100);
+  if (present.length === 0) return 'n/a';
+  const mean = present.reduce((a, b) => a + b, 0) / present.length;
+  if (present.length === 1) return mean.toFixed(2);
+  const spread = Math.sqrt(present.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (present.length - 1));
+  return `${mean.toFixed(2)} ± ${spread.toFixed(2)}`;
+}
+
+const lines = ['| run | seeds | top-1 | many | medium | few |', '|---|---|---|---|---|---|'];
+for (const [name, runs] of byName) {
+  const seeds = runs.map((run) => run.seed).sort((a, b) => a - b).join(', ');
+  lines.push(`| ${name} | ${seeds} | ${cell(runs.map((run) => run.top1))} | ${cell(runs.map((run) => run.many))} | ` +
+    `${cell(runs.map((run) => run.medium))} | ${cell(runs.map((run) => run.few))} |`);
+}
+const missing = [...latest.values()].filter((result) => result.unfinished).map((result) => `${result.name} (seed ${result.seed})`);
+console.log(lines.join('\n'));
+if (missing.length > 0) console.log(`\nNot finished: ${missing.join(', ')}.`);
