@@ -8,7 +8,7 @@
 // Usage: node dist/bench/sweep.js --jobs FILE --out DIR [--parallel 4] [--deadline 86400] [--threads 1]
 //        [--set key=value]... [--results FILE (default DIR/results.jsonl)]
 import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -57,7 +57,10 @@ function run(job: Job): Promise<void> {
     return Promise.resolve();
   }
   const overrides = [...flags.set!, ...(job.set ?? []), `seed=${job.seed}`].flatMap((assignment) => ['--set', assignment]);
-  const args = existsSync(path.join(dir, 'checkpoints', 'last.safetensors'))
+  const resumable = existsSync(path.join(dir, 'checkpoints', 'last.safetensors'));
+  // A run stopped before its first checkpoint has nothing to resume: it starts again.
+  if (!resumable) rmSync(dir, { recursive: true, force: true });
+  const args = resumable
     ? ['train', '--resume', dir]
     : ['train', '--config', path.resolve(repo, job.config), '--out', dir, ...overrides];
   const started = Date.now();
