@@ -107,6 +107,8 @@ class Run {
   readonly optimizer: SGD | null;
   readonly schedule: LrSchedule;
   readonly loss: Loss;
+  /** Data parallelism: every parameter, and those of the neck and classifier (reduceGradients). */
+  parameterLists: { all: torch.Tensor[]; head: torch.Tensor[] } | undefined;
   readonly trainBatches: Loader;
   readonly testBatches: Loader;
   meta: CheckpointMeta;
@@ -274,9 +276,12 @@ class Run {
   }
 
   reduceGradients(): void {
-    const { model } = this;
-    const head = [...model.neck.parameters(), ...model.classifier.parameters()];
-    this.parallel?.reduceStepGradients(model.parameters(), head, this.config.distributed.syncWhitening);
+    if (this.parallel === null) return;
+    // The lists are fixed for the run (parameters keep their identity); built once, not every step.
+    this.parameterLists ??= {
+      all: this.model.parameters(), head: [...this.model.neck.parameters(), ...this.model.classifier.parameters()],
+    };
+    this.parallel.reduceStepGradients(this.parameterLists.all, this.parameterLists.head, this.config.distributed.syncWhitening);
   }
 
   /** tau-norm's epoch: tau from the grid, by mean per-class accuracy on the held-out images. */
