@@ -1,6 +1,8 @@
 // Runs a list of `scatter train` jobs side by side, at most --parallel at a time, and collects each
 // finished run's top-1 / many / medium / few into one JSON-lines file. A job is { name, config, seed,
-// set? } (set: extra key=value overrides); --set applies to every job. Jobs still running at --deadline
+// set?, stage1? } (set: extra key=value overrides, applied after --set, which applies to every job; stage1: the
+// name of the job, same seed, whose finished run a decoupled job starts from, as decoupled.from, waited
+// for when it is still running and the job skipped when it did not finish). Jobs still running at --deadline
 // seconds are stopped and recorded as unfinished, so a time-boxed sweep still reports what it finished.
 // Run directories are DIR/<name>-seed<seed>: a job whose directory holds a finished run is collected, not
 // rerun, and one with a checkpoint is resumed, so a sweep stopped by a session's end continues in the next.
@@ -18,6 +20,7 @@ interface Job {
   config: string;
   seed: number;
   set?: string[];
+  stage1?: string;
 }
 
 const { values: flags } = parseArgs({
@@ -49,21 +52,33 @@ function collect(job: Job, summaryFile: string, seconds: number): void {
   record(job, { top1, many, medium, few, bestTop1, trainSeconds: (timings as { trainSeconds: number }).trainSeconds, wallSeconds: seconds });
 }
 
-function run(job: Job): Promise<void> {
-  const dir = path.join(out, `${job.name}-seed${job.seed}`);
+const runDir = (name: string, seed: number): string => path.join(out, `${name}-seed${seed}`);
+// Jobs started so far, by run directory, so a decoupled job can wait for its stage 1.
+const started = new Map<string, Promise<void>>();
+
+async function run(job: Job): Promise<void> {
+  const dir = runDir(job.name, job.seed);
   const summaryFile = path.join(dir, 'summary.json');
   if (existsSync(summaryFile)) {
     collect(job, summaryFile, 0);
-    return Promise.resolve();
+    return;
   }
-  const overrides = [...flags.set!, ...(job.set ?? []), `seed=${job.seed}`].flatMap((assignment) => ['--set', assignment]);
+  const stage1 = job.stage1 === undefined ? [] : [`decoupled.from=${runDir(job.stage1, job.seed)}`];
+  if (job.stage1 !== undefined) {
+    await started.get(runDir(job.stage1, job.seed));
+    if (!existsSync(path.join(runDir(job.stage1, job.seed), 'summary.json'))) {
+      record(job, { unfinished: true, error: `stage 1 (${job.stage1} seed ${job.seed}) has not finished` });
+      return;
+    }
+  }
+  const overrides = [...flags.set!, ...(job.set ?? []), ...stage1, `seed=${job.seed}`].flatMap((assignment) => ['--set', assignment]);
   const resumable = existsSync(path.join(dir, 'checkpoints', 'last.safetensors'));
   // A run stopped before its first checkpoint has nothing to resume: it starts again.
   if (!resumable) rmSync(dir, { recursive: true, force: true });
   const args = resumable
     ? ['train', '--resume', dir]
     : ['train', '--config', path.resolve(repo, job.config), '--out', dir, ...overrides];
-  const started = Date.now();
+  const startTime = Date.now();
   let stopped = false;
   const child: ChildProcess = spawn(process.execPath, [cli, ...args],
     { env: { ...process.env, SCATTER_NUM_THREADS: flags.threads }, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -76,7 +91,7 @@ function run(job: Job): Promise<void> {
   return new Promise((resolve) => {
     child.on('close', (code) => {
       clearTimeout(stop);
-      const seconds = Math.round((Date.now() - started) / 1000);
+      const seconds = Math.round((Date.now() - startTime) / 1000);
       if (code === 0 && existsSync(summaryFile)) {
         collect(job, summaryFile, seconds);
       } else {
@@ -91,6 +106,10 @@ function run(job: Job): Promise<void> {
 
 const queue = [...jobs];
 await Promise.all(Array.from({ length: Number(flags.parallel) }, async () => {
-  for (let job = queue.shift(); job !== undefined && Date.now() < deadline; job = queue.shift()) await run(job);
+  for (let job = queue.shift(); job !== undefined && Date.now() < deadline; job = queue.shift()) {
+    const running = run(job);
+    started.set(runDir(job.name, job.seed), running);
+    await running;
+  }
 }));
 for (const job of queue) record(job, { unfinished: true, error: 'not started before the deadline' });
