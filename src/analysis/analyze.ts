@@ -3,16 +3,14 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-import { batchTensors } from '../data/index.js';
 import { createLoss } from '../longtail/losses.js';
 import { CosineLinear, Linear } from '../nn/index.js';
 import * as torch from '../torch/index.js';
-import { loadConfig, lossConfig } from '../train/config.js';
+import { lossConfig } from '../train/config.js';
 import { evaluate } from '../train/evaluation.js';
-import { RunDir } from '../train/run-dir.js';
-import { buildModel, loadRunData, testLoader } from '../train/setup.js';
-import { withModelState } from '../train/trainer.js';
+import { testLoader } from '../train/setup.js';
 import { writeFileAtomic } from '../util/files.js';
+import { collectOverBatches, loadTrainedRun } from './trained-run.js';
 import {
   type FeatureDiagnostics, classWeightNorms, classifierHessianCondition, correlationMatrix, describeFeatures,
   gradientCoupling,
@@ -103,63 +101,25 @@ export function parseAnalysisJson(text: string): Analysis {
   return JSON.parse(text, (_key, item: unknown) => (item === 'Infinity' ? Infinity : item)) as Analysis;
 }
 
-function collect(chunks: torch.Tensor[]): torch.Tensor {
-  const all = torch.cat(chunks, 0);
-  for (const chunk of chunks) chunk.dispose();
-  return all;
-}
-
 /** Analyses a run's best (or last) checkpoint on its test split and writes DIR/analysis.json. */
 export async function analyzeRun(runDirectory: string, options: AnalyzeOptions = {}): Promise<Analysis> {
-  const dir = RunDir.open(runDirectory);
-  const config = loadConfig(dir.configFile);
-  const which = options.checkpoint ?? 'best';
-  const file = existsSync(dir.checkpoint(which)) ? dir.checkpoint(which) : dir.checkpoint('last');
-  if (!existsSync(file)) throw new Error(`${runDirectory} has no checkpoint to analyse yet`);
-  const data = loadRunData(config);
-  const model = buildModel(config, data);
-  withModelState(file, (state) => model.loadStateDict(state, { strict: true }));
-  model.eval();
+  const { dir, config, data, model, checkpoint: file } = loadTrainedRun(runDirectory, options.checkpoint ?? 'best');
 
   const hasNeck = config.model.neck !== 'identity';
-  const before: torch.Tensor[] = [];
-  const after: torch.Tensor[] = [];
-  const probabilities: torch.Tensor[] = [];
-  const predictions: torch.Tensor[] = [];
-  const labels: torch.Tensor[] = [];
   // Predictions as the trainer's evaluation makes them (post-hoc logit adjustment included), so that
   // analysis.json's accuracies are summary.json's for the same checkpoint.
   const loss = createLoss(lossConfig(config), data.classCounts);
-  const loader = testLoader(config, data);
-  try {
-    for await (const batch of loader.epoch(0)) {
-      torch.noGrad(() => {
-        const outputs = torch.scope(() => {
-          const { images, labels: batchLabels } = batchTensors(batch);
-          const pooled = model.features(images);
-          const necked = model.neck.call(pooled);
-          const logits = model.classifier.call(necked);
-          const predicted = (loss.adjustForEval?.(logits) ?? logits).argmax(1);
-          return [pooled.double(), necked.double(), torch.softmax(logits.double(), 1), predicted, batchLabels];
-        });
-        before.push(torch.keep(outputs[0]!));
-        after.push(torch.keep(outputs[1]!));
-        probabilities.push(torch.keep(outputs[2]!));
-        predictions.push(torch.keep(outputs[3]!));
-        labels.push(torch.keep(outputs[4]!));
-      });
-    }
-  } finally {
-    await loader.close();
-  }
+  const [x, z, p, predictions, y] = await collectOverBatches(testLoader(config, data), (images, labels) => {
+    const pooled = model.features(images);
+    const necked = model.neck.call(pooled);
+    const logits = model.classifier.call(necked);
+    const predicted = (loss.adjustForEval?.(logits) ?? logits).argmax(1);
+    return [pooled.double(), necked.double(), torch.softmax(logits.double(), 1), predicted, labels] as const;
+  });
 
   return torch.scope(() => {
-    const x = collect(before);
-    const z = collect(after);
-    const p = collect(probabilities);
-    const y = collect(labels);
     const { manyThreshold: many, fewThreshold: few } = config.data;
-    const result = evaluate(collect(predictions).toArray(), y.toArray(), data.classCounts, { many, few });
+    const result = evaluate(predictions.toArray(), y.toArray(), data.classCounts, { many, few });
     const classifier = model.classifier;
     const kind = classifier instanceof Linear ? 'linear' : classifier instanceof CosineLinear ? 'cosine' : 'other';
     const weight = kind === 'linear' ? (classifier as Linear).weight : kind === 'cosine' ? (classifier as CosineLinear).weight.t() : null;

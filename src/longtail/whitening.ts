@@ -184,12 +184,36 @@ export class ChannelWhitening extends Module {
     }
     const mean = input.mean({ dim: 0 });
     const centred = input.sub(mean);
-    const grouped = centred.view([batch, this.groups, this.groupSize]);
-    const identity = torch.eye(this.groupSize, { dtype: input.dtype, device: input.device });
-    const covariance = torch.einsum('bgi,bgj->gij', grouped, grouped).div(batch).add(identity.mul(this.eps));
+    const covariance = this.#regularisedCovariance(centred);
     const whitening = this.#whiteningMatrix(covariance);
     torch.noGrad(() => this.#updateRunningStats(mean, covariance, whitening));
     return this.#applyBlocks(centred, whitening);
+  }
+
+  /**
+   * Replaces the running statistics by those of a whole population of features [N, d]: its mean and the
+   * whitening matrix of its covariance + eps I (PreciseBN's idea, Wu & Johnson 2021: the moving averages
+   * of the last batches, taken while the backbone still changed, are only an estimate of them).
+   */
+  setPopulationStatistics(features: Tensor): void {
+    if (features.ndim !== 2 || features.shape[1] !== this.numFeatures || features.shape[0]! < 2) {
+      throw new Error(`ChannelWhitening(${this.numFeatures}): population statistics need features (N >= 2, ${this.numFeatures}), got [${features.shape.join(', ')}]`);
+    }
+    torch.noGrad(() => torch.scope(() => {
+      const mean = features.mean({ dim: 0 });
+      const covariance = this.#regularisedCovariance(features.sub(mean));
+      this.runningMean.copy_(mean);
+      this.runningCovariance?.copy_(covariance);
+      this.runningWhitening.copy_(this.#whiteningMatrix(covariance));
+    }));
+  }
+
+  /** The covariance blocks [G, g, g] of centred features [N, d], plus eps I. */
+  #regularisedCovariance(centred: Tensor): Tensor {
+    const count = centred.shape[0]!;
+    const grouped = centred.view([count, this.groups, this.groupSize]);
+    const identity = torch.eye(this.groupSize, { dtype: centred.dtype, device: centred.device });
+    return torch.einsum('bgi,bgj->gij', grouped, grouped).div(count).add(identity.mul(this.eps));
   }
 
   /** The whitening matrices of covariance blocks, computed in decompositionDtype and returned in theirs. */

@@ -182,6 +182,27 @@ test('evaluation uses the running statistics: (x - running_mean) @ running_white
   assert.deepEqual(layer.call(x.narrow(0, 0, 1)).shape, [1, 8], 'evaluation takes a batch of 1');
 });
 
+test('population statistics replace the running ones: the population comes out whitened in evaluation', () => {
+  for (const runningStats of ['whitening', 'covariance'] as const) {
+    const layer = new ChannelWhitening(8, { groupSize: 4, runningStats });
+    layer.call(correlatedBatch(64, 8, 30));
+    layer.eval();
+    const population = correlatedBatch(2000, 8, 31, 'float64');
+    layer.setPopulationStatistics(population);
+    assert.ok(maxAbsDifference(layer.runningMean, population.mean({ dim: 0 })) < 1e-5, `${runningStats}: running mean is the population's`);
+    const out = layer.call(population.float());
+    assert.ok(maxAbsDifference(out.mean({ dim: 0 }), torch.zeros([8])) < 1e-4, `${runningStats}: centred`);
+    const covariance = batchCovariance(out);
+    for (let group = 0; group < layer.groups; group++) {
+      const expected = zcaOutputCovariance(diagonalBlock(batchCovariance(population), group, 4));
+      assert.ok(maxAbsDifference(diagonalBlock(covariance, group, 4), expected) < 1e-4, `${runningStats}: group ${group} white`);
+    }
+    if (runningStats === 'covariance') assert.ok(maxAbsDifference(layer.runningCovariance!.select(0, 0), diagonalBlock(batchCovariance(population), 0, 4).add(torch.eye(4, { dtype: 'float64' }).mul(EPS))) < 1e-5);
+    assert.equal(Number(layer.numBatchesTracked.item()), 1, 'a population is not a batch');
+  }
+  assert.throws(() => new ChannelWhitening(8).setPopulationStatistics(torch.zeros([1, 8])), /population statistics need features \(N >= 2, 8\), got \[1, 8\]/);
+});
+
 test('a batch smaller than the channel count, with dead channels, gives finite outputs and gradients', () => {
   torch.manualSeed(6);
   const dead = torch.tensor(Array.from({ length: 64 }, (_, channel) => ([3, 17, 40, 41].includes(channel) ? 0 : 1)));

@@ -1,0 +1,40 @@
+// Diagnostic: how much a whitened run's test accuracy owes to the running statistics its neck ended training
+// with. Each run's checkpoint is scored on the test split twice: with the running mean and whitening matrix
+// (what `scatter eval` uses), and with the population statistics of the pooled features of every training
+// image, evaluation transforms, backbone in evaluation mode (ChannelWhitening.setPopulationStatistics,
+// PreciseBN's idea). Predictions as the trainer makes them (post-hoc adjustment included), the whole split
+// through neck and classifier at once. One JSON line per run.
+// Usage: node dist/bench/neck-statistics.js RUN_DIR... [--checkpoint last|best]
+import { parseArgs } from 'node:util';
+
+import { collectOverBatches, loadTrainedRun } from '../src/analysis/trained-run.js';
+import { ChannelWhitening, createLoss } from '../src/longtail/index.js';
+import { torch } from '../src/index.js';
+import { lossConfig } from '../src/train/config.js';
+import { evaluate } from '../src/train/evaluation.js';
+import { evalLoader, testLoader } from '../src/train/setup.js';
+
+const { values: flags, positionals: runs } = parseArgs({
+  options: { checkpoint: { type: 'string', default: 'last' } },
+  allowPositionals: true,
+});
+if (runs.length === 0) throw new Error('usage: neck-statistics.js RUN_DIR... [--checkpoint last|best]');
+
+for (const run of runs) {
+  const { config, data, model, checkpoint } = loadTrainedRun(run, flags.checkpoint as 'best' | 'last');
+  const neck = model.neck;
+  if (!(neck instanceof ChannelWhitening)) throw new Error(`${run}: its neck is not channel whitening (model.neck ${config.model.neck})`);
+  const loss = createLoss(lossConfig(config), data.classCounts);
+  const [trainFeatures] = await collectOverBatches(evalLoader(config, data.train), (images) => [model.features(images)]);
+  const [testFeatures, labels] = await collectOverBatches(testLoader(config, data), (images, batchLabels) => [model.features(images), batchLabels]);
+  const score = (): Record<string, number | null> => torch.noGrad(() => torch.scope(() => {
+    const logits = model.classifier.call(neck.call(testFeatures));
+    const predictions = (loss.adjustForEval?.(logits) ?? logits).argmax(1);
+    const result = evaluate(predictions.toArray(), labels.toArray(), data.classCounts, { many: config.data.manyThreshold, few: config.data.fewThreshold });
+    return { top1: result.top1, many: result.many, medium: result.medium, few: result.few };
+  }));
+  const running = score();
+  neck.setPopulationStatistics(trainFeatures.double());
+  const population = score();
+  console.log(JSON.stringify({ run, checkpoint, trainImages: trainFeatures.shape[0], running, population }));
+}

@@ -1,0 +1,63 @@
+// A finished (or stopped) run's model, loaded for analysis, and whole-split passes over it that keep only
+// what a computation returns.
+import { existsSync } from 'node:fs';
+
+import { type Loader, batchTensors } from '../data/index.js';
+import type { ImageClassifier } from '../models/index.js';
+import * as torch from '../torch/index.js';
+import { type Config, loadConfig } from '../train/config.js';
+import { RunDir } from '../train/run-dir.js';
+import { type RunData, buildModel, loadRunData } from '../train/setup.js';
+import { withModelState } from '../train/trainer.js';
+
+type Tensor = torch.Tensor;
+
+export interface TrainedRun {
+  dir: RunDir;
+  config: Config;
+  data: RunData;
+  /** In evaluation mode, with the checkpoint's weights and buffers. */
+  model: ImageClassifier;
+  /** The checkpoint file loaded. */
+  checkpoint: string;
+}
+
+/** A run's model from its best (or last) checkpoint, falling back to last when there is no best. */
+export function loadTrainedRun(runDirectory: string, which: 'best' | 'last' = 'best'): TrainedRun {
+  const dir = RunDir.open(runDirectory);
+  const config = loadConfig(dir.configFile);
+  const checkpoint = existsSync(dir.checkpoint(which)) ? dir.checkpoint(which) : dir.checkpoint('last');
+  if (!existsSync(checkpoint)) throw new Error(`${runDirectory} has no checkpoint to analyse yet`);
+  const data = loadRunData(config);
+  const model = buildModel(config, data);
+  withModelState(checkpoint, (state) => model.loadStateDict(state, { strict: true }));
+  model.eval();
+  return { dir, config, data, model, checkpoint };
+}
+
+/**
+ * compute(images, labels) on every batch the loader yields, without gradients; each of its outputs is
+ * concatenated over the batches, in the loader's order. The loader is closed afterwards.
+ */
+export async function collectOverBatches<const Outputs extends readonly Tensor[]>(
+  loader: Loader, compute: (images: Tensor, labels: Tensor) => Outputs): Promise<Outputs> {
+  const chunks: (readonly Tensor[])[] = [];
+  try {
+    for await (const batch of loader.epoch(0)) {
+      const outputs = torch.noGrad(() => torch.scope(() => {
+        const { images, labels } = batchTensors(batch);
+        return compute(images, labels);
+      }));
+      chunks.push(outputs.map((output) => torch.keep(output)));
+    }
+  } finally {
+    await loader.close();
+  }
+  if (chunks.length === 0) throw new Error('collectOverBatches: the loader yielded no batch');
+  return chunks[0]!.map((_, index) => {
+    const parts = chunks.map((outputs) => outputs[index]!);
+    const all = torch.cat(parts, 0);
+    for (const part of parts) part.dispose();
+    return all;
+  }) as unknown as Outputs;
+}
