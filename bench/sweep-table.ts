@@ -1,5 +1,6 @@
 // The markdown table of a sweep's results (bench/sweep.ts): per job name, the mean and spread (sample
-// standard deviation; "-" with one seed) over its finished seeds of top-1 / many / medium / few, in %.
+// standard deviation; "-" with one seed) over its finished seeds of top-1 / many / medium / few, in %, and
+// each seed's top-1.
 // Usage: node dist/bench/sweep-table.js RESULTS.jsonl
 import { readFileSync } from 'node:fs';
 
@@ -35,11 +36,12 @@ function cell(values: (number | null | undefined)[]): string {
   return `${mean.toFixed(2)} ± ${spread.toFixed(2)}`;
 }
 
-const lines = ['| run | seeds | top-1 | many | medium | few |', '|---|---|---|---|---|---|'];
+const lines = ['| run | seeds | top-1 | many | medium | few | top-1 per seed |', '|---|---|---|---|---|---|---|'];
 for (const [name, runs] of byName) {
-  const seeds = runs.map((run) => run.seed).sort((a, b) => a - b).join(', ');
+  runs.sort((a, b) => a.seed - b.seed);
+  const seeds = runs.map((run) => run.seed).join(', ');
   lines.push(`| ${name} | ${seeds} | ${cell(runs.map((run) => run.top1))} | ${cell(runs.map((run) => run.many))} | ` +
-    `${cell(runs.map((run) => run.medium))} | ${cell(runs.map((run) => run.few))} |`);
+    `${cell(runs.map((run) => run.medium))} | ${cell(runs.map((run) => run.few))} | ${runs.map((run) => cell([run.top1])).join(', ')} |`);
 }
 const missing = [...latest.values()].filter((result) => result.unfinished).map((result) => `${result.name} (seed ${result.seed})`);
 console.log(lines.join('\n'));
