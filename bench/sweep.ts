@@ -2,7 +2,8 @@
 // finished run's top-1 / many / medium / few into one JSON-lines file. A job is { name, config, seed,
 // set?, stage1? } (set: extra key=value overrides, applied after --set, which applies to every job; stage1: the
 // name of the job, same seed, whose finished run a decoupled job starts from, as decoupled.from, waited
-// for when it is still running and the job skipped when it did not finish). Jobs still running at --deadline
+// for when it is still running (letting the next job that need not wait go first) and the job skipped
+// when it did not finish). Jobs still running at --deadline
 // seconds are stopped and recorded as unfinished, so a time-boxed sweep still reports what it finished.
 // Run directories are DIR/<name>-seed<seed>: a job whose directory holds a finished run is collected, not
 // rerun, and one with a checkpoint is resumed, so a sweep stopped by a session's end continues in the next.
@@ -53,8 +54,9 @@ function collect(job: Job, summaryFile: string, seconds: number): void {
 }
 
 const runDir = (name: string, seed: number): string => path.join(out, `${name}-seed${seed}`);
-// Jobs started so far, by run directory, so a decoupled job can wait for its stage 1.
-const started = new Map<string, Promise<void>>();
+// Jobs running now, by run directory, so that a decoupled job can wait for its stage 1.
+const running = new Map<string, Promise<void>>();
+const waitsForStage1 = (job: Job): boolean => job.stage1 !== undefined && running.has(runDir(job.stage1, job.seed));
 
 async function run(job: Job): Promise<void> {
   const dir = runDir(job.name, job.seed);
@@ -65,7 +67,7 @@ async function run(job: Job): Promise<void> {
   }
   const stage1 = job.stage1 === undefined ? [] : [`decoupled.from=${runDir(job.stage1, job.seed)}`];
   if (job.stage1 !== undefined) {
-    await started.get(runDir(job.stage1, job.seed));
+    await running.get(runDir(job.stage1, job.seed));
     if (!existsSync(path.join(runDir(job.stage1, job.seed), 'summary.json'))) {
       record(job, { unfinished: true, error: `stage 1 (${job.stage1} seed ${job.seed}) has not finished` });
       return;
@@ -107,9 +109,17 @@ async function run(job: Job): Promise<void> {
 const queue = [...jobs];
 await Promise.all(Array.from({ length: Number(flags.parallel) }, async () => {
   for (let job = queue.shift(); job !== undefined && Date.now() < deadline; job = queue.shift()) {
-    const running = run(job);
-    started.set(runDir(job.name, job.seed), running);
-    await running;
+    // A job waiting for its stage 1 lets the next job that need not wait have the slot, and comes after it.
+    const next = waitsForStage1(job) ? queue.findIndex((other) => !waitsForStage1(other)) : -1;
+    if (next >= 0) {
+      queue.splice(next + 1, 0, job);
+      continue;
+    }
+    const dir = runDir(job.name, job.seed);
+    const finished = run(job);
+    running.set(dir, finished);
+    await finished;
+    running.delete(dir);
   }
 }));
 for (const job of queue) record(job, { unfinished: true, error: 'not started before the deadline' });
