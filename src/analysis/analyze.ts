@@ -91,14 +91,19 @@ export interface AnalyzeOptions {
 /** The file `analyzeRun` writes into the run directory. */
 export const ANALYSIS_FILE = 'analysis.json';
 
-/** JSON with Infinity kept as the string "Infinity" (a singular matrix's condition number), not null. */
+/**
+ * JSON with the infinities kept as the strings "Infinity" (a singular matrix's condition number) and
+ * "-Infinity" (its Gaussian entropy), not null.
+ */
 export function analysisJson(value: unknown): string {
-  return JSON.stringify(value, (_key, item: unknown) => (item === Infinity ? 'Infinity' : item));
+  return JSON.stringify(value, (_key, item: unknown) =>
+    (item === Infinity ? 'Infinity' : item === -Infinity ? '-Infinity' : item));
 }
 
-/** Reads what analysisJson wrote, with "Infinity" a number again. */
+/** Reads what analysisJson wrote, with the infinities numbers again. */
 export function parseAnalysisJson(text: string): Analysis {
-  return JSON.parse(text, (_key, item: unknown) => (item === 'Infinity' ? Infinity : item)) as Analysis;
+  return JSON.parse(text, (_key, item: unknown) =>
+    (item === 'Infinity' ? Infinity : item === '-Infinity' ? -Infinity : item)) as Analysis;
 }
 
 /** Analyses a run's best (or last) checkpoint on its test split and writes DIR/analysis.json. */

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { analyzeRun, summarizeBatchCovariance } from '../../src/analysis/analyze.js';
+import { analysisJson, analyzeRun, parseAnalysisJson, summarizeBatchCovariance } from '../../src/analysis/analyze.js';
 import { torch } from '../../src/index.js';
 import { evaluateRun } from '../../src/train/trainer.js';
 import { temporaryDir } from '../helpers/python.js';
@@ -73,4 +73,11 @@ test('the recorded batch covariances are summarised per sampler: trace mean and 
   writeBatchCovariance(out);
   const analysis = await analyzeRun(out);
   assert.deepEqual(analysis.batchCovariance?.map((summary) => [summary.sampler, summary.batches]), [['instance', 9], ['b3rs', 3]]);
+});
+
+test('analysis JSON keeps both infinities (a singular covariance: condition Infinity, entropy -Infinity)', () => {
+  const value = { covarianceCondition: Infinity, gaussianEntropy: -Infinity, effectiveRank: 4.5, missing: null };
+  const text = analysisJson(value);
+  assert.match(text, /"covarianceCondition":"Infinity","gaussianEntropy":"-Infinity"/);
+  assert.deepEqual(parseAnalysisJson(text), value);
 });
