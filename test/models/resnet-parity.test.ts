@@ -21,6 +21,10 @@ const MODELS: { name: string; seed: number; options: ResNetOptions }[] = [
 test('ResNet-10 and ResNeXt bottlenecks match torchvision\'s: seeded init, forward (train, eval), gradients', (t) => {
   const missing = pythonTorchMissing();
   if (missing) return t.skip(missing);
+  // A seeded input: libtorch's default generator starts from a random seed, and with a batch of 2 some
+  // inputs leave layer 4's batch norm (8 values per channel) ill-conditioned enough to amplify float32
+  // rounding past the tolerance (2 of 10 unseeded runs failed); this one is 10x inside it.
+  torch.manualSeed(100);
   const x = torch.randn([2, 3, 64, 64]);
   const target = torch.tensor([1, 4], { dtype: 'int64' });
   const dir = temporaryDir('resnet');
