@@ -21,7 +21,7 @@ export type DecompositionDtype = (typeof DECOMPOSITION_DTYPES)[number];
 export const DEFAULT_MAX_GROUP_SIZE = 64;
 
 export interface ChannelWhiteningOptions {
-  /** Added to the batch covariance's diagonal (1e-3): caps the gain of any direction at eps^-1/2. */
+  /** Added to the batch covariance's diagonal (0.1): caps the gain of any direction at eps^-1/2. */
   eps?: number;
   /** Weight of the newest batch in the running statistics (0.1). */
   momentum?: number;
@@ -116,7 +116,7 @@ export class ChannelWhitening extends Module {
     super();
     const owner = 'ChannelWhitening';
     this.numFeatures = checkPositiveInteger(owner, 'numFeatures', numFeatures);
-    this.eps = options.eps ?? 1e-3;
+    this.eps = options.eps ?? 0.1;
     if (!(this.eps > 0)) throw new Error(`${owner}: eps must be positive, got ${this.eps}`);
     this.momentum = options.momentum ?? 0.1;
     if (!(this.momentum >= 0 && this.momentum <= 1)) throw new Error(`${owner}: momentum must be in [0, 1], got ${this.momentum}`);

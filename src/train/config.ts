@@ -53,7 +53,7 @@ export const CONFIG_SCHEMA = {
     neck: oneOf('layer between the pooled features and the classifier (docs/method.md)', NECK_KINDS, 'identity'),
     whitening: section('the whitening neck (momentum and affine also for the batchnorm neck)', {
       method: oneOf('zca (eigendecomposition) or newton-schulz (IterNorm iterations)', WHITENING_METHODS, 'zca'),
-      eps: real('added to the covariance diagonal', 1e-3, 0),
+      eps: real('added to the covariance diagonal (absolute: compare it with the features\' variances)', 0.1, 0),
       momentum: real('running statistics: new = (1 - momentum) old + momentum batch', 0.1, 0, 1),
       groupSize: int('channels whitened together; null: all up to 64, else 64', null, 1),
       affine: flag('a learned per-channel scale and shift after whitening', false),

@@ -14,7 +14,7 @@ import { temporaryDir } from '../helpers/python.js';
 
 type Tensor = torch.Tensor;
 
-const EPS = 1e-3;
+const EPS = 0.1;
 
 /**
  * Features with strongly correlated channels and a non-zero mean: independent channels of standard
