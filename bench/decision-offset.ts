@@ -7,11 +7,10 @@
 // Usage: node dist/bench/decision-offset.js RUN_DIR... [--checkpoint last|best] [--grid -1:1.5:0.1]
 import { parseArgs } from 'node:util';
 
-import { collectOverBatches, loadTrainedRun } from '../src/analysis/trained-run.js';
+import { collectOverBatches, evaluateOnRun, loadTrainedRun } from '../src/analysis/trained-run.js';
 import { createLoss, logPrior, meanPerClassAccuracy } from '../src/longtail/index.js';
 import { torch } from '../src/index.js';
 import { lossConfig } from '../src/train/config.js';
-import { evaluate } from '../src/train/evaluation.js';
 import { testLoader } from '../src/train/setup.js';
 
 const { values: flags, positionals: runs } = parseArgs({
@@ -24,7 +23,8 @@ if (![from, to, step].every(Number.isFinite) || !(step > 0) || to < from) throw 
 const grid = Array.from({ length: Math.round((to - from) / step) + 1 }, (_, i) => Number((from + i * step).toFixed(6)));
 
 for (const run of runs) {
-  const { config, data, model, checkpoint } = loadTrainedRun(run, flags.checkpoint as 'best' | 'last');
+  const trained = loadTrainedRun(run, flags.checkpoint as 'best' | 'last');
+  const { config, data, model, checkpoint } = trained;
   const loss = createLoss(lossConfig(config), data.classCounts);
   const [logits, labelTensor] = await collectOverBatches(testLoader(config, data), (images, labels) => {
     const raw = model.classifier.call(model.neck.call(model.features(images)));
@@ -36,10 +36,9 @@ for (const run of runs) {
   const byT = new Map(grid.map((t) => [t, predictionsAt(t)]));
   const halves = [0, 1].map((parity) => labels.map((_, i) => i).filter((i) => i % 2 === parity));
   const pick = <T>(values: readonly T[], items: readonly number[]): T[] => items.map((i) => values[i]!);
-  const thresholds = { many: config.data.manyThreshold, few: config.data.fewThreshold };
   const score = (predictions: readonly number[], items: readonly number[]) => {
-    const result = evaluate(pick(predictions, items), pick(labels, items), data.classCounts, thresholds);
-    return { top1: result.top1, many: result.many, medium: result.medium, few: result.few };
+    const { top1, many, medium, few } = evaluateOnRun(trained, pick(predictions, items), pick(labels, items));
+    return { top1, many, medium, few };
   };
   const unshifted = predictionsAt(0);
   const crossFitted = halves.map((chooseOn, half) => {
@@ -49,6 +48,6 @@ for (const run of runs) {
     return { t: chosen, heldOut: score(byT.get(chosen)!, scoreOn), unshifted: score(unshifted, scoreOn) };
   });
   const all = labels.map((_, i) => i);
-    const crossFittedTop1 = (crossFitted[0]!.heldOut.top1 + crossFitted[1]!.heldOut.top1) / 2;
+  const crossFittedTop1 = (crossFitted[0]!.heldOut.top1 + crossFitted[1]!.heldOut.top1) / 2;
   console.log(JSON.stringify({ run, checkpoint, unshifted: score(unshifted, all), crossFittedTop1, crossFitted }));
 }

@@ -7,11 +7,10 @@
 // Usage: node dist/bench/neck-statistics.js RUN_DIR... [--checkpoint last|best]
 import { parseArgs } from 'node:util';
 
-import { collectOverBatches, loadTrainedRun } from '../src/analysis/trained-run.js';
+import { collectOverBatches, evaluateOnRun, loadTrainedRun } from '../src/analysis/trained-run.js';
 import { ChannelWhitening, createLoss } from '../src/longtail/index.js';
 import { torch } from '../src/index.js';
 import { lossConfig } from '../src/train/config.js';
-import { evaluate } from '../src/train/evaluation.js';
 import { evalLoader, testLoader } from '../src/train/setup.js';
 
 const { values: flags, positionals: runs } = parseArgs({
@@ -21,17 +20,19 @@ const { values: flags, positionals: runs } = parseArgs({
 if (runs.length === 0) throw new Error('usage: neck-statistics.js RUN_DIR... [--checkpoint last|best]');
 
 for (const run of runs) {
-  const { config, data, model, checkpoint } = loadTrainedRun(run, flags.checkpoint as 'best' | 'last');
+  const trained = loadTrainedRun(run, flags.checkpoint as 'best' | 'last');
+  const { config, data, model, checkpoint } = trained;
   const neck = model.neck;
   if (!(neck instanceof ChannelWhitening)) throw new Error(`${run}: its neck is not channel whitening (model.neck ${config.model.neck})`);
   const loss = createLoss(lossConfig(config), data.classCounts);
   const [trainFeatures] = await collectOverBatches(evalLoader(config, data.train), (images) => [model.features(images)]);
   const [testFeatures, labels] = await collectOverBatches(testLoader(config, data), (images, batchLabels) => [model.features(images), batchLabels]);
+  const testLabels = labels.toArray();
   const score = (): Record<string, number | null> => torch.noGrad(() => torch.scope(() => {
     const logits = model.classifier.call(neck.call(testFeatures));
     const predictions = (loss.adjustForEval?.(logits) ?? logits).argmax(1);
-    const result = evaluate(predictions.toArray(), labels.toArray(), data.classCounts, { many: config.data.manyThreshold, few: config.data.fewThreshold });
-    return { top1: result.top1, many: result.many, medium: result.medium, few: result.few };
+    const { top1, many, medium, few } = evaluateOnRun(trained, predictions.toArray(), testLabels);
+    return { top1, many, medium, few };
   }));
   const running = score();
   neck.setPopulationStatistics(trainFeatures.double());

@@ -7,10 +7,9 @@ import { createLoss } from '../longtail/losses.js';
 import { CosineLinear, Linear } from '../nn/index.js';
 import * as torch from '../torch/index.js';
 import { lossConfig } from '../train/config.js';
-import { evaluate } from '../train/evaluation.js';
 import { testLoader } from '../train/setup.js';
 import { writeFileAtomic } from '../util/files.js';
-import { collectOverBatches, loadTrainedRun } from './trained-run.js';
+import { collectOverBatches, evaluateOnRun, loadTrainedRun } from './trained-run.js';
 import {
   type FeatureDiagnostics, classWeightNorms, classifierHessianCondition, correlationMatrix, describeFeatures,
   gradientCoupling,
@@ -123,8 +122,7 @@ export async function analyzeRun(runDirectory: string, options: AnalyzeOptions =
   });
 
   return torch.scope(() => {
-    const { manyThreshold: many, fewThreshold: few } = config.data;
-    const result = evaluate(predictions.toArray(), y.toArray(), data.classCounts, { many, few });
+    const result = evaluateOnRun({ config, data }, predictions.toArray(), y.toArray());
     const classifier = model.classifier;
     const kind = classifier instanceof Linear ? 'linear' : classifier instanceof CosineLinear ? 'cosine' : 'other';
     const weight = kind === 'linear' ? (classifier as Linear).weight : kind === 'cosine' ? (classifier as CosineLinear).weight.t() : null;

@@ -6,6 +6,7 @@ import { type Loader, batchTensors } from '../data/index.js';
 import type { ImageClassifier } from '../models/index.js';
 import * as torch from '../torch/index.js';
 import { type Config, loadConfig } from '../train/config.js';
+import { type Evaluation, evaluate } from '../train/evaluation.js';
 import { RunDir } from '../train/run-dir.js';
 import { type RunData, buildModel, loadRunData } from '../train/setup.js';
 import { withModelState } from '../train/trainer.js';
@@ -33,6 +34,12 @@ export function loadTrainedRun(runDirectory: string, which: 'best' | 'last' = 'b
   withModelState(checkpoint, (state) => model.loadStateDict(state, { strict: true }));
   model.eval();
   return { dir, config, data, model, checkpoint };
+}
+
+/** Top-1, many / medium / few and per class of predictions on the run's test labels, with the run's thresholds. */
+export function evaluateOnRun(run: Pick<TrainedRun, 'config' | 'data'>, predictions: ArrayLike<number>, labels: ArrayLike<number>): Evaluation {
+  const { manyThreshold: many, fewThreshold: few } = run.config.data;
+  return evaluate(predictions, labels, run.data.classCounts, { many, few });
 }
 
 /**

@@ -107,8 +107,8 @@ class Run {
   readonly optimizer: SGD | null;
   readonly schedule: LrSchedule;
   readonly loss: Loss;
-  /** Data parallelism: every parameter, and those of the neck and classifier (reduceGradients). */
-  parameterLists: { all: torch.Tensor[]; head: torch.Tensor[] } | undefined;
+  /** Data parallelism: every parameter, and those of the neck and classifier (reduceGradients); null without. */
+  readonly parameterLists: { all: torch.Tensor[]; head: torch.Tensor[] } | null;
   readonly trainBatches: Loader;
   readonly testBatches: Loader;
   meta: CheckpointMeta;
@@ -135,6 +135,9 @@ class Run {
     const worldSize = parallel?.worldSize ?? 1;
     this.trainBatches = trainLoader(config, this.data, this.rank, worldSize);
     this.testBatches = testLoader(config, this.data, this.rank, worldSize);
+    // Fixed for the run (parameters keep their identity): built once, not every step.
+    this.parameterLists = parallel === null ? null
+      : { all: this.model.parameters(), head: [...this.model.neck.parameters(), ...this.model.classifier.parameters()] };
     this.meta = { epoch: 0, bestTop1: -1, bestEpoch: -1, optimizerGroups: [], trainSeconds: 0 };
   }
 
@@ -276,11 +279,7 @@ class Run {
   }
 
   reduceGradients(): void {
-    if (this.parallel === null) return;
-    // The lists are fixed for the run (parameters keep their identity); built once, not every step.
-    this.parameterLists ??= {
-      all: this.model.parameters(), head: [...this.model.neck.parameters(), ...this.model.classifier.parameters()],
-    };
+    if (this.parallel === null || this.parameterLists === null) return;
     this.parallel.reduceStepGradients(this.parameterLists.all, this.parameterLists.head, this.config.distributed.syncWhitening);
   }
 
