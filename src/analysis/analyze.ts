@@ -39,15 +39,18 @@ export interface Analysis {
 
 /**
  * How steady the training batches' feature covariance was under one sampler (PAPER.md: B3RS and BET are
- * meant to stop batch imbalance from shaking it): the trace's mean and coefficient of variation between
- * recorded batches, the median condition number (null: most batches' covariance was singular), the mean
- * |correlation|.
+ * meant to stop batch imbalance from shaking it): the trace's mean; its coefficient of variation over the
+ * recorded batches (which includes the drift of the features over training); its batch-to-batch noise
+ * (von Neumann's successive-difference estimate of the standard deviation, relative to the mean: slow drift
+ * cancels between neighbouring records, so this compares samplers without the drift); the median condition
+ * number (null: most batches' covariance was singular); the mean |correlation|.
  */
 export interface BatchCovarianceSummary {
   sampler: string;
   batches: number;
   traceMean: number;
   traceVariation: number;
+  traceBatchNoise: number;
   medianCondition: number | null;
   meanAbsCorrelation: number;
 }
@@ -71,11 +74,14 @@ export function summarizeBatchCovariance(records: readonly BatchCovarianceRecord
     const traces = group.map((record) => record.trace);
     const traceMean = mean(traces);
     const spread = Math.sqrt(mean(traces.map((trace) => (trace - traceMean) ** 2)));
+    const steps = traces.slice(1).map((trace, i) => (trace - traces[i]!) ** 2);
+    const noise = steps.length === 0 ? 0 : Math.sqrt(mean(steps) / 2);
     // A singular covariance counts as infinitely ill-conditioned: it sorts last.
     const conditions = group.map((record) => record.condition ?? Infinity).sort((a, b) => a - b);
     const median = conditions[Math.floor((conditions.length - 1) / 2)]!;
     return {
       sampler, batches: group.length, traceMean, traceVariation: traceMean === 0 ? 0 : spread / traceMean,
+      traceBatchNoise: traceMean === 0 ? 0 : noise / traceMean,
       medianCondition: Number.isFinite(median) ? median : null, meanAbsCorrelation: mean(group.map((record) => record.meanAbsCorrelation)),
     };
   });
