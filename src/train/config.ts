@@ -73,8 +73,8 @@ export const CONFIG_SCHEMA = {
       blocking: oneOf('equal numbers of classes or of images per block', ['classes', 'images'], 'classes'),
     }),
     bet: section('Batch Embedded Training (sampler bet)', {
-      mode: oneOf('interleave: every period-th batch is a B3RS batch; concat: a B3RS sub-batch added to every batch',
-        ['interleave', 'concat'], 'interleave'),
+      mode: oneOf('concat: a B3RS sub-batch added to every batch; interleave: every period-th batch is a B3RS batch',
+        ['interleave', 'concat'], 'concat'),
       period: int('interleave: one B3RS batch in every period batches', 4, 1),
       subBatchSize: int('concat: items of the B3RS sub-batch', 32, 1),
       startEpoch: int('first epoch (0-based) with B3RS batches; instance sampling before', 0, 0),

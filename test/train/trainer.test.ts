@@ -130,7 +130,7 @@ test('bad input: one line on stderr and a non-zero exit', () => {
 });
 
 test('samplers b3rs and bet come from the config, with full batches and the configured options', async () => {
-  const bet = loadConfig(config, ['train.sampler=bet', 'train.bet.period=2', 'train.b3rs.numBlocks=3']);
+  const bet = loadConfig(config, ['train.sampler=bet', 'train.bet.mode=interleave', 'train.bet.period=2', 'train.b3rs.numBlocks=3']);
   const data = loadRunData(bet);
   const loader = trainLoader(bet, data);
   const sampler = loader.options.batchSampler;
@@ -138,6 +138,11 @@ test('samplers b3rs and bet come from the config, with full batches and the conf
   assert.equal(sampler.period, 2);
   assert.deepEqual(Array.from(sampler.embeddedBatches(0)), [1, 3, 5, 7]);
   assert.equal(loader.numBatches(0), Math.floor(data.train.length / 16));
+  // The default reading is concat: every batch of 16 gains the B3RS sub-batch.
+  const concat = trainLoader(loadConfig(config, ['train.sampler=bet', 'train.bet.subBatchSize=4']), data).options.batchSampler;
+  assert.ok(concat instanceof BatchEmbeddedSampler);
+  assert.equal(concat.period, 1);
+  assert.deepEqual(concat.epochBatches(0).map((batch) => batch.length), Array(loader.numBatches(0)).fill(20));
   const b3rs = trainLoader(loadConfig(config, ['train.sampler=b3rs', 'train.b3rs.q=0']), data).options.batchSampler;
   assert.ok(b3rs instanceof B3RSBatchSampler);
   assert.deepEqual(Array.from(b3rs.blockCounts), [4, 4, 4, 4]);
@@ -177,7 +182,7 @@ test('train.recordCovarianceEvery writes the batch covariance of every Nth step 
 test("under interleaved BET the covariance records name each batch's sampler: every period-th batch is B3RS", () => {
   const out = path.join(work, 'run-covariance-bet');
   const result = cli(['train', '--config', config, '--out', out, '--set', 'train.recordCovarianceEvery=1', '--set', 'train.sampler=bet',
-    '--set', 'train.bet.period=4', '--set', 'train.epochs=1']);
+    '--set', 'train.bet.mode=interleave', '--set', 'train.bet.period=4', '--set', 'train.epochs=1']);
   assert.equal(result.status, 0, result.stderr);
   const records = readFileSync(path.join(out, 'batch-covariance.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
   assert.deepEqual(records.map((r) => r.sampler), Array.from({ length: 8 }, (_, k) => ((k + 1) % 4 === 0 ? 'bet: b3rs batch' : 'bet: instance batch')));
