@@ -47,7 +47,7 @@ for (const [name, runs] of byName) {
 }
 const pending = jobsFile === undefined
   ? [...latest.values()].filter((result) => result.unfinished)
-  : (JSON.parse(readFileSync(jobsFile, 'utf8')) as Result[]).filter((job) => {
+  : (JSON.parse(readFileSync(jobsFile, 'utf8')) as { name: string; seed: number }[]).filter((job) => {
     const record = latest.get(key(job));
     return record === undefined || record.unfinished === true;
   });

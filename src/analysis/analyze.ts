@@ -76,12 +76,12 @@ export function summarizeBatchCovariance(records: readonly BatchCovarianceRecord
     const spread = Math.sqrt(mean(traces.map((trace) => (trace - traceMean) ** 2)));
     const steps = traces.slice(1).map((trace, i) => (trace - traces[i]!) ** 2);
     const noise = steps.length === 0 ? 0 : Math.sqrt(mean(steps) / 2);
+    const relative = (value: number): number => (traceMean === 0 ? 0 : value / traceMean);
     // A singular covariance counts as infinitely ill-conditioned: it sorts last.
     const conditions = group.map((record) => record.condition ?? Infinity).sort((a, b) => a - b);
     const median = conditions[Math.floor((conditions.length - 1) / 2)]!;
     return {
-      sampler, batches: group.length, traceMean, traceVariation: traceMean === 0 ? 0 : spread / traceMean,
-      traceBatchNoise: traceMean === 0 ? 0 : noise / traceMean,
+      sampler, batches: group.length, traceMean, traceVariation: relative(spread), traceBatchNoise: relative(noise),
       medianCondition: Number.isFinite(median) ? median : null, meanAbsCorrelation: mean(group.map((record) => record.meanAbsCorrelation)),
     };
   });

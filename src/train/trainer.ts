@@ -107,8 +107,8 @@ class Run {
   readonly optimizer: SGD | null;
   readonly schedule: LrSchedule;
   readonly loss: Loss;
-  /** Data parallelism: every parameter, and those of the neck and classifier (reduceGradients); null without. */
-  readonly parameterLists: { all: torch.Tensor[]; head: torch.Tensor[] } | null;
+  /** Every parameter, and those of the neck and classifier: what reduceGradients reduces under data parallelism. */
+  readonly parameterLists: { all: torch.Tensor[]; head: torch.Tensor[] };
   readonly trainBatches: Loader;
   readonly testBatches: Loader;
   meta: CheckpointMeta;
@@ -136,8 +136,7 @@ class Run {
     this.trainBatches = trainLoader(config, this.data, this.rank, worldSize);
     this.testBatches = testLoader(config, this.data, this.rank, worldSize);
     // Fixed for the run (parameters keep their identity): built once, not every step.
-    this.parameterLists = parallel === null ? null
-      : { all: this.model.parameters(), head: [...this.model.neck.parameters(), ...this.model.classifier.parameters()] };
+    this.parameterLists = { all: this.model.parameters(), head: [...this.model.neck.parameters(), ...this.model.classifier.parameters()] };
     this.meta = { epoch: 0, bestTop1: -1, bestEpoch: -1, optimizerGroups: [], trainSeconds: 0 };
   }
 
@@ -279,7 +278,7 @@ class Run {
   }
 
   reduceGradients(): void {
-    if (this.parallel === null || this.parameterLists === null) return;
+    if (this.parallel === null) return;
     this.parallel.reduceStepGradients(this.parameterLists.all, this.parameterLists.head, this.config.distributed.syncWhitening);
   }
 
