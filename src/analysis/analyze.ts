@@ -55,7 +55,7 @@ export interface BatchCovarianceSummary {
   meanAbsCorrelation: number;
 }
 
-interface BatchCovarianceRecord {
+export interface BatchCovarianceRecord {
   sampler: string;
   trace: number;
   condition: number | null;

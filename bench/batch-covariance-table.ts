@@ -1,0 +1,28 @@
+// The steadiness of the training batches' covariance, per run and sampler, read from each run's
+// batch-covariance.jsonl alone (no model, no test split): what `scatter analyze --run DIR` reports in its
+// `batchCovariance` entries, for many runs at once. Columns: records, the trace's coefficient of variation
+// over the run, its batch-to-batch noise, the median condition number, the mean |correlation|.
+// Usage: node dist/bench/batch-covariance-table.js RUN_DIR...
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { summarizeBatchCovariance, type BatchCovarianceRecord } from '../src/analysis/analyze.js';
+import { RunDir } from '../src/train/run-dir.js';
+
+const runs = process.argv.slice(2);
+if (runs.length === 0) throw new Error('usage: batch-covariance-table.js RUN_DIR...');
+
+const lines = ['| run | sampler | records | variation | batch noise | median condition | mean abs correlation |', '|---|---|---|---|---|---|---|'];
+for (const root of runs) {
+  const dir = new RunDir(root);
+  if (!existsSync(dir.batchCovarianceFile)) {
+    lines.push(`| ${path.basename(root)} | no batch-covariance.jsonl (train.recordCovarianceEvery was off) | | | | | |`);
+    continue;
+  }
+  const summaries = summarizeBatchCovariance(dir.readBatchCovariance() as unknown as BatchCovarianceRecord[]);
+  for (const { sampler, batches, traceVariation, traceBatchNoise, medianCondition, meanAbsCorrelation } of summaries) {
+    const condition = medianCondition === null ? 'singular' : Math.round(medianCondition).toLocaleString('en-US');
+    lines.push(`| ${path.basename(root)} | ${sampler} | ${batches} | ${traceVariation.toFixed(2)} | ${traceBatchNoise.toFixed(3)} | ` +
+      `${condition} | ${meanAbsCorrelation.toFixed(3)} |`);
+  }
+}
+console.log(lines.join('\n'));
