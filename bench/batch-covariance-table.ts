@@ -13,6 +13,7 @@ if (runs.length === 0) throw new Error('usage: batch-covariance-table.js RUN_DIR
 
 const lines = ['| run | sampler | records | variation | batch noise | median condition | mean abs correlation |', '|---|---|---|---|---|---|---|'];
 for (const root of runs) {
+  if (!existsSync(root)) throw new Error(`no run directory ${root}`);
   const dir = new RunDir(root);
   if (!existsSync(dir.batchCovarianceFile)) {
     lines.push(`| ${path.basename(root)} | no batch-covariance.jsonl (train.recordCovarianceEvery was off) | | | | | |`);
