@@ -43,7 +43,9 @@ export interface Analysis {
  * recorded batches (which includes the drift of the features over training); its batch-to-batch noise
  * (von Neumann's successive-difference estimate of the standard deviation, relative to the mean: slow drift
  * cancels between neighbouring records, so this compares samplers without the drift); the median condition
- * number (null: most batches' covariance was singular); the mean |correlation|.
+ * number (null: most batches' covariance was singular), which depends on the batch size too (a covariance
+ * estimated from more items is better conditioned), hence the median batch size beside it (null: not recorded);
+ * the mean |correlation|.
  */
 export interface BatchCovarianceSummary {
   sampler: string;
@@ -52,6 +54,7 @@ export interface BatchCovarianceSummary {
   traceVariation: number;
   traceBatchNoise: number;
   medianCondition: number | null;
+  medianBatchSize: number | null;
   meanAbsCorrelation: number;
 }
 
@@ -59,11 +62,17 @@ export interface BatchCovarianceRecord {
   sampler: string;
   trace: number;
   condition: number | null;
+  batchSize?: number;
   meanAbsCorrelation: number;
 }
 
 function mean(values: readonly number[]): number {
   return values.reduce((sum, value) => sum + value, 0) / values.length;
+}
+
+/** The lower median of values already sorted. */
+function lowerMedian(sorted: readonly number[]): number {
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
 /** The summary of batch-covariance.jsonl per sampler, in order of first appearance. */
@@ -79,10 +88,12 @@ export function summarizeBatchCovariance(records: readonly BatchCovarianceRecord
     const relative = (value: number): number => (traceMean === 0 ? 0 : value / traceMean);
     // A singular covariance counts as infinitely ill-conditioned: it sorts last.
     const conditions = group.map((record) => record.condition ?? Infinity).sort((a, b) => a - b);
-    const median = conditions[Math.floor((conditions.length - 1) / 2)]!;
+    const median = lowerMedian(conditions);
+    const sizes = group.flatMap((record) => (record.batchSize === undefined ? [] : [record.batchSize])).sort((a, b) => a - b);
     return {
       sampler, batches: group.length, traceMean, traceVariation: relative(spread), traceBatchNoise: relative(noise),
-      medianCondition: Number.isFinite(median) ? median : null, meanAbsCorrelation: mean(group.map((record) => record.meanAbsCorrelation)),
+      medianCondition: Number.isFinite(median) ? median : null, medianBatchSize: sizes.length === 0 ? null : lowerMedian(sizes),
+      meanAbsCorrelation: mean(group.map((record) => record.meanAbsCorrelation)),
     };
   });
 }

@@ -58,20 +58,22 @@ test("analysis scores the checkpoint as the trainer's evaluation does, post-hoc 
 
 test('the recorded batch covariances are summarised per sampler: trace mean and variation, median condition', async () => {
   const records = [
-    { sampler: 'instance', trace: 8, condition: 100, meanAbsCorrelation: 0.4 },
+    { sampler: 'instance', trace: 8, condition: 100, batchSize: 160, meanAbsCorrelation: 0.4 },
     { sampler: 'b3rs', trace: 10, condition: null, meanAbsCorrelation: 0.2 },
-    { sampler: 'instance', trace: 12, condition: 300, meanAbsCorrelation: 0.6 },
-    { sampler: 'instance', trace: 10, condition: null, meanAbsCorrelation: 0.5 },
+    { sampler: 'instance', trace: 12, condition: 300, batchSize: 128, meanAbsCorrelation: 0.6 },
+    { sampler: 'instance', trace: 10, condition: null, batchSize: 128, meanAbsCorrelation: 0.5 },
   ];
   const [instance, b3rs] = summarizeBatchCovariance(records);
   // Traces 8, 12, 10: mean 10, population standard deviation sqrt(8/3), successive differences 4 and -2:
-  // noise sqrt((16 + 4) / 2 / 2) = sqrt(5); conditions 100, 300, singular: median 300.
+  // noise sqrt((16 + 4) / 2 / 2) = sqrt(5); conditions 100, 300, singular: median 300; batch sizes 160, 128, 128:
+  // median 128 (the b3rs record has none: null).
   const rounded = (value: number): number => Number(value.toFixed(6));
   assert.deepEqual({ ...instance!, traceVariation: rounded(instance!.traceVariation), traceBatchNoise: rounded(instance!.traceBatchNoise),
     meanAbsCorrelation: rounded(instance!.meanAbsCorrelation) },
   { sampler: 'instance', batches: 3, traceMean: 10, traceVariation: rounded(Math.sqrt(8 / 3) / 10), traceBatchNoise: rounded(Math.sqrt(5) / 10),
-    medianCondition: 300, meanAbsCorrelation: 0.5 });
-  assert.deepEqual(b3rs, { sampler: 'b3rs', batches: 1, traceMean: 10, traceVariation: 0, traceBatchNoise: 0, medianCondition: null, meanAbsCorrelation: 0.2 });
+    medianCondition: 300, medianBatchSize: 128, meanAbsCorrelation: 0.5 });
+  assert.deepEqual(b3rs, { sampler: 'b3rs', batches: 1, traceMean: 10, traceVariation: 0, traceBatchNoise: 0, medianCondition: null, medianBatchSize: null,
+    meanAbsCorrelation: 0.2 });
   // A slow drift (10 -> 20 over 101 records) without batch noise: the variation sees it (about 0.19), the batch
   // noise only its step of 0.1 (0.1 / sqrt 2 / 15).
   const [drifting] = summarizeBatchCovariance(Array.from({ length: 101 }, (_, i) => ({ sampler: 'instance', trace: 10 + i / 10, condition: 10, meanAbsCorrelation: 0 })));
