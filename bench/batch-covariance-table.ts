@@ -6,7 +6,7 @@
 // Usage: node dist/bench/batch-covariance-table.js RUN_DIR...
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { summarizeBatchCovariance, type BatchCovarianceRecord } from '../src/analysis/analyze.js';
+import { summarizeRunBatchCovariance } from '../src/analysis/analyze.js';
 import { RunDir } from '../src/train/run-dir.js';
 
 const runs = process.argv.slice(2);
@@ -15,12 +15,11 @@ if (runs.length === 0) throw new Error('usage: batch-covariance-table.js RUN_DIR
 const lines = ['| run | sampler | records | variation | batch noise | median condition | items | mean abs correlation |', '|---|---|---|---|---|---|---|---|'];
 for (const root of runs) {
   if (!existsSync(root)) throw new Error(`no run directory ${root}`);
-  const dir = new RunDir(root);
-  if (!existsSync(dir.batchCovarianceFile)) {
+  const summaries = summarizeRunBatchCovariance(new RunDir(root));
+  if (summaries === null) {
     lines.push(`| ${path.basename(root)} | no batch-covariance.jsonl (train.recordCovarianceEvery was off) | | | | | | |`);
     continue;
   }
-  const summaries = summarizeBatchCovariance(dir.readBatchCovariance() as unknown as BatchCovarianceRecord[]);
   for (const { sampler, batches, traceVariation, traceBatchNoise, medianCondition, medianBatchSize, meanAbsCorrelation } of summaries) {
     const condition = medianCondition === null ? 'singular' : Math.round(medianCondition).toLocaleString('en-US');
     lines.push(`| ${path.basename(root)} | ${sampler} | ${batches} | ${traceVariation.toFixed(2)} | ${traceBatchNoise.toFixed(3)} | ` +

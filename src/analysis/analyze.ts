@@ -7,6 +7,7 @@ import { createLoss } from '../longtail/losses.js';
 import { CosineLinear, Linear } from '../nn/index.js';
 import * as torch from '../torch/index.js';
 import { lossConfig } from '../train/config.js';
+import type { RunDir } from '../train/run-dir.js';
 import { testLoader } from '../train/setup.js';
 import { writeFileAtomic } from '../util/files.js';
 import { collectOverBatches, evaluateOnRun, loadTrainedRun } from './trained-run.js';
@@ -58,7 +59,7 @@ export interface BatchCovarianceSummary {
   meanAbsCorrelation: number;
 }
 
-export interface BatchCovarianceRecord {
+interface BatchCovarianceRecord {
   sampler: string;
   trace: number;
   condition: number | null;
@@ -96,6 +97,12 @@ export function summarizeBatchCovariance(records: readonly BatchCovarianceRecord
       meanAbsCorrelation: mean(group.map((record) => record.meanAbsCorrelation)),
     };
   });
+}
+
+/** The summary of a run's batch-covariance.jsonl; null when the run recorded none. */
+export function summarizeRunBatchCovariance(dir: RunDir): BatchCovarianceSummary[] | null {
+  if (!existsSync(dir.batchCovarianceFile)) return null;
+  return summarizeBatchCovariance(dir.readBatchCovariance() as unknown as BatchCovarianceRecord[]);
 }
 
 export interface AnalyzeOptions {
@@ -158,9 +165,7 @@ export async function analyzeRun(runDirectory: string, options: AnalyzeOptions =
         hessianCondition: kind === 'linear' && hessianSize <= (options.maxHessianSize ?? 2048) ? classifierHessianCondition(z, p) : null,
         gradientCoupling: gradientCoupling(z, p, y),
       },
-      batchCovariance: existsSync(dir.batchCovarianceFile)
-        ? summarizeBatchCovariance(dir.readBatchCovariance() as unknown as BatchCovarianceRecord[])
-        : null,
+      batchCovariance: summarizeRunBatchCovariance(dir),
     };
     writeFileAtomic(path.join(dir.root, ANALYSIS_FILE), `${analysisJson(analysis)}\n`);
     return analysis;
