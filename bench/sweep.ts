@@ -7,11 +7,12 @@
 // seconds are stopped and recorded as unfinished, so a time-boxed sweep still reports what it finished.
 // Run directories are DIR/<name>-seed<seed>: a job whose directory holds a finished run is collected, not
 // rerun, and one with a checkpoint is resumed, so a sweep stopped by a session's end continues in the next.
-// (bench/sweep-table.ts prints the results as a markdown table.)
+// Each run's stderr goes to DIR/<name>-seed<seed>.log (appended), not through this process, so a run outlives a
+// stopped sweep and its whole error text is kept. (bench/sweep-table.ts prints the results as a markdown table.)
 // Usage: node dist/bench/sweep.js --jobs FILE --out DIR [--parallel 4] [--deadline 86400] [--threads 1]
 //        [--set key=value]... [--results FILE (default DIR/results.jsonl)]
 import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -82,10 +83,11 @@ async function run(job: Job): Promise<void> {
     : ['train', '--config', path.resolve(repo, job.config), '--out', dir, ...overrides];
   const startTime = Date.now();
   let stopped = false;
+  const logFile = `${dir}.log`;
+  const log = openSync(logFile, 'a');
   const child: ChildProcess = spawn(process.execPath, [cli, ...args],
-    { env: { ...process.env, SCATTER_NUM_THREADS: flags.threads }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    { env: { ...process.env, SCATTER_NUM_THREADS: flags.threads }, stdio: ['ignore', 'ignore', log] });
+  closeSync(log);
   const stop = setTimeout(() => {
     stopped = true;
     child.kill('SIGTERM');
@@ -97,7 +99,7 @@ async function run(job: Job): Promise<void> {
       if (code === 0 && existsSync(summaryFile)) {
         collect(job, summaryFile, seconds);
       } else {
-        const last = stderr.trim().split('\n').filter((line) => line.startsWith('scatter:')).at(-1) ?? '';
+        const last = readFileSync(logFile, 'utf8').trim().split('\n').filter((line) => line.startsWith('scatter:')).at(-1) ?? '';
         record(job, { unfinished: true, exit: code, wallSeconds: seconds, error: stopped ? 'stopped at the deadline (resumable)' : last });
       }
       process.stderr.write(`sweep: ${job.name} seed ${job.seed} ${code === 0 ? 'done' : `ended (${code})`} after ${seconds} s\n`);
