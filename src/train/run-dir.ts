@@ -1,13 +1,24 @@
 // The run directory contract (docs/architecture.md): config.yaml, metrics.jsonl (one JSON object per
 // evaluated epoch), summary.json, checkpoints/, and when asked batch-covariance.jsonl (one object per
 // recorded training step). Every file is written atomically (temporary file, fsync,
-// rename), so an interrupted run never leaves a torn file behind.
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+// rename), so an interrupted run never leaves a torn file behind. While a process trains the run it holds
+// train.lock, so that a second trainer (a repeated --resume, a restarted sweep) cannot interleave its
+// checkpoints and metrics with the first one's.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 
 import { writeFileAtomic } from '../util/files.js';
 
+interface LockHolder {
+  pid: number;
+  host: string;
+  since: string;
+}
+
 export class RunDir {
+  #holdsLock = false;
+
   constructor(readonly root: string) {}
 
   static create(root: string): RunDir {
@@ -36,6 +47,41 @@ export class RunDir {
 
   get summaryFile(): string {
     return path.join(this.root, 'summary.json');
+  }
+
+  get lockFile(): string {
+    return path.join(this.root, 'train.lock');
+  }
+
+  /**
+   * Takes train.lock for this process, or fails naming the process that holds it. A lock whose process has
+   * ended (killed, or the machine restarted) is taken over; one held from another machine cannot be
+   * checked, so it stands until that run ends or the file is deleted.
+   */
+  lockForTraining(): void {
+    const mine: LockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+    for (;;) {
+      try {
+        writeFileSync(this.lockFile, `${JSON.stringify(mine)}\n`, { flag: 'wx' });
+        this.#holdsLock = true;
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const holder = readLockHolder(this.lockFile);
+      if (holder !== null && isAlive(holder)) {
+        throw new Error(`${this.root} is being trained by process ${holder.pid} on ${holder.host} since ${holder.since}: ` +
+          `wait for it or stop it (if that process no longer runs, delete ${this.lockFile})`);
+      }
+      rmSync(this.lockFile, { force: true });
+    }
+  }
+
+  /** Gives train.lock back, if this RunDir took it. */
+  releaseTrainingLock(): void {
+    if (!this.#holdsLock) return;
+    rmSync(this.lockFile, { force: true });
+    this.#holdsLock = false;
   }
 
   checkpoint(name: 'last' | 'best'): string {
@@ -72,6 +118,28 @@ export class RunDir {
 
   writeSummary(summary: Record<string, unknown>): void {
     writeFileAtomic(this.summaryFile, `${JSON.stringify(summary, null, 2)}\n`);
+  }
+}
+
+/** The lock's holder; null when the file is gone or unreadable (a lock torn by a crash holds nothing). */
+function readLockHolder(file: string): LockHolder | null {
+  try {
+    const holder = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockHolder>;
+    return typeof holder.pid === 'number' && typeof holder.host === 'string' ? holder as LockHolder : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the lock's process still runs; a holder on another machine is taken to. */
+function isAlive(holder: LockHolder): boolean {
+  if (holder.host !== hostname()) return true;
+  try {
+    process.kill(holder.pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

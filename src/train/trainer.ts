@@ -421,11 +421,14 @@ function round(seconds: number): number {
   return Number(seconds.toFixed(2));
 }
 
-async function runToEnd(run: Run): Promise<Summary> {
+/** Runs `prepare` (what must happen before the first epoch and may fail), then the run; always closes it. */
+async function runToEnd(run: Run, prepare: () => void): Promise<Summary> {
   try {
+    prepare();
     return await run.run();
   } finally {
     await run.close();
+    run.dir.releaseTrainingLock();
   }
 }
 
@@ -484,9 +487,14 @@ export async function train(config: Config, options: TrainOptions): Promise<Summ
     throw new Error(`${options.out} already holds a run: resume it with --resume ${options.out} or choose another --out`);
   }
   // Data, model and stage 1 are loaded before the run directory exists, so that a refused run leaves none.
-  const run = new Run(config, new RunDir(options.out), options.verbose ?? true, stage1Checkpoint(config), parallel);
-  if (writer) RunDir.create(options.out).writeConfig(configToYaml(config));
-  return runToEnd(run);
+  const dir = new RunDir(options.out);
+  const run = new Run(config, dir, options.verbose ?? true, stage1Checkpoint(config), parallel);
+  return runToEnd(run, () => {
+    if (!writer) return;
+    RunDir.create(options.out);
+    dir.lockForTraining();
+    dir.writeConfig(configToYaml(config));
+  });
 }
 
 /** Continues a run from its last checkpoint, with the config it was started with. */
@@ -496,13 +504,15 @@ export async function resume(runDirectory: string, options: Omit<TrainOptions, '
   const last = dir.checkpoint('last');
   const resuming = existsSync(last);
   const run = new Run(config, dir, options.verbose ?? true, resuming ? null : stage1Checkpoint(config), options.parallel ?? null);
-  if (resuming) {
-    // Every rank reads rank 0's checkpoint (the run directory must be reachable from every machine).
-    run.loadCheckpoint(last, { withOptimizer: true });
-    if (run.rank === 0) dir.truncateAfter(run.meta.epoch);
-    run.log(`scatter: resuming ${runDirectory} at epoch ${run.meta.epoch + 1}`);
-  }
-  return runToEnd(run);
+  return runToEnd(run, () => {
+    if (run.rank === 0) dir.lockForTraining();
+    if (resuming) {
+      // Every rank reads rank 0's checkpoint (the run directory must be reachable from every machine).
+      run.loadCheckpoint(last, { withOptimizer: true });
+      if (run.rank === 0) dir.truncateAfter(run.meta.epoch);
+      run.log(`scatter: resuming ${runDirectory} at epoch ${run.meta.epoch + 1}`);
+    }
+  });
 }
 
 /** Evaluates a run's best (or last) checkpoint on its test split and rewrites its summary. */

@@ -1,5 +1,5 @@
 // The trainer end to end on a small CIFAR-10-format data set the test writes: the run directory, exact
-// resumption after a kill mid-epoch, the NaN guard, and the CLI's one-line errors.
+// resumption after a kill mid-epoch, the training lock, the NaN guard, and the CLI's one-line errors.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -87,8 +87,10 @@ test('a run killed mid-epoch and resumed ends bit-identical to an uninterrupted 
   }).catch((error: Error) => assert.fail(error.message));
   await new Promise((resolve) => child.on('exit', resolve));
   assert.equal(readFileSync(metricsFile, 'utf8').trim().split('\n').length, 1, 'killed during epoch 2');
+  assert.ok(existsSync(path.join(out, 'train.lock')), 'the killed run left its lock behind');
   const resumed = cli(['train', '--resume', out]);
   assert.equal(resumed.status, 0, resumed.stderr);
+  assert.ok(!existsSync(path.join(out, 'train.lock')), 'the resumed run took over the dead process\'s lock and gave it back');
   const uninterrupted = modelTensors(path.join(work, 'run-a', 'checkpoints', 'last.safetensors'));
   const afterResume = modelTensors(path.join(out, 'checkpoints', 'last.safetensors'));
   assert.deepEqual(Object.keys(afterResume).sort(), Object.keys(uninterrupted).sort());
@@ -96,6 +98,23 @@ test('a run killed mid-epoch and resumed ends bit-identical to an uninterrupted 
     assert.ok(tensor.equal(afterResume[name]!), `${name} differs after resuming`);
   }
   assert.equal(readFileSync(metricsFile, 'utf8').trim().split('\n').length, 3);
+});
+
+test('a run that a live process is training refuses a second trainer, and the first run ends unharmed', async () => {
+  const out = path.join(work, 'run-locked');
+  // 10 epochs (about 1 s each here), so that the first run is still training when the second one starts.
+  const first = spawn(process.execPath, [CLI, 'train', '--config', config, '--out', out, '--set', 'train.epochs=10'], { stdio: 'ignore' });
+  const firstExit = new Promise<number | null>((resolve) => first.on('exit', resolve));
+  const checkpoint = path.join(out, 'checkpoints', 'last.safetensors');
+  while (!existsSync(checkpoint)) await new Promise((resolve) => setTimeout(resolve, 20));
+  const second = cli(['train', '--resume', out]);
+  assert.equal(second.status, 1);
+  assert.match(second.stderr.trim().split('\n').at(-1)!,
+    new RegExp(`^scatter: .*run-locked is being trained by process ${first.pid} on .* since .*: wait for it or stop it`));
+  assert.equal(await firstExit, 0);
+  const metrics = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  assert.deepEqual(metrics.map((m) => m.epoch), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  assert.ok(!existsSync(path.join(out, 'train.lock')), 'the finished run gave its lock back');
 });
 
 test('a loss that becomes NaN stops the run, naming the step and the last good checkpoint', () => {
