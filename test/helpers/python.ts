@@ -1,6 +1,6 @@
 // Python PyTorch as the reference implementation for parity tests (Debian's python3-torch).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,15 @@ export function runPython(script: string, args: string[], options: { threads?: n
   return result.stdout;
 }
 
+// Each test file runs in its own process: the folders it made go when it exits (SCATTER_KEEP_TEST_DIRS=1 keeps
+// them to look into).
+const temporaryDirs: string[] = [];
+process.on('exit', () => {
+  if (process.env.SCATTER_KEEP_TEST_DIRS !== '1') for (const dir of temporaryDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 export function temporaryDir(prefix: string): string {
-  return mkdtempSync(path.join(tmpdir(), `scatter-${prefix}-`));
+  const dir = mkdtempSync(path.join(tmpdir(), `scatter-${prefix}-`));
+  temporaryDirs.push(dir);
+  return dir;
 }
