@@ -2,8 +2,13 @@
 // standard deviation; "-" with one seed) over its finished seeds of top-1 / many / medium / few, in %, and
 // each seed's top-1. Given the sweep's job list too, it names the list's jobs without a finished run (not
 // started or stopped) instead of every unfinished record, which includes jobs since dropped from the list.
-// Usage: node dist/bench/sweep-table.js RESULTS.jsonl [JOBS.json]
+// With --against NAME, each row also gets its top-1 difference from that row and Welch's t-test of it
+// (t, degrees of freedom, two-sided p), where both rows have at least 2 seeds.
+// Usage: node dist/bench/sweep-table.js RESULTS.jsonl [JOBS.json] [--against NAME]
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+import { mean, sampleStd, welchTest } from '../src/analysis/seed-statistics.js';
 
 interface Result {
   name: string;
@@ -15,8 +20,9 @@ interface Result {
   few?: number | null;
 }
 
-const [file, jobsFile] = process.argv.slice(2);
-if (file === undefined) throw new Error('usage: sweep-table.js RESULTS.jsonl [JOBS.json]');
+const { values: flags, positionals } = parseArgs({ options: { against: { type: 'string' } }, allowPositionals: true });
+const [file, jobsFile] = positionals;
+if (file === undefined) throw new Error('usage: sweep-table.js RESULTS.jsonl [JOBS.json] [--against NAME]');
 const results = readFileSync(file, 'utf8').split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as Result);
 
 // The latest record of each (name, seed): a resumed sweep appends again.
@@ -29,21 +35,38 @@ for (const result of latest.values()) {
   byName.set(result.name, [...(byName.get(result.name) ?? []), result]);
 }
 
+/** The values present, in %. */
+const percents = (values: (number | null | undefined)[]): number[] =>
+  values.filter((value): value is number => typeof value === 'number').map((value) => value * 100);
+
 function cell(values: (number | null | undefined)[]): string {
-  const present = values.filter((value): value is number => typeof value === 'number').map((value) => value * 100);
+  const present = percents(values);
   if (present.length === 0) return 'n/a';
-  const mean = present.reduce((a, b) => a + b, 0) / present.length;
-  if (present.length === 1) return mean.toFixed(2);
-  const spread = Math.sqrt(present.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (present.length - 1));
-  return `${mean.toFixed(2)} ± ${spread.toFixed(2)}`;
+  if (present.length === 1) return present[0]!.toFixed(2);
+  return `${mean(present).toFixed(2)} ± ${sampleStd(present).toFixed(2)}`;
 }
 
-const lines = ['| run | seeds | top-1 | many | medium | few | top-1 per seed |', '|---|---|---|---|---|---|---|'];
+const reference = flags.against;
+if (reference !== undefined && !byName.has(reference)) throw new Error(`--against ${reference}: no finished run of that name`);
+const referenceTop1 = reference === undefined ? [] : percents(byName.get(reference)!.map((run) => run.top1));
+
+/** The row's top-1 against the reference row's: difference of means, and Welch's test where both have 2+ seeds. */
+function comparison(top1: number[]): string {
+  const difference = mean(top1) - mean(referenceTop1);
+  const test = welchTest(top1, referenceTop1);
+  const sign = (value: number): string => `${value >= 0 ? '+' : ''}${value.toFixed(2)}`;
+  return test === null ? `${sign(difference)} | - | - | -` : `${sign(difference)} | ${test.t.toFixed(2)} | ${test.df.toFixed(1)} | ${test.p.toFixed(3)}`;
+}
+
+const header = ['run', 'seeds', 'top-1', 'many', 'medium', 'few', 'top-1 per seed',
+  ...(reference === undefined ? [] : [`vs ${reference}`, 't', 'df', 'p'])];
+const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---|').join('')}`];
 for (const [name, runs] of byName) {
   runs.sort((a, b) => a.seed - b.seed);
   const seeds = runs.map((run) => run.seed).join(', ');
+  const compared = reference === undefined ? '' : ` ${comparison(percents(runs.map((run) => run.top1)))} |`;
   lines.push(`| ${name} | ${seeds} | ${cell(runs.map((run) => run.top1))} | ${cell(runs.map((run) => run.many))} | ` +
-    `${cell(runs.map((run) => run.medium))} | ${cell(runs.map((run) => run.few))} | ${runs.map((run) => cell([run.top1])).join(', ')} |`);
+    `${cell(runs.map((run) => run.medium))} | ${cell(runs.map((run) => run.few))} | ${runs.map((run) => cell([run.top1])).join(', ')} |${compared}`);
 }
 const pending = jobsFile === undefined
   ? [...latest.values()].filter((result) => result.unfinished)
