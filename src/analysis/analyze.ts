@@ -10,11 +10,12 @@ import { lossConfig } from '../train/config.js';
 import type { RunDir } from '../train/run-dir.js';
 import { testLoader } from '../train/setup.js';
 import { writeFileAtomic } from '../util/files.js';
-import { collectOverBatches, evaluateOnRun, loadTrainedRun } from './trained-run.js';
 import {
   type FeatureDiagnostics, classWeightNorms, classifierHessianCondition, correlationMatrix, describeFeatures,
   gradientCoupling,
 } from './diagnostics.js';
+import { mean } from './seed-statistics.js';
+import { collectOverBatches, evaluateOnRun, loadTrainedRun } from './trained-run.js';
 
 export interface Analysis {
   checkpoint: string;
@@ -65,10 +66,6 @@ interface BatchCovarianceRecord {
   condition: number | null;
   batchSize?: number;
   meanAbsCorrelation: number;
-}
-
-function mean(values: readonly number[]): number {
-  return values.reduce((sum, value) => sum + value, 0) / values.length;
 }
 
 /** The lower median of values already sorted. */
