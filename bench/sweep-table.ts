@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import { mean, sampleStd, welchTest } from '../src/analysis/seed-statistics.js';
+import { formatMeanSpread, mean, welchTest } from '../src/analysis/seed-statistics.js';
 
 interface Result {
   name: string;
@@ -41,9 +41,7 @@ const percents = (values: (number | null | undefined)[]): number[] =>
 
 function cell(values: (number | null | undefined)[]): string {
   const present = percents(values);
-  if (present.length === 0) return 'n/a';
-  if (present.length === 1) return present[0]!.toFixed(2);
-  return `${mean(present).toFixed(2)} ± ${sampleStd(present).toFixed(2)}`;
+  return present.length === 0 ? 'n/a' : formatMeanSpread(present);
 }
 
 const reference = flags.against;

@@ -15,6 +15,12 @@ export function sampleStd(values: readonly number[]): number {
   return Math.sqrt(values.reduce((sum, value) => sum + (value - m) ** 2, 0) / (values.length - 1));
 }
 
+/** "mean ± sample deviation" with `digits` decimals, or the value alone when there is one. */
+export function formatMeanSpread(values: readonly number[], digits = 2): string {
+  if (values.length === 1) return values[0]!.toFixed(digits);
+  return `${mean(values).toFixed(digits)} ± ${sampleStd(values).toFixed(digits)}`;
+}
+
 export interface WelchTest {
   /** mean(a) - mean(b). */
   difference: number;

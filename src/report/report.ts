@@ -1,5 +1,6 @@
 // `scatter report DIR...`: one self-contained HTML page comparing runs: the top-1 / many / medium / few
-// table, training curves, per-class accuracy against class frequency, and, from analysis.json, feature
+// table (and the mean ± spread of configurations run on several seeds), training curves, per-class accuracy
+// against class frequency, and, from analysis.json, feature
 // diagnostics, correlation heatmaps and singular-value spectra; batch covariances where a run recorded them.
 // Figures are inline SVG (charts.ts); the page has no script and loads nothing. What a run lacks is said in
 // words where its figure would be.
@@ -9,10 +10,11 @@ import path from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 
 import type { FeatureDiagnostics } from '../analysis/diagnostics.js';
+import { formatMeanSpread, welchTest } from '../analysis/seed-statistics.js';
 import { shotGroups } from '../data/index.js';
 import { writeFileAtomic } from '../util/files.js';
 import { type Point, blockAverage, heatmap, lineChart, renderSvg } from './charts.js';
-import { BATCH_COVARIANCE_FILE, type Run, loadRuns } from './runs.js';
+import { BATCH_COVARIANCE_FILE, type Run, loadRuns, seedGroups } from './runs.js';
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -88,6 +90,36 @@ function resultsTable(runs: Run[]): Markup {
     <p class="note">Top-1 accuracy (%) on the balanced test split, from summary.json; many / medium / few: the
     mean accuracy over classes with more than data.manyThreshold (default 100), between, and fewer than
     data.fewThreshold (default 20) training images; – where a group has no class.</p>`;
+}
+
+/** A seed group's name: its runs' labels with the seed taken out where that makes them one, else the first label and a count. */
+function groupLabel(group: Run[]): string {
+  const names = new Set(group.map((run) => run.label.replace(/[-_.]?seed[-_]?\d+/i, '')));
+  return names.size === 1 ? [...names][0]! : `${group[0]!.label} and ${group.length - 1} more`;
+}
+
+function acrossSeeds(runs: Run[]): Markup {
+  const groups = seedGroups(runs).filter((group) => group.length >= 2);
+  if (groups.length === 0) return missing('No configuration here has more than one finished seed: nothing to average.');
+  const percents = (group: Run[], key: 'top1' | 'many' | 'medium' | 'few'): number[] =>
+    group.map((run) => run.summary![key]).filter((value): value is number => value !== null).map((value) => value * 100);
+  const cell = (values: number[]) => html`<td>${values.length === 0 ? '–' : formatMeanSpread(values)}</td>`;
+  const reference = percents(groups[0]!, 'top1');
+  const rows = groups.map((group, i) => {
+    const top1 = percents(group, 'top1');
+    const test = i === 0 ? null : welchTest(top1, reference);
+    return html`<tr><th>${groupLabel(group)}</th><td>${group.map((run) => run.config.seed).join(', ')}</td>
+      ${(['top1', 'many', 'medium', 'few'] as const).map((key) => cell(percents(group, key)))}
+      <td>${test === null ? '–' : `${test.difference >= 0 ? '+' : ''}${test.difference.toFixed(2)}`}</td>
+      <td>${test === null ? '–' : test.p.toFixed(3)}</td></tr>`;
+  });
+  return html`<table><thead><tr><th>configuration</th><th>seeds</th><th>top-1</th><th>many</th><th>medium</th><th>few</th>
+    <th>top-1 − first row's</th><th>Welch's p</th></tr></thead><tbody>${rows}</tbody></table>
+    <p class="note">Runs whose configs differ only in the seed (and, for a second stage, in its stage-1 run), with
+    two or more finished seeds: mean ± sample standard deviation over the seeds, in %. The last two columns compare
+    each configuration's top-1 with the first row's: the difference of the means, and the two-sided p-value of
+    Welch's t-test (with 3 seeds a side it has 2 to 4 degrees of freedom, so even a difference of a few times
+    the spread can leave p above 0.05).</p>`;
 }
 
 function diagnosticsTable(runs: Run[]): Markup {
@@ -217,6 +249,8 @@ export async function buildReport(directories: readonly string[]): Promise<strin
 ${runList(runs)}
 <h2>Top-1 accuracy</h2>
 ${resultsTable(runs)}
+<h3>Across seeds</h3>
+${acrossSeeds(runs)}
 <h2>Training curves</h2>
 ${await curves(runs)}
 <h2>Per-class results against class frequency</h2>

@@ -101,3 +101,19 @@ export function loadRuns(directories: readonly string[]): Run[] {
     return { ...run, label: name === run.method ? name : `${name} (${run.method})` };
   });
 }
+
+/**
+ * The finished runs grouped by configuration, in order of first appearance: runs whose configs are equal but
+ * for the seed (and decoupled.from, since a second stage starts from its own seed's stage 1) are one
+ * configuration trained on several seeds.
+ */
+export function seedGroups(runs: readonly Run[]): Run[][] {
+  const groups = new Map<string, Run[]>();
+  for (const run of runs) {
+    if (run.summary === null) continue;
+    const { config } = run;
+    const key = JSON.stringify({ ...config, seed: null, decoupled: { ...config.decoupled, from: null } });
+    groups.set(key, [...(groups.get(key) ?? []), run]);
+  }
+  return [...groups.values()];
+}

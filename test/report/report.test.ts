@@ -83,6 +83,34 @@ test('runs that share a directory name are labelled by their paths', async () =>
   assert.ok(labels.includes(`${ce} (ce)`) && labels.includes(`${other} (ce)`), labels.join(', '));
 });
 
+/** A variant whose config.yaml has another seed and, when given, another learning rate (another configuration). */
+function seeded(name: string, seed: number, top1: number, lr?: number): string {
+  const dir = variant(name, { top1 });
+  const file = path.join(dir, 'config.yaml');
+  let text = readFileSync(file, 'utf8');
+  assert.match(text, /^seed: 1$/m);
+  text = text.replace(/^seed: 1$/m, `seed: ${seed}`);
+  if (lr !== undefined) {
+    assert.match(text, /^ {2}lr: .*$/m);
+    text = text.replace(/^ {2}lr: .*$/m, `  lr: ${lr}`);
+  }
+  writeFileSync(file, text);
+  return dir;
+}
+
+test("configurations trained on several seeds are averaged, and each compared with the first by Welch's test", async () => {
+  const a = [0, 1, 2].map((seed) => seeded(`a-seed${seed}`, seed, [0.01, 0.02, 0.03][seed]!));
+  const b = [0, 1, 2].map((seed) => seeded(`b-seed${seed}`, seed, [0.04, 0.05, 0.06][seed]!, 0.5));
+  const single = seeded('single-seed0', 0, 0.5, 0.25);
+  const page = await buildReport([...a, single, ...b]);
+  const table = rows(page.slice(page.indexOf('<h3>Across seeds</h3>')));
+  // Welch's test of [4, 5, 6] against [1, 2, 3] (%): t 3.674, 4 degrees of freedom, p 0.0213 (scipy).
+  assert.deepEqual(table.find((row) => row[0] === 'a (ce)'), ['a (ce)', '0, 1, 2', '2.00 ± 1.00', ...table.find((row) => row[0] === 'a (ce)')!.slice(3, 6), '–', '–']);
+  assert.deepEqual(table.find((row) => row[0] === 'b (ce)')?.filter((_, i) => [0, 1, 2, 6, 7].includes(i)), ['b (ce)', '0, 1, 2', '5.00 ± 1.00', '+3.00', '0.021']);
+  assert.ok(!table.some((row) => row[0]!.startsWith('single')), 'a configuration with one seed has no row');
+  assert.match(await buildReport([ce]), /No configuration here has more than one finished seed: nothing to average\./);
+});
+
 test('large correlation matrices are averaged in blocks', () => {
   const matrix = [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16]];
   assert.deepEqual(blockAverage(matrix, 2), { matrix: [[3.5, 5.5], [11.5, 13.5]], block: 2 });
