@@ -1,7 +1,7 @@
 // `scatter report DIR...`: one self-contained HTML page comparing runs: the top-1 / many / medium / few
 // table (and the mean ± spread of configurations run on several seeds), training curves, per-class accuracy
-// against class frequency, and, from analysis.json, feature
-// diagnostics, correlation heatmaps and singular-value spectra; batch covariances where a run recorded them.
+// against class frequency, and, from analysis.json, feature diagnostics, correlation heatmaps and
+// singular-value spectra; batch covariances where a run recorded them.
 // Figures are inline SVG (charts.ts); the page has no script and loads nothing. What a run lacks is said in
 // words where its figure would be.
 import { mkdirSync } from 'node:fs';
