@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { ANALYSIS_FILE, type Analysis, parseAnalysisJson } from '../analysis/analyze.js';
-import { type Config, loadConfig } from '../train/config.js';
+import { type Config, loadConfig, trainingRecipe } from '../train/config.js';
 import { RunDir } from '../train/run-dir.js';
 import type { Summary } from '../train/trainer.js';
 
@@ -103,16 +103,16 @@ export function loadRuns(directories: readonly string[]): Run[] {
 }
 
 /**
- * The finished runs grouped by configuration, in order of first appearance: runs whose configs are equal but
- * for the seed (and decoupled.from, since a second stage starts from its own seed's stage 1) are one
- * configuration trained on several seeds.
+ * The finished runs grouped by configuration, in order of first appearance: runs whose training recipes
+ * (trainingRecipe: the settings that take effect) are equal but for the seed, and decoupled.from, since a
+ * second stage starts from its own seed's stage 1, are one configuration trained on several seeds.
  */
 export function seedGroups(runs: readonly Run[]): Run[][] {
   const groups = new Map<string, Run[]>();
   for (const run of runs) {
     if (run.summary === null) continue;
-    const { config } = run;
-    const key = JSON.stringify({ ...config, seed: null, decoupled: { ...config.decoupled, from: null } });
+    const recipe = trainingRecipe(run.config);
+    const key = JSON.stringify({ ...recipe, seed: null, decoupled: { ...(recipe.decoupled as object), from: null } });
     groups.set(key, [...(groups.get(key) ?? []), run]);
   }
   return [...groups.values()];

@@ -250,6 +250,48 @@ export function lossConfig(config: Config): LossConfig {
   return { ...rest, drw: drwStartEpoch === null ? null : { startEpoch: drwStartEpoch, beta: drwBeta } };
 }
 
+/** `value` without `keys`. */
+function omit<T extends object>(value: T, keys: readonly string[]): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([key]) => !keys.includes(key))) as Partial<T>;
+}
+
+// The loss parameters and the losses that use them; the others ignore them.
+const LOSS_PARAMETERS: Record<string, readonly string[]> = {
+  focalGamma: ['focal', 'cb-focal'], cbBeta: ['cb-focal', 'cb-ce'], ldamMaxMargin: ['ldam'], ldamScale: ['ldam'], laTau: ['la'],
+};
+
+/**
+ * What decides the trained model, up to the seed and floating-point order: the config without the keys that
+ * take no effect in it (the whitening section without a whitening neck, B3RS and BET settings under another
+ * sampler, other losses' parameters, other schedules' keys, ...) and without those that only say how the run
+ * executes (data.root, workers and caches, threads, device, channels-last, evaluation and recording
+ * frequency, collective tuning). Runs with equal recipes trained the same method, though they were written
+ * by versions of scatter whose defaults for unused keys differ.
+ */
+export function trainingRecipe(config: Config): Record<string, unknown> {
+  const { data, model, train, schedule, loss, decoupled } = config;
+  const whitening = model.neck === 'whitening' ? omit(model.whitening, model.whitening.method === 'zca' ? ['iterations'] : [])
+    : model.neck === 'batchnorm' ? { momentum: model.whitening.momentum, affine: model.whitening.affine } : null;
+  const unusedScheduleKeys = { multistep: ['minLr'], cosine: ['milestones', 'gamma'], constant: ['milestones', 'gamma', 'minLr'] }[schedule.type];
+  const unusedLossKeys = Object.keys(LOSS_PARAMETERS).filter((key) => !LOSS_PARAMETERS[key]!.includes(loss.name));
+  return {
+    seed: config.seed,
+    data: omit(data, ['root', 'workers', 'decodedCacheMiB']),
+    model: { ...model, whitening },
+    train: {
+      ...omit(train, ['device', 'threads', 'channelsLast', 'evalEvery', 'recordCovarianceEvery']),
+      b3rs: train.sampler === 'b3rs' || train.sampler === 'bet' ? train.b3rs : null,
+      bet: train.sampler === 'bet' ? omit(train.bet, [train.bet.mode === 'concat' ? 'period' : 'subBatchSize']) : null,
+    },
+    distributed: { syncWhitening: config.distributed.syncWhitening },
+    optim: config.optim,
+    schedule: omit(schedule, unusedScheduleKeys),
+    loss: omit(loss, [...unusedLossKeys, ...(loss.drwStartEpoch === null ? ['drwBeta'] : [])]),
+    decoupled: decoupled.method === null ? { method: null }
+      : omit(decoupled, decoupled.method === 'tau-norm' ? [] : ['tauGrid', 'keepBias']),
+  };
+}
+
 export function configToYaml(config: Config): string {
   return stringify(config);
 }

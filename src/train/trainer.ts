@@ -21,7 +21,7 @@ import { conditionNumber, correlationMatrix, covariance, meanAbsOffDiagonal } fr
 import { type Loss, createLoss } from '../longtail/losses.js';
 import type { LrSchedule, SGD, SgdState } from '../optim/index.js';
 import * as torch from '../torch/index.js';
-import { type Config, configToYaml, loadConfig, lossConfig } from './config.js';
+import { type Config, configToYaml, loadConfig, lossConfig, trainingRecipe } from './config.js';
 import { rankDevice, rowsPerRank } from './distributed.js';
 import { type Evaluation, evaluate } from './evaluation.js';
 import { Progress, formatDuration } from './progress.js';
@@ -432,10 +432,13 @@ async function runToEnd(run: Run, prepare: () => void): Promise<Summary> {
   }
 }
 
-/** The config keys stage 1 and its second stage must share: the model, and those that choose the training images. */
+/**
+ * What stage 1 and its second stage must share: the model (the settings that take effect in it) and the keys
+ * that choose the training images.
+ */
 function sharedKeys(config: Config): Record<string, unknown> {
   const { dataset, trainList, testList, imbalance, holdoutPerClass } = config.data;
-  return { model: config.model, data: { dataset, trainList, testList, imbalance, holdoutPerClass } };
+  return { model: trainingRecipe(config).model, data: { dataset, trainList, testList, imbalance, holdoutPerClass } };
 }
 
 /** Dotted key -> JSON value of every leaf of a nested object. */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { ConfigError } from '../../src/train/schema.js';
-import { loadConfig, resolveConfig } from '../../src/train/config.js';
+import { loadConfig, resolveConfig, trainingRecipe } from '../../src/train/config.js';
 import { repoRoot, temporaryDir } from '../helpers/python.js';
 
 test('an empty config resolves to the LDAM-DRW CIFAR recipe', () => {
@@ -74,4 +74,29 @@ test('extends: a config states only how it differs from its base; loops and miss
   assert.throws(() => loadConfig(path.join(dir, 'a.yaml')), /'extends' loops back to itself/);
   writeFileSync(path.join(dir, 'orphan.yaml'), 'extends: gone.yaml\n');
   assert.throws(() => loadConfig(path.join(dir, 'orphan.yaml')), /orphan\.yaml: extends .*gone\.yaml, which does not exist/);
+});
+
+test('the training recipe keeps the settings that take effect and drops the unused and the executional ones', () => {
+  const recipe = (overrides: string[]) => trainingRecipe(resolveConfig({}, overrides));
+  assert.deepEqual(recipe(['model.whitening.eps=0.5', 'train.bet.mode=interleave', 'train.b3rs.q=1', 'loss.focalGamma=3',
+    'loss.drwBeta=0.9', 'schedule.minLr=0.01', 'decoupled.keepBias=true', 'train.threads=1', 'data.workers=0',
+    'train.evalEvery=1', 'train.recordCovarianceEvery=5', 'train.channelsLast=true', 'data.root=/elsewhere']), recipe([]));
+  assert.deepEqual(recipe(['model.neck=batchnorm', 'model.whitening.eps=0.5']), recipe(['model.neck=batchnorm']), 'batch norm keeps its own eps');
+  assert.deepEqual(recipe(['model.neck=whitening', 'model.whitening.iterations=9']), recipe(['model.neck=whitening']), 'zca has no iterations');
+  assert.deepEqual(recipe(['train.sampler=bet', 'train.bet.mode=interleave', 'train.bet.subBatchSize=8']),
+    recipe(['train.sampler=bet', 'train.bet.mode=interleave']), 'interleave has no sub-batch');
+  const used: [string[], string][] = [
+    [['model.neck=whitening'], 'model.whitening.eps=0.5'],
+    [['model.neck=whitening', 'model.whitening.method=newton-schulz'], 'model.whitening.iterations=9'],
+    [['model.neck=batchnorm'], 'model.whitening.momentum=0.5'],
+    [['train.sampler=b3rs'], 'train.b3rs.q=1'],
+    [['train.sampler=bet'], 'train.bet.subBatchSize=8'],
+    [['loss.name=focal'], 'loss.focalGamma=3'],
+    [['loss.name=cb-ce'], 'loss.cbBeta=0.99'],
+    [['loss.drwStartEpoch=10'], 'loss.drwBeta=0.9'],
+    [['schedule.type=cosine'], 'schedule.minLr=0.01'],
+    [[], 'seed=3'],
+    [[], 'train.precision=bfloat16'],
+  ];
+  for (const [base, change] of used) assert.notDeepEqual(recipe([...base, change]), recipe(base), `${change} after ${base.join(' ')}`);
 });

@@ -177,6 +177,18 @@ test('the shipped crt, lws and tau-norm configs extend their data set\'s ce.yaml
   }
 });
 
+test('a stage 1 whose config differs only in unused keys (a whitening eps without a whitening neck, as an older default wrote it) is accepted', async () => {
+  const older = path.join(work, 'stage1-older-defaults');
+  cpSync(stage1Dir, older, { recursive: true });
+  const file = path.join(older, 'config.yaml');
+  const text = readFileSync(file, 'utf8');
+  assert.match(text, /^ {4}eps: 0\.1$/m);
+  writeFileSync(file, text.replace(/^ {4}eps: 0\.1$/m, '    eps: 0.001'));
+  const config = loadConfig(stage1Config, ['decoupled.method=crt', `decoupled.from=${older}`, 'train.sampler=class-balanced', 'train.epochs=1']);
+  const summary = await train(config, { out: path.join(work, 'crt-on-older-defaults'), verbose: false });
+  assert.equal(summary.classCounts.length, 10);
+});
+
 test('bad decoupled.from: one line on stderr, a non-zero exit, and no run directory', () => {
   const notARun = path.join(work, 'not-a-run');
   mkdirSync(notARun, { recursive: true });
