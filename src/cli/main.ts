@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 
 import { loadRunData } from '../train/setup.js';
 import { analysisJson, analyzeRun } from '../analysis/analyze.js';
-import { CONFIG_SCHEMA, dataDirectory, loadConfig } from '../train/config.js';
+import { CONFIG_SCHEMA, dataDirectory, explicitKeys, loadConfig, unusedSettings } from '../train/config.js';
 import { documentation } from '../train/schema.js';
 import { DOWNLOADS, type DownloadName, classCounts, downloadDataset, shotGroups } from '../data/index.js';
 import { evaluateRun, resume, train } from '../train/trainer.js';
@@ -126,8 +126,14 @@ async function trainCommand(args: string[]): Promise<void> {
     throw new UsageError('data-parallel training needs --out DIR: every rank must name the same run directory');
   }
   const configFile = resuming ? RunDir.open(values.resume as string).configFile : requireString(values.config, '--config');
-  const config = loadConfig(configFile, resuming ? [] : (values.set as string[] | undefined) ?? []);
+  const overrides = resuming ? [] : (values.set as string[] | undefined) ?? [];
+  const config = loadConfig(configFile, overrides);
   const parallel = joinFromEnvironment(config);
+  if (!resuming && (parallel?.rank ?? 0) === 0) {
+    for (const { key, why } of unusedSettings(config, explicitKeys(configFile, overrides))) {
+      console.error(`scatter: note: ${key} is set but takes no effect (${why})`);
+    }
+  }
   try {
     const summary = resuming
       ? await resume(values.resume as string, { parallel })

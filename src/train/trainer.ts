@@ -21,7 +21,7 @@ import { conditionNumber, correlationMatrix, covariance, meanAbsOffDiagonal } fr
 import { type Loss, createLoss } from '../longtail/losses.js';
 import type { LrSchedule, SGD, SgdState } from '../optim/index.js';
 import * as torch from '../torch/index.js';
-import { type Config, configToYaml, loadConfig, lossConfig, trainingRecipe } from './config.js';
+import { type Config, configToYaml, leaves, loadConfig, lossConfig, trainingRecipe } from './config.js';
 import { rankDevice, rowsPerRank } from './distributed.js';
 import { type Evaluation, evaluate } from './evaluation.js';
 import { Progress, formatDuration } from './progress.js';
@@ -439,16 +439,6 @@ async function runToEnd(run: Run, prepare: () => void): Promise<Summary> {
 function sharedKeys(config: Config): Record<string, unknown> {
   const { dataset, trainList, testList, imbalance, holdoutPerClass } = config.data;
   return { model: trainingRecipe(config).model, data: { dataset, trainList, testList, imbalance, holdoutPerClass } };
-}
-
-/** Dotted key -> JSON value of every leaf of a nested object. */
-function leaves(value: unknown, prefix = '', found = new Map<string, string>()): Map<string, string> {
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    for (const [key, inner] of Object.entries(value)) leaves(inner, prefix === '' ? key : `${prefix}.${key}`, found);
-  } else {
-    found.set(prefix, JSON.stringify(value));
-  }
-  return found;
 }
 
 /**

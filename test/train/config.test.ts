@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { ConfigError } from '../../src/train/schema.js';
-import { loadConfig, resolveConfig, trainingRecipe } from '../../src/train/config.js';
+import { explicitKeys, loadConfig, resolveConfig, trainingRecipe, unusedSettings } from '../../src/train/config.js';
 import { repoRoot, temporaryDir } from '../helpers/python.js';
 
 test('an empty config resolves to the LDAM-DRW CIFAR recipe', () => {
@@ -99,4 +99,25 @@ test('the training recipe keeps the settings that take effect and drops the unus
     [[], 'train.precision=bfloat16'],
   ];
   for (const [base, change] of used) assert.notDeepEqual(recipe([...base, change]), recipe(base), `${change} after ${base.join(' ')}`);
+});
+
+test('keys set for a feature that is off are named with the setting that turns it off; no shipped config has one', () => {
+  const file = path.join(repoRoot, 'configs', 'cifar10-lt-ir100', 'la.yaml');
+  const overrides = ['model.whitening.eps=0.5', 'train.bet.mode=interleave', 'train.b3rs.q=1', 'loss.focalGamma=2', 'loss.drwBeta=0.9',
+    'train.threads=1', 'schedule.minLr=0.1'];
+  assert.deepEqual(unusedSettings(loadConfig(file, overrides), explicitKeys(file, overrides)), [
+    { key: 'model.whitening.eps', why: 'model.neck is identity' },
+    { key: 'train.bet.mode', why: 'train.sampler is instance' },
+    { key: 'train.b3rs.q', why: 'train.sampler is instance' },
+    { key: 'loss.focalGamma', why: 'loss.name is la' },
+    { key: 'loss.drwBeta', why: 'loss.drwStartEpoch is null' },
+  ]);
+  const batchnorm = ['model.neck=batchnorm', 'model.whitening.eps=0.5', 'model.whitening.momentum=0.2'];
+  assert.deepEqual(unusedSettings(loadConfig(file, batchnorm), explicitKeys(file, batchnorm)), [{ key: 'model.whitening.eps', why: 'model.neck is batchnorm' }]);
+  for (const dataset of readdirSync(path.join(repoRoot, 'configs'))) {
+    for (const name of readdirSync(path.join(repoRoot, 'configs', dataset))) {
+      const shipped = path.join(repoRoot, 'configs', dataset, name);
+      assert.deepEqual(unusedSettings(loadConfig(shipped), explicitKeys(shipped)), [], shipped);
+    }
+  }
 });

@@ -46,10 +46,11 @@ const dataRoot = path.join(work, 'cifar-10-batches-bin');
 writeCifar10(dataRoot, { trainPerClass: 24, testPerClass: 6 });
 const config = writeConfig(work, dataRoot);
 
-test('a run writes config.yaml, metrics.jsonl, summary.json and checkpoints', () => {
+test('a run writes config.yaml, metrics.jsonl, summary.json and checkpoints, and names the keys it does not use', () => {
   const out = path.join(work, 'run-a');
-  const result = cli(['train', '--config', config, '--out', out]);
+  const result = cli(['train', '--config', config, '--out', out, '--set', 'model.whitening.eps=0.5']);
   assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stderr, /^scatter: note: model\.whitening\.eps is set but takes no effect \(model\.neck is identity\)$/m);
   for (const file of ['config.yaml', 'metrics.jsonl', 'summary.json', 'checkpoints/last.safetensors', 'checkpoints/best.safetensors']) {
     assert.ok(existsSync(path.join(out, file)), `${file} is missing`);
   }
