@@ -66,9 +66,21 @@ function notAnalysed(runs: Run[]): Markup[] {
     missing(`${run.label}: not analysed yet (no analysis.json); scatter analyze --run ${run.dir} adds its diagnostics.`));
 }
 
+/** How the run was trained, from the last process that trained it (environment.jsonl). */
+function trainedWith(run: Run): string {
+  const last = run.environment.at(-1);
+  if (last === undefined) return 'environment not recorded';
+  const commit = typeof last.commit === 'string' ? ` at ${last.commit.slice(0, 10)}${last.modified === true ? ' with local changes' : ''}` : '';
+  const processes = run.environment.length > 1 ? ` (the last of ${run.environment.length} processes)` : '';
+  const ranks = Number(last.worldSize) > 1 ? ` x ${String(last.worldSize)} processes` : '';
+  return `scatter ${String(last.scatter)}${commit}, libtorch ${String(last.libtorch)}, ${String(last.device)}, ` +
+    `${String(last.threads)} threads${ranks}${processes}`;
+}
+
 function runList(runs: Run[]): Markup {
   return html`<ul>${runs.map((run) => html`<li><b>${run.label}</b>: <code>${run.dir}</code>, ${run.config.data.dataset}
-    (imbalance ratio ${run.config.data.imbalance.ratio}), ${run.config.model.name}, ${run.config.train.epochs} epochs</li>`)}</ul>`;
+    (imbalance ratio ${run.config.data.imbalance.ratio}), ${run.config.model.name}, ${run.config.train.epochs} epochs;
+    ${trainedWith(run)}</li>`)}</ul>`;
 }
 
 function resultsTable(runs: Run[]): Markup {

@@ -43,6 +43,8 @@ export interface Run {
   analysis: Analysis | null;
   /** null when the run did not record batch covariances. */
   batchCovariance: BatchCovariance[] | null;
+  /** environment.jsonl: one record per process that trained the run (none for runs from before it existed). */
+  environment: Record<string, unknown>[];
 }
 
 /** The method in the config's own words: neck, loss, sampler and second stage where they are not the plain ones. */
@@ -89,6 +91,7 @@ function loadRun(directory: string): Omit<Run, 'label'> {
     metrics: readJsonLines<EpochMetrics>(dir.metricsFile) ?? [],
     analysis: readJson(path.join(directory, ANALYSIS_FILE), parseAnalysisJson),
     batchCovariance: readJsonLines<BatchCovariance>(path.join(directory, BATCH_COVARIANCE_FILE)),
+    environment: readJsonLines<Record<string, unknown>>(dir.environmentFile) ?? [],
   };
 }
 

@@ -1,6 +1,6 @@
 // The run directory contract (docs/architecture.md): config.yaml, metrics.jsonl (one JSON object per
-// evaluated epoch), summary.json, checkpoints/, and when asked batch-covariance.jsonl (one object per
-// recorded training step). Every file is written atomically (temporary file, fsync,
+// evaluated epoch), summary.json, checkpoints/, environment.jsonl (one object per process that trained the
+// run), and when asked batch-covariance.jsonl (one object per recorded training step). Every file is written atomically (temporary file, fsync,
 // rename), so an interrupted run never leaves a torn file behind. While a process trains the run it holds
 // train.lock, so that a second trainer (a repeated --resume, a restarted sweep) cannot interleave its
 // checkpoints and metrics with the first one's.
@@ -43,6 +43,18 @@ export class RunDir {
 
   get batchCovarianceFile(): string {
     return path.join(this.root, 'batch-covariance.jsonl');
+  }
+
+  get environmentFile(): string {
+    return path.join(this.root, 'environment.jsonl');
+  }
+
+  appendEnvironment(record: Record<string, unknown>): void {
+    appendRecords(this.environmentFile, [record]);
+  }
+
+  readEnvironment(): Record<string, unknown>[] {
+    return readRecords(this.environmentFile, Infinity);
   }
 
   get summaryFile(): string {
@@ -147,10 +159,10 @@ function appendRecords(file: string, records: readonly Record<string, unknown>[]
   if (records.length > 0) appendFileSync(file, records.map((record) => `${JSON.stringify(record)}\n`).join(''));
 }
 
-/** The JSON lines of `file` whose epoch is at most `lastEpoch`; none when it does not exist. */
+/** The JSON lines of `file` whose epoch is at most `lastEpoch` (all of them at Infinity); none when it does not exist. */
 function readRecords(file: string, lastEpoch: number): Record<string, unknown>[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8').split('\n').filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .filter((record) => (record.epoch as number) <= lastEpoch);
+    .filter((record) => lastEpoch === Infinity || (record.epoch as number) <= lastEpoch);
 }

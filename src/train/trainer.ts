@@ -23,6 +23,7 @@ import type { LrSchedule, SGD, SgdState } from '../optim/index.js';
 import * as torch from '../torch/index.js';
 import { type Config, configToYaml, leaves, loadConfig, lossConfig, trainingRecipe } from './config.js';
 import { rankDevice, rowsPerRank } from './distributed.js';
+import { describeEnvironment } from './environment.js';
 import { type Evaluation, evaluate } from './evaluation.js';
 import { Progress, formatDuration } from './progress.js';
 import { RunDir } from './run-dir.js';
@@ -342,6 +343,10 @@ class Run {
     const { evalEvery } = this.config.train;
     this.parallel?.broadcastState(this.model);
     const epochs = this.epochs;
+    if (this.rank === 0) {
+      this.dir.appendEnvironment({ startedAt: new Date().toISOString(), firstEpoch: this.meta.epoch + 1,
+        ...describeEnvironment(this.config.train.device, this.parallel?.worldSize ?? 1) });
+    }
     const counts = this.data.classCounts;
     this.log(`scatter: ${this.data.train.length} training images in ${counts.length} classes (${Math.max(...counts)} to ` +
       `${Math.min(...counts)} per class), ${this.data.test.length} test images; ${this.stepsPerEpoch} steps per epoch; run ${this.dir.root}`);

@@ -53,6 +53,10 @@ test('text from run directories is escaped, in the page and in the figures', asy
 
 test('a run not analysed yet, and a run without batch covariances, are stated in words', async () => {
   const page = await buildReport([ce]);
+  assert.match(page, /2 epochs;\s+scatter \d+\.\d+\.\d+( at [0-9a-f]{10}( with local changes)?)?, libtorch \d+\.\d+\.\d+, cpu, 1 threads</);
+  const unrecorded = path.join(work, 'unrecorded');
+  cpSync(ce, unrecorded, { recursive: true, filter: (source) => !source.endsWith('environment.jsonl') });
+  assert.match(await buildReport([unrecorded]), /2 epochs;\s+environment not recorded</);
   assert.match(page, /ce: not analysed yet \(no analysis\.json\); scatter analyze --run .*ce adds its diagnostics/);
   assert.match(page, /No run recorded batch covariances \(batch-covariance\.jsonl\)/);
   assert.ok(!page.includes('<script'));

@@ -36,6 +36,10 @@ function cli(args: string[]): { status: number | null; stdout: string; stderr: s
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+function environmentRecords(run: string): Record<string, unknown>[] {
+  return readFileSync(path.join(run, 'environment.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 function modelTensors(file: string): Record<string, torch.Tensor> {
   const { tensors } = torch.safetensors.loadFile(file);
   return Object.fromEntries(Object.entries(tensors).filter(([name]) => name.startsWith('model.')));
@@ -51,9 +55,15 @@ test('a run writes config.yaml, metrics.jsonl, summary.json and checkpoints, and
   const result = cli(['train', '--config', config, '--out', out, '--set', 'model.whitening.eps=0.5']);
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stderr, /^scatter: note: model\.whitening\.eps is set but takes no effect \(model\.neck is identity\)$/m);
-  for (const file of ['config.yaml', 'metrics.jsonl', 'summary.json', 'checkpoints/last.safetensors', 'checkpoints/best.safetensors']) {
+  for (const file of ['config.yaml', 'metrics.jsonl', 'summary.json', 'environment.jsonl', 'checkpoints/last.safetensors', 'checkpoints/best.safetensors']) {
     assert.ok(existsSync(path.join(out, file)), `${file} is missing`);
   }
+  const [environment, ...more] = environmentRecords(out);
+  assert.equal(more.length, 0);
+  assert.equal(environment!.firstEpoch, 1);
+  assert.equal(environment!.libtorch, torch.version().libtorch);
+  assert.equal(environment!.scatter, JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version);
+  assert.equal(environment!.threads, 1);
   const metrics = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
   assert.deepEqual(metrics.map((m) => m.epoch), [1, 2, 3]);
   const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
@@ -99,6 +109,7 @@ test('a run killed mid-epoch and resumed ends bit-identical to an uninterrupted 
     assert.ok(tensor.equal(afterResume[name]!), `${name} differs after resuming`);
   }
   assert.equal(readFileSync(metricsFile, 'utf8').trim().split('\n').length, 3);
+  assert.deepEqual(environmentRecords(out).map((record) => record.firstEpoch), [1, 2], 'one record per process that trained the run');
 });
 
 test('a run that a live process is training refuses a second trainer, and the first run ends unharmed', async () => {
