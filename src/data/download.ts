@@ -2,13 +2,14 @@
 // published MD5 sums, resumed with HTTP Range when a transfer breaks, unpacked atomically.
 import { createHash } from 'node:crypto';
 import {
-  closeSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statSync, truncateSync, writeSync,
+  closeSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statSync, truncateSync,
 } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
+import { writeAll } from '../util/files.js';
 import { extractTarGz } from './tar.js';
 
 export type DownloadName = 'cifar10' | 'cifar100' | 'mnist' | 'fashion-mnist';
@@ -133,7 +134,7 @@ async function transfer(url: string, partFile: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       response.on('data', (chunk: Buffer) => {
         try {
-          writeSync(fd, chunk);
+          writeAll(fd, chunk);
         } catch (error) {
           response.destroy(error as Error);
         }

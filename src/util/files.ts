@@ -2,15 +2,18 @@
 // the new one, never a torn one (checkpoints, summaries, configs).
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 
+/** Writes all of `bytes` at the descriptor's position: one write call may write less than asked (a disk filling up). */
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let written = 0; written < bytes.length;) written += writeSync(fd, bytes, written, bytes.length - written);
+}
+
 /** Writes `contents` to a temporary file beside `file`, syncs it, and renames it over `file`. */
 export function writeFileAtomic(file: string, contents: string | Uint8Array): void {
   const temporary = `${file}.tmp-${process.pid}`;
   const fd = openSync(temporary, 'w');
   try {
     try {
-      // One write call may write less than asked (a signal, a disk filling up): write until all is out.
-      const bytes = typeof contents === 'string' ? Buffer.from(contents) : contents;
-      for (let written = 0; written < bytes.length;) written += writeSync(fd, bytes, written, bytes.length - written);
+      writeAll(fd, typeof contents === 'string' ? Buffer.from(contents) : contents);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
