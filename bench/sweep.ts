@@ -7,6 +7,8 @@
 // seconds are stopped and recorded as unfinished, so a time-boxed sweep still reports what it finished.
 // Run directories are DIR/<name>-seed<seed>: a job whose directory holds a finished run is collected, not
 // rerun, and one with a checkpoint is resumed, so a sweep stopped by a session's end continues in the next.
+// A job whose run another process is still training (a sweep restarted while its runs go on) is waited for,
+// holding its slot, then collected or resumed.
 // Each run's stderr goes to DIR/<name>-seed<seed>.log (appended), not through this process, so a run outlives a
 // stopped sweep and its whole error text is kept. (bench/sweep-table.ts prints the results as a markdown table.)
 // Usage: node dist/bench/sweep.js --jobs FILE --out DIR [--parallel 4] [--deadline 86400] [--threads 1]
@@ -16,6 +18,8 @@ import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSyn
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+
+import { RunDir } from '../src/train/run-dir.js';
 
 interface Job {
   name: string;
@@ -65,6 +69,15 @@ async function run(job: Job): Promise<void> {
   if (existsSync(summaryFile)) {
     collect(job, summaryFile, 0);
     return;
+  }
+  const holder = new RunDir(dir).trainer();
+  if (holder !== null) {
+    process.stderr.write(`sweep: ${job.name} seed ${job.seed} is being trained by process ${holder.pid}: waiting for it\n`);
+    while (new RunDir(dir).trainer() !== null) await new Promise((resolve) => setTimeout(resolve, 10_000));
+    if (existsSync(summaryFile)) {
+      collect(job, summaryFile, 0);
+      return;
+    }
   }
   const stage1 = job.stage1 === undefined ? [] : [`decoupled.from=${runDir(job.stage1, job.seed)}`];
   if (job.stage1 !== undefined) {

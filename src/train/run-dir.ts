@@ -10,7 +10,7 @@ import path from 'node:path';
 
 import { writeFileAtomic } from '../util/files.js';
 
-interface LockHolder {
+export interface LockHolder {
   pid: number;
   host: string;
   since: string;
@@ -80,13 +80,19 @@ export class RunDir {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
-      const holder = readLockHolder(this.lockFile);
-      if (holder !== null && isAlive(holder)) {
+      const holder = this.trainer();
+      if (holder !== null) {
         throw new Error(`${this.root} is being trained by process ${holder.pid} on ${holder.host} since ${holder.since}: ` +
           `wait for it or stop it (if that process no longer runs, delete ${this.lockFile})`);
       }
       rmSync(this.lockFile, { force: true });
     }
+  }
+
+  /** The live process that holds train.lock (one on another machine counts as live), or null. */
+  trainer(): LockHolder | null {
+    const holder = readLockHolder(this.lockFile);
+    return holder !== null && isAlive(holder) ? holder : null;
   }
 
   /** Gives train.lock back, if this RunDir took it. */
