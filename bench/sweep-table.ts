@@ -3,8 +3,10 @@
 // each seed's top-1. Given the sweep's job list too, it names the list's jobs without a finished run (not
 // started or stopped) instead of every unfinished record, which includes jobs since dropped from the list.
 // With --against NAME, each row also gets its top-1 difference from that row and Welch's t-test of it
-// (t, degrees of freedom, two-sided p), where both rows have at least 2 seeds.
-// Usage: node dist/bench/sweep-table.js RESULTS.jsonl [JOBS.json] [--against NAME]
+// (t, degrees of freedom, two-sided p), where both rows have at least 2 seeds. With --rows FILE (a JSON list
+// of { name, what }), the table has those rows in that order, each described, and no others: the table of
+// docs/results.md is this output as it is.
+// Usage: node dist/bench/sweep-table.js RESULTS.jsonl [JOBS.json] [--against NAME] [--rows FILE]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
@@ -20,9 +22,9 @@ interface Result {
   few?: number | null;
 }
 
-const { values: flags, positionals } = parseArgs({ options: { against: { type: 'string' } }, allowPositionals: true });
+const { values: flags, positionals } = parseArgs({ options: { against: { type: 'string' }, rows: { type: 'string' } }, allowPositionals: true });
 const [file, jobsFile] = positionals;
-if (file === undefined) throw new Error('usage: sweep-table.js RESULTS.jsonl [JOBS.json] [--against NAME]');
+if (file === undefined) throw new Error('usage: sweep-table.js RESULTS.jsonl [JOBS.json] [--against NAME] [--rows FILE]');
 const results = readFileSync(file, 'utf8').split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as Result);
 
 // The latest record of each (name, seed): a resumed sweep appends again.
@@ -56,14 +58,24 @@ function comparison(top1: number[]): string {
   return test === null ? `${sign(difference)} | - | - | -` : `${sign(difference)} | ${test.t.toFixed(2)} | ${test.df.toFixed(1)} | ${test.p.toFixed(3)}`;
 }
 
-const header = ['run', 'seeds', 'top-1', 'many', 'medium', 'few', 'top-1 per seed',
+// The rows: every finished name in order of appearance, or those --rows names, in its order, described.
+const rows: { name: string; what?: string }[] = flags.rows === undefined
+  ? [...byName.keys()].map((name) => ({ name }))
+  : JSON.parse(readFileSync(flags.rows, 'utf8')) as { name: string; what: string }[];
+const described = flags.rows !== undefined;
+const header = ['run', ...(described ? ['what'] : []), 'seeds', 'top-1', 'many', 'medium', 'few', 'top-1 per seed',
   ...(reference === undefined ? [] : [`vs ${reference}`, 't', 'df', 'p'])];
 const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---|').join('')}`];
-for (const [name, runs] of byName) {
+for (const { name, what } of rows) {
+  const runs = byName.get(name);
+  if (runs === undefined) {
+    lines.push(`| ${name} |${described ? ` ${what} |` : ''} not finished yet |${' |'.repeat(header.length - (described ? 3 : 2))}`);
+    continue;
+  }
   runs.sort((a, b) => a.seed - b.seed);
   const seeds = runs.map((run) => run.seed).join(', ');
-  const compared = reference === undefined ? '' : ` ${comparison(percents(runs.map((run) => run.top1)))} |`;
-  lines.push(`| ${name} | ${seeds} | ${cell(runs.map((run) => run.top1))} | ${cell(runs.map((run) => run.many))} | ` +
+  const compared = reference === undefined ? '' : name === reference ? ' (reference) | | | |' : ` ${comparison(percents(runs.map((run) => run.top1)))} |`;
+  lines.push(`| ${name} |${described ? ` ${what} |` : ''} ${seeds} | ${cell(runs.map((run) => run.top1))} | ${cell(runs.map((run) => run.many))} | ` +
     `${cell(runs.map((run) => run.medium))} | ${cell(runs.map((run) => run.few))} | ${runs.map((run) => cell([run.top1])).join(', ')} |${compared}`);
 }
 const pending = jobsFile === undefined
