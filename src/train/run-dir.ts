@@ -14,6 +14,17 @@ export interface LockHolder {
   pid: number;
   host: string;
   since: string;
+  /** Linux's boot id when the lock was taken: after a restart its pid may name another process. */
+  boot?: string | null;
+}
+
+/** This boot's id (Linux); null where the system has none. */
+function bootId(): string | null {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return null;
+  }
 }
 
 export class RunDir {
@@ -71,7 +82,7 @@ export class RunDir {
    * checked, so it stands until that run ends or the file is deleted.
    */
   lockForTraining(): void {
-    const mine: LockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+    const mine: LockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString(), boot: bootId() };
     for (;;) {
       try {
         writeFileSync(this.lockFile, `${JSON.stringify(mine)}\n`, { flag: 'wx' });
@@ -152,6 +163,8 @@ function readLockHolder(file: string): LockHolder | null {
 /** Whether the lock's process still runs; a holder on another machine is taken to. */
 function isAlive(holder: LockHolder): boolean {
   if (holder.host !== hostname()) return true;
+  // A lock from before the machine restarted: its process is gone, whatever now has its pid.
+  if (holder.boot !== undefined && holder.boot !== null && holder.boot !== bootId()) return false;
   try {
     process.kill(holder.pid, 0);
     return true;
