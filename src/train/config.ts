@@ -46,6 +46,8 @@ export const CONFIG_SCHEMA = {
     fewThreshold: int('classes with fewer training images than this are "few-shot"', 20, 0),
     holdoutPerClass: int('hold out the last images of every class (up to this many, keeping one) from training, ' +
       "as tau-norm's validation set; null: none", null, 1),
+    valList: text('list file of validation images (list-file data sets), relative to root, on which tau-norm chooses tau ' +
+      "instead of held-out training images (ImageNet-LT's and Places-LT's published validation lists)", null),
   }),
   model: section('the network', {
     name: oneOf('architecture', ['resnet32', 'resnet10', 'resnet50', 'resnext50_32x4d'], 'resnet32'),
@@ -174,6 +176,9 @@ export function resolveConfig(document: unknown, overrides: readonly string[] = 
   if (milestones.some((m, i) => !Number.isInteger(m) || m < 0 || (i > 0 && m <= milestones[i - 1]!))) {
     throw new ConfigError(`config key 'schedule.milestones': expected increasing epoch numbers >= 0, got [${milestones.join(', ')}]`);
   }
+  if (config.data.valList !== null && config.data.dataset !== 'list-file') {
+    throw new ConfigError(`config key 'data.valList' is for list-file data sets, not '${config.data.dataset}'`);
+  }
   if (config.data.fewThreshold > config.data.manyThreshold) {
     throw new ConfigError(`config key 'data.fewThreshold' (${config.data.fewThreshold}) must not exceed 'data.manyThreshold' (${config.data.manyThreshold})`);
   }
@@ -193,8 +198,13 @@ function checkDecoupled(config: Config): void {
     throw new ConfigError(`config key 'decoupled.tauGrid': expected a non-empty list of numbers >= 0, got [${tauGrid.join(', ')}]`);
   }
   if (method !== 'tau-norm') return;
-  if (config.data.holdoutPerClass === null) {
-    throw new ConfigError("decoupled.method tau-norm chooses tau on held-out training images: set 'data.holdoutPerClass' to the value stage 1 was trained with");
+  const { holdoutPerClass, valList } = config.data;
+  if (holdoutPerClass === null && valList === null) {
+    throw new ConfigError("decoupled.method tau-norm chooses tau on images stage 1 did not train on: set 'data.holdoutPerClass' to the value " +
+      "stage 1 was trained with, or 'data.valList' (list-file data sets)");
+  }
+  if (holdoutPerClass !== null && valList !== null) {
+    throw new ConfigError("tau-norm chooses tau on 'data.holdoutPerClass' held-out images or on 'data.valList', not both: set one to null");
   }
   if (config.model.classifier !== 'linear') {
     throw new ConfigError("decoupled.method tau-norm needs 'model.classifier' linear: a cosine classifier's class vectors are normalised already");

@@ -15,7 +15,10 @@ import type { Config } from './config.js';
 
 export interface RunData {
   train: Dataset;
-  /** Training images held out of `train` (data.holdoutPerClass), on which tau-norm chooses tau; null: none. */
+  /**
+   * The images tau-norm chooses tau on: training images held out of `train` (data.holdoutPerClass) or the
+   * validation list (data.valList); null: none.
+   */
   holdout: Dataset | null;
   test: Dataset;
   /** Training images per class (after the long-tail construction). */
@@ -27,7 +30,7 @@ function requiredKey(value: string | null, key: string, dataset: string): string
   return value;
 }
 
-function loadSplits(config: Config): { train: Dataset; test: Dataset } {
+function loadSplits(config: Config): { train: Dataset; test: Dataset; val?: Dataset } {
   const { dataset } = config.data;
   const root = config.data.root!;
   switch (dataset) {
@@ -41,23 +44,24 @@ function loadSplits(config: Config): { train: Dataset; test: Dataset } {
       return { train: new ImageFolderDataset(path.join(root, 'train')), test: new ImageFolderDataset(path.join(root, 'test')) };
     case 'list-file': {
       const train = new ListFileDataset(path.join(root, requiredKey(config.data.trainList, 'data.trainList', dataset)), root);
-      const test = new ListFileDataset(path.join(root, requiredKey(config.data.testList, 'data.testList', dataset)), root,
-        { classNames: train.classNames });
-      return { train, test };
+      const other = (list: string) => new ListFileDataset(path.join(root, list), root, { classNames: train.classNames });
+      const test = other(requiredKey(config.data.testList, 'data.testList', dataset));
+      return { train, test, ...(config.data.valList === null ? {} : { val: other(config.data.valList) }) };
     }
   }
 }
 
 /**
  * The configured data: the training split made long-tailed, less the held-out images when
- * data.holdoutPerClass asks for them (the test split stays as it is).
+ * data.holdoutPerClass asks for them (the test split stays as it is); data.valList's images, where given,
+ * are the held-out set.
  */
 export function loadRunData(config: Config): RunData {
   const splits = loadSplits(config);
   const { imbalance: { profile, ratio }, holdoutPerClass } = config.data;
   const longTailed = profile === 'none' ? splits.train : makeLongTailed(splits.train, { profile, imbalanceRatio: ratio });
   const { train, holdout } = holdoutPerClass === null ? { train: longTailed, holdout: null } : splitHoldout(longTailed, holdoutPerClass);
-  return { train, holdout, test: splits.test, classCounts: Array.from(classCounts(train)) };
+  return { train, holdout: splits.val ?? holdout, test: splits.test, classCounts: Array.from(classCounts(train)) };
 }
 
 function transformsFor(config: Config, split: 'train' | 'test'): Transform[] {

@@ -283,11 +283,11 @@ class Run {
     this.parallel.reduceStepGradients(this.parameterLists.all, this.parameterLists.head, this.config.distributed.syncWhitening);
   }
 
-  /** tau-norm's epoch: tau from the grid, by mean per-class accuracy on the held-out images. */
+  /** tau-norm's epoch: tau from the grid, by mean per-class accuracy on the held-out (or validation) images. */
   async chooseTau(): Promise<Record<string, unknown>> {
     const { holdout } = this.data;
     const { classifier } = this.model;
-    if (holdout === null) throw new Error('tau-norm needs held-out images: set data.holdoutPerClass');
+    if (holdout === null) throw new Error('tau-norm needs held-out images: set data.holdoutPerClass or data.valList');
     if (!(classifier instanceof TauNormalizedClassifier)) throw new Error('tau-norm: the classifier is not tau-normalised');
     const loader = evalLoader(this.config, holdout);
     try {

@@ -121,3 +121,12 @@ test('keys set for a feature that is off are named with the setting that turns i
     }
   }
 });
+
+test('data.valList: for list-file data sets, and tau-norm takes it or held-out images, not both', () => {
+  assert.throws(() => resolveConfig({ data: { valList: 'val.txt' } }), /config key 'data\.valList' is for list-file data sets, not 'cifar10'/);
+  const listFile = { dataset: 'list-file', trainList: 'train.txt', testList: 'test.txt' };
+  assert.equal(resolveConfig({ data: { ...listFile, valList: 'val.txt' }, decoupled: { method: 'tau-norm' } }).data.valList, 'val.txt');
+  assert.throws(() => resolveConfig({ data: { ...listFile, valList: 'val.txt', holdoutPerClass: 2 }, decoupled: { method: 'tau-norm' } }),
+    /tau-norm chooses tau on 'data\.holdoutPerClass' held-out images or on 'data\.valList', not both/);
+  assert.throws(() => resolveConfig({ data: listFile, decoupled: { method: 'tau-norm' } }), /set 'data\.holdoutPerClass' .* or 'data\.valList'/);
+});

@@ -213,7 +213,7 @@ test('bad decoupled.from: one line on stderr, a non-zero exit, and no run direct
     [['decoupled.method=crt', `decoupled.from=${misfit}`],
       /^scatter: decoupled\.from: .*misfit does not fit this config's model: .*missing keys: linear\.weight, linear\.bias; unexpected keys: linear\.base\.bias, linear\.base\.weight, linear\.scales$/],
     [['decoupled.method=tau-norm', `decoupled.from=${stage1Dir}`, 'data.holdoutPerClass=null'],
-      /^scatter: .*stage1\.yaml: decoupled\.method tau-norm chooses tau on held-out training images: set 'data\.holdoutPerClass'/],
+      /^scatter: .*stage1\.yaml: decoupled\.method tau-norm chooses tau on images stage 1 did not train on: set 'data\.holdoutPerClass'/],
   ];
   cases.forEach(([overrides, pattern], i) => {
     const out = path.join(work, `refused-${i}`);

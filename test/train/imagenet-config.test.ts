@@ -1,6 +1,7 @@
 // The ImageNet-LT configs end to end on list files in the benchmark's format over a small JPEG tree:
 // list-file data, the ImageNet augmentation (random-resized-crop 224, flip, colour jitter; resize 256 +
-// center-crop 224 for evaluation) and the ResNet-50 / ResNeXt-50 models with their whitening neck.
+// center-crop 224 for evaluation) and the ResNet-50 / ResNeXt-50 models with their whitening neck; tau-norm
+// choosing tau on the validation list.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -32,5 +33,15 @@ for (const [folder, methods] of [['imagenet-lt-resnet50', ['ce', 'whiten-la-b3rs
       assert.deepEqual(summary.classCounts, [6, 4, 3, 2, 2]);
       assert.equal(summary.perClass.length, 5);
     }
+    if (!(methods as readonly string[]).includes('ce')) return;
+    // tau-norm on the ce run chooses tau on the validation list (data.valList), images stage 1 never saw.
+    const val = await writeImageTree(path.join(root, 'val'), ['n01', 'n02', 'n03', 'n04', 'n05'], [2, 2, 2, 2, 2], [80, 60]);
+    writeFileSync(path.join(root, 'ImageNet_LT_val.txt'), lines(val.map(({ file, label }) => ({ file: path.join('val', file), label }))));
+    const out = path.join(root, 'run-tau-norm');
+    const result = spawnSync(process.execPath, [CLI, 'train', '--config', path.join(repoRoot, 'configs', folder, 'tau-norm.yaml'),
+      '--out', out, '--set', `data.root=${root}`, '--set', 'data.workers=1', '--set', `decoupled.from=${path.join(root, 'run-ce')}`],
+    { encoding: 'utf8', env: { ...process.env, SCATTER_NUM_THREADS: '1' } });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stderr, /tau-norm: tau [\d.]+ \(held-out mean per-class accuracy [\d.]+%, 10 images\)/);
   });
 }
