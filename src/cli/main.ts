@@ -6,7 +6,8 @@ import { parseArgs } from 'node:util';
 
 import { loadRunData } from '../train/setup.js';
 import { analysisJson, analyzeRun } from '../analysis/analyze.js';
-import { CONFIG_SCHEMA, dataDirectory, explicitKeys, loadConfig, unusedSettings } from '../train/config.js';
+import { CONFIG_SCHEMA, dataDirectory, explicitKeys, loadConfig } from '../train/config.js';
+import { unusedSettings } from '../train/recipe.js';
 import { documentation } from '../train/schema.js';
 import { DOWNLOADS, type DownloadName, classCounts, downloadDataset, shotGroups } from '../data/index.js';
 import { evaluateRun, resume, train } from '../train/trainer.js';

@@ -5,7 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { ANALYSIS_FILE, type Analysis, parseAnalysisJson } from '../analysis/analyze.js';
-import { type Config, loadConfig, trainingRecipe } from '../train/config.js';
+import { type Config, loadConfig } from '../train/config.js';
+import { trainingRecipe } from '../train/recipe.js';
 import { RunDir } from '../train/run-dir.js';
 import type { Summary } from '../train/trainer.js';
 

@@ -21,11 +21,12 @@ import { conditionNumber, correlationMatrix, covariance, meanAbsOffDiagonal } fr
 import { type Loss, createLoss } from '../longtail/losses.js';
 import type { LrSchedule, SGD, SgdState } from '../optim/index.js';
 import * as torch from '../torch/index.js';
-import { type Config, configToYaml, leaves, loadConfig, lossConfig, trainingRecipe } from './config.js';
+import { type Config, configToYaml, loadConfig, lossConfig } from './config.js';
 import { rankDevice, rowsPerRank } from './distributed.js';
 import { describeEnvironment } from './environment.js';
 import { type Evaluation, evaluate } from './evaluation.js';
 import { Progress, formatDuration } from './progress.js';
+import { leaves, trainingRecipe } from './recipe.js';
 import { RunDir } from './run-dir.js';
 import { type RunData, buildModel, buildOptimizer, buildSchedule, evalLoader, loadRunData, testLoader, trainLoader } from './setup.js';
 

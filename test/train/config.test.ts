@@ -5,7 +5,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { ConfigError } from '../../src/train/schema.js';
-import { explicitKeys, loadConfig, resolveConfig, trainingRecipe, unusedSettings } from '../../src/train/config.js';
+import { explicitKeys, loadConfig, resolveConfig } from '../../src/train/config.js';
+import { trainingRecipe, unusedSettings } from '../../src/train/recipe.js';
 import { repoRoot, temporaryDir } from '../helpers/python.js';
 
 test('an empty config resolves to the LDAM-DRW CIFAR recipe', () => {
