@@ -94,6 +94,7 @@ async function run(job: Job): Promise<void> {
   const args = resumable
     ? ['train', '--resume', dir]
     : ['train', '--config', path.resolve(repo, job.config), '--out', dir, ...overrides];
+  process.stderr.write(`sweep: ${job.name} seed ${job.seed} ${resumable ? 'resumed' : 'started'} (log: ${dir}.log)\n`);
   const startTime = Date.now();
   let stopped = false;
   const logFile = `${dir}.log`;
