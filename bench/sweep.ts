@@ -2,8 +2,8 @@
 // finished run's top-1 / many / medium / few into one JSON-lines file. A job is { name, config, seed,
 // set?, stage1? } (set: extra key=value overrides, applied after --set, which applies to every job; stage1: the
 // name of the job, same seed, whose finished run a decoupled job starts from, as decoupled.from, waited
-// for when it is still running (letting the next job that need not wait go first) and the job skipped
-// when it did not finish). Jobs still running at --deadline
+// for while it is running or still queued (letting the next job that need not wait go first) and the job
+// skipped when it did not finish). Jobs still running at --deadline
 // seconds are stopped and recorded as unfinished, so a time-boxed sweep still reports what it finished.
 // Run directories are DIR/<name>-seed<seed>: a job whose directory holds a finished run is collected, not
 // rerun, and one with a checkpoint is resumed, so a sweep stopped by a session's end continues in the next.
@@ -61,7 +61,9 @@ function collect(job: Job, summaryFile: string, seconds: number): void {
 const runDir = (name: string, seed: number): string => path.join(out, `${name}-seed${seed}`);
 // Jobs running now, by run directory, so that a decoupled job can wait for its stage 1.
 const running = new Map<string, Promise<void>>();
-const waitsForStage1 = (job: Job): boolean => job.stage1 !== undefined && running.has(runDir(job.stage1, job.seed));
+// A second stage waits while its stage 1 is running or still queued (a list may name it later).
+const waitsForStage1 = (job: Job): boolean => job.stage1 !== undefined &&
+  (running.has(runDir(job.stage1, job.seed)) || queue.some((other) => other.name === job.stage1 && other.seed === job.seed));
 
 async function run(job: Job): Promise<void> {
   const dir = runDir(job.name, job.seed);

@@ -1,0 +1,98 @@
+// The sweep runner end to end on a tiny CIFAR-10-format data set: jobs side by side, a second stage that
+// waits for its stage 1, every finished run collected into results.jsonl; a second sweep over the same
+// directory collects instead of retraining; a run another process is training is waited for, not
+// duplicated; sweep-table's rows, Welch's columns and pending jobs.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import { writeCifar10 } from '../helpers/cifar.js';
+import { repoRoot, temporaryDir } from '../helpers/python.js';
+
+const SWEEP = path.join(repoRoot, 'dist', 'bench', 'sweep.js');
+const TABLE = path.join(repoRoot, 'dist', 'bench', 'sweep-table.js');
+const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+
+const work = temporaryDir('sweep');
+const dataRoot = path.join(work, 'cifar-10-batches-bin');
+writeCifar10(dataRoot, { trainPerClass: 16, testPerClass: 4 });
+const config = path.join(work, 'tiny.yaml');
+writeFileSync(config, `data: { dataset: cifar10, root: ${dataRoot}, imbalance: { ratio: 4 }, workers: 0 }
+train: { epochs: 2, batchSize: 16, evalEvery: 1 }
+schedule: { warmupEpochs: 0, milestones: [] }
+`);
+const jobs = path.join(work, 'jobs.json');
+writeFileSync(jobs, JSON.stringify([
+  { name: 'crt', config, seed: 0, set: ['decoupled.method=crt', 'train.sampler=class-balanced', 'train.epochs=1'], stage1: 'ce' },
+  { name: 'ce', config, seed: 0 },
+  { name: 'ce', config, seed: 1 },
+  { name: 'la', config, seed: 0, set: ['loss.name=la'] },
+]));
+const out = path.join(work, 'sweep');
+const results = path.join(out, 'results.jsonl');
+
+function sweep(): { status: number | null; stderr: string } {
+  const result = spawnSync(process.execPath, [SWEEP, '--jobs', jobs, '--out', out, '--parallel', '2'], { encoding: 'utf8' });
+  return { status: result.status, stderr: result.stderr };
+}
+
+const records = (): Record<string, unknown>[] => readFileSync(results, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+
+test('a sweep trains every job, a second stage after its stage 1, and records each finished run', () => {
+  const first = sweep();
+  assert.equal(first.status, 0, first.stderr);
+  const byRun = new Map(records().map((record) => [`${String(record.name)}-seed${String(record.seed)}`, record]));
+  assert.deepEqual([...byRun.keys()].sort(), ['ce-seed0', 'ce-seed1', 'crt-seed0', 'la-seed0']);
+  for (const record of byRun.values()) {
+    assert.equal(record.unfinished, undefined, JSON.stringify(record));
+    assert.equal(typeof record.top1, 'number');
+  }
+  const crtConfig = readFileSync(path.join(out, 'crt-seed0', 'config.yaml'), 'utf8');
+  assert.match(crtConfig, new RegExp(`from: ${path.join(out, 'ce-seed0').replace(/[/\\\\]/g, '.')}`), 'cRT started from its own seed\'s ce run');
+  assert.match(first.stderr, /sweep: ce seed 0 started \(log: .*ce-seed0\.log\)/);
+  assert.ok(existsSync(path.join(out, 'ce-seed0.log')));
+});
+
+test('a second sweep over the same directory collects the finished runs without training again', () => {
+  const before = records().length;
+  const second = sweep();
+  assert.equal(second.status, 0, second.stderr);
+  const added = records().slice(before);
+  assert.equal(added.length, 4);
+  assert.ok(added.every((record) => record.wallSeconds === 0 && typeof record.top1 === 'number'), JSON.stringify(added));
+  assert.doesNotMatch(second.stderr, /started|resumed/);
+});
+
+test('a run that another process is training is waited for in its slot, then collected', async () => {
+  const adopted = path.join(work, 'adopted-jobs.json');
+  writeFileSync(adopted, JSON.stringify([{ name: 'slow', config, seed: 0, set: ['train.epochs=6'] }]));
+  const dir = path.join(out, 'slow-seed0');
+  const trainer = spawn(process.execPath, [CLI, 'train', '--config', config, '--out', dir, '--set', 'train.epochs=6', '--set', 'seed=0'], { stdio: 'ignore' });
+  while (!existsSync(path.join(dir, 'train.lock'))) await new Promise((resolve) => setTimeout(resolve, 20));
+  const result = spawnSync(process.execPath, [SWEEP, '--jobs', adopted, '--out', out], { encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stderr, new RegExp(`sweep: slow seed 0 is being trained by process ${trainer.pid}: waiting for it`));
+  assert.doesNotMatch(result.stderr, /slow seed 0 (started|resumed)/);
+  const last = records().at(-1)!;
+  assert.equal(last.name, 'slow');
+  assert.equal(typeof last.top1, 'number');
+});
+
+test('sweep-table: rows in the given order and words, Welch against a reference, pending jobs named', () => {
+  const rows = path.join(work, 'rows.json');
+  writeFileSync(rows, JSON.stringify([{ name: 'la', what: 'logit adjustment' }, { name: 'ce', what: 'cross-entropy' }, { name: 'bsce', what: 'balanced softmax' }]));
+  writeFileSync(jobs.replace('.json', '-more.json'), JSON.stringify([{ name: 'bsce', config, seed: 0 }]));
+  const result = spawnSync(process.execPath, [TABLE, results, jobs.replace('.json', '-more.json'), '--rows', rows, '--against', 'ce'], { encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+  const lines = result.stdout.trim().split('\n');
+  assert.equal(lines[0], '| run | what | seeds | top-1 | many | medium | few | top-1 per seed | vs ce | t | df | p |');
+  assert.match(lines[2]!, /^\| la \| logit adjustment \| 0 \| [\d.]+ \|/);
+  assert.match(lines[3]!, /^\| ce \| cross-entropy \| 0, 1 \| [\d.]+ ± [\d.]+ \| .* \| \(reference\) \| \| \| \|$/);
+  assert.match(lines[4]!, /^\| bsce \| balanced softmax \| not finished yet \|/);
+  assert.equal(lines.at(-1), 'Not finished: bsce (seed 0).');
+  const refused = spawnSync(process.execPath, [TABLE, results, '--against', 'nothing'], { encoding: 'utf8' });
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.stderr, /--against nothing: no finished run of that name/);
+});
