@@ -38,6 +38,8 @@ export const CONFIG_SCHEMA = {
     imbalance: section('long-tailed construction of the training split', {
       profile: oneOf('exponential or step decay of class sizes; none keeps the data as it is', ['exponential', 'step', 'none'], 'exponential'),
       ratio: real('imbalance ratio: largest class size / smallest', 100, 1),
+      maxPerClass: int("images of the largest class, n_max; null: the source's largest class (with ratio 1 and a cap, a " +
+        'balanced control of the same size as a long-tailed split)', null, 1),
     }),
     augment: oneOf('training augmentation', ['cifar', 'imagenet', 'none'], 'cifar'),
     colorJitter: real('imagenet augmentation: brightness, contrast and saturation jitter strength (torchvision ColorJitter); 0: none', 0, 0),

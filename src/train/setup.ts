@@ -58,8 +58,9 @@ function loadSplits(config: Config): { train: Dataset; test: Dataset; val?: Data
  */
 export function loadRunData(config: Config): RunData {
   const splits = loadSplits(config);
-  const { imbalance: { profile, ratio }, holdoutPerClass } = config.data;
-  const longTailed = profile === 'none' ? splits.train : makeLongTailed(splits.train, { profile, imbalanceRatio: ratio });
+  const { imbalance: { profile, ratio, maxPerClass }, holdoutPerClass } = config.data;
+  const longTailed = profile === 'none' ? splits.train
+    : makeLongTailed(splits.train, { profile, imbalanceRatio: ratio, ...(maxPerClass === null ? {} : { maxPerClass }) });
   const { train, holdout } = holdoutPerClass === null ? { train: longTailed, holdout: null } : splitHoldout(longTailed, holdoutPerClass);
   return { train, holdout: splits.val ?? holdout, test: splits.test, classCounts: Array.from(classCounts(train)) };
 }

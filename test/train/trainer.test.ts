@@ -129,6 +129,14 @@ test('a run that a live process is training refuses a second trainer, and the fi
   assert.ok(!existsSync(path.join(out, 'train.lock')), 'the finished run gave its lock back');
 });
 
+test('data.imbalance.maxPerClass caps the largest class: with ratio 1, a balanced split of a chosen size', () => {
+  const balanced = loadRunData(loadConfig(config, ['data.imbalance.ratio=1', 'data.imbalance.maxPerClass=10']));
+  assert.deepEqual(balanced.classCounts, Array(10).fill(10));
+  assert.deepEqual(loadRunData(loadConfig(config, ['data.imbalance.maxPerClass=12'])).classCounts, [12, 10, 8, 7, 6, 5, 4, 4, 3, 3]);
+  assert.throws(() => loadRunData(loadConfig(config, ['data.imbalance.ratio=1', 'data.imbalance.maxPerClass=30'])),
+    /long-tail construction: class 0 \(.*\) has 24 images, the profile asks for 30/);
+});
+
 test('a loss that becomes NaN stops the run, naming the step and the last good checkpoint', () => {
   const out = path.join(work, 'run-nan');
   const result = cli(['train', '--config', config, '--out', out, '--set', 'optim.lr=1e30', '--set', 'schedule.warmupEpochs=0']);
