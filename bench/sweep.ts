@@ -78,6 +78,7 @@ async function run(job: Job): Promise<void> {
     while (new RunDir(dir).trainer() !== null) await new Promise((resolve) => setTimeout(resolve, 10_000));
     if (existsSync(summaryFile)) {
       collect(job, summaryFile, 0);
+      process.stderr.write(`sweep: ${job.name} seed ${job.seed} done (trained by process ${holder.pid})\n`);
       return;
     }
   }

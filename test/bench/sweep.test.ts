@@ -75,6 +75,7 @@ test('a run that another process is training is waited for in its slot, then col
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stderr, new RegExp(`sweep: slow seed 0 is being trained by process ${trainer.pid}: waiting for it`));
   assert.doesNotMatch(result.stderr, /slow seed 0 (started|resumed)/);
+  assert.match(result.stderr, new RegExp(`sweep: slow seed 0 done \\(trained by process ${trainer.pid}\\)`));
   const last = records().at(-1)!;
   assert.equal(last.name, 'slow');
   assert.equal(typeof last.top1, 'number');
