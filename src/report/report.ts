@@ -70,11 +70,10 @@ function notAnalysed(runs: Run[]): Markup[] {
 function trainedWith(run: Run): string {
   const last = run.environment.at(-1);
   if (last === undefined) return 'environment not recorded';
-  const commit = typeof last.commit === 'string' ? ` at ${last.commit.slice(0, 10)}${last.modified === true ? ' with local changes' : ''}` : '';
+  const commit = last.commit === null ? '' : ` at ${last.commit.slice(0, 10)}${last.modified === true ? ' with local changes' : ''}`;
   const processes = run.environment.length > 1 ? ` (the last of ${run.environment.length} processes)` : '';
-  const ranks = Number(last.worldSize) > 1 ? ` x ${String(last.worldSize)} processes` : '';
-  return `scatter ${String(last.scatter)}${commit}, libtorch ${String(last.libtorch)}, ${String(last.device)}, ` +
-    `${String(last.threads)} threads${ranks}${processes}`;
+  const ranks = last.worldSize > 1 ? ` x ${last.worldSize} processes` : '';
+  return `scatter ${last.scatter}${commit}, libtorch ${last.libtorch}, ${last.device}, ${last.threads} threads${ranks}${processes}`;
 }
 
 function runList(runs: Run[]): Markup {

@@ -6,6 +6,7 @@ import path from 'node:path';
 
 import { ANALYSIS_FILE, type Analysis, parseAnalysisJson } from '../analysis/analyze.js';
 import { type Config, loadConfig } from '../train/config.js';
+import type { EnvironmentRecord } from '../train/environment.js';
 import { trainingRecipe } from '../train/recipe.js';
 import { RunDir } from '../train/run-dir.js';
 import type { Summary } from '../train/trainer.js';
@@ -45,7 +46,7 @@ export interface Run {
   /** null when the run did not record batch covariances. */
   batchCovariance: BatchCovariance[] | null;
   /** environment.jsonl: one record per process that trained the run (none for runs from before it existed). */
-  environment: Record<string, unknown>[];
+  environment: EnvironmentRecord[];
 }
 
 /** The method in the config's own words: neck, loss, sampler and second stage where they are not the plain ones. */
@@ -92,7 +93,7 @@ function loadRun(directory: string): Omit<Run, 'label'> {
     metrics: readJsonLines<EpochMetrics>(dir.metricsFile) ?? [],
     analysis: readJson(path.join(directory, ANALYSIS_FILE), parseAnalysisJson),
     batchCovariance: readJsonLines<BatchCovariance>(path.join(directory, BATCH_COVARIANCE_FILE)),
-    environment: readJsonLines<Record<string, unknown>>(dir.environmentFile) ?? [],
+    environment: readJsonLines<EnvironmentRecord>(dir.environmentFile) ?? [],
   };
 }
 

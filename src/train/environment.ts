@@ -38,6 +38,12 @@ export interface Environment {
   platform: string;
 }
 
+/** One line of environment.jsonl: when a process started training the run, from which epoch, and where. */
+export interface EnvironmentRecord extends Environment {
+  startedAt: string;
+  firstEpoch: number;
+}
+
 export function describeEnvironment(device: string, worldSize: number): Environment {
   const { version } = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
   const { libtorch, parallel: parallelInfo } = torch.version();

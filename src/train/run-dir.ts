@@ -1,7 +1,7 @@
 // The run directory contract (docs/architecture.md): config.yaml, metrics.jsonl (one JSON object per
 // evaluated epoch), summary.json, checkpoints/, environment.jsonl (one object per process that trained the
-// run), and when asked batch-covariance.jsonl (one object per recorded training step). Every file is written atomically (temporary file, fsync,
-// rename), so an interrupted run never leaves a torn file behind. While a process trains the run it holds
+// run), and when asked batch-covariance.jsonl (one object per recorded training step). Every file is written
+// atomically (temporary file, fsync, rename), so an interrupted run never leaves a torn file behind. While a process trains the run it holds
 // train.lock, so that a second trainer (a repeated --resume, a restarted sweep) cannot interleave its
 // checkpoints and metrics with the first one's.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 
 import { writeFileAtomic } from '../util/files.js';
+import type { EnvironmentRecord } from './environment.js';
 
 export interface LockHolder {
   pid: number;
@@ -60,12 +61,8 @@ export class RunDir {
     return path.join(this.root, 'environment.jsonl');
   }
 
-  appendEnvironment(record: Record<string, unknown>): void {
+  appendEnvironment(record: EnvironmentRecord): void {
     appendRecords(this.environmentFile, [record]);
-  }
-
-  readEnvironment(): Record<string, unknown>[] {
-    return readRecords(this.environmentFile, Infinity);
   }
 
   get summaryFile(): string {
@@ -174,14 +171,14 @@ function isAlive(holder: LockHolder): boolean {
   }
 }
 
-function appendRecords(file: string, records: readonly Record<string, unknown>[]): void {
+function appendRecords(file: string, records: readonly object[]): void {
   if (records.length > 0) appendFileSync(file, records.map((record) => `${JSON.stringify(record)}\n`).join(''));
 }
 
-/** The JSON lines of `file` whose epoch is at most `lastEpoch` (all of them at Infinity); none when it does not exist. */
+/** The JSON lines of `file` whose epoch is at most `lastEpoch`; none when it does not exist. */
 function readRecords(file: string, lastEpoch: number): Record<string, unknown>[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8').split('\n').filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .filter((record) => lastEpoch === Infinity || (record.epoch as number) <= lastEpoch);
+    .filter((record) => (record.epoch as number) <= lastEpoch);
 }
