@@ -68,19 +68,15 @@ const waitsForStage1 = (job: Job): boolean => job.stage1 !== undefined &&
 async function run(job: Job): Promise<void> {
   const dir = runDir(job.name, job.seed);
   const summaryFile = path.join(dir, 'summary.json');
-  if (existsSync(summaryFile)) {
-    collect(job, summaryFile, 0);
-    return;
-  }
   const holder = new RunDir(dir).trainer();
   if (holder !== null) {
     process.stderr.write(`sweep: ${job.name} seed ${job.seed} is being trained by process ${holder.pid}: waiting for it\n`);
     while (new RunDir(dir).trainer() !== null) await new Promise((resolve) => setTimeout(resolve, 10_000));
-    if (existsSync(summaryFile)) {
-      collect(job, summaryFile, 0);
-      process.stderr.write(`sweep: ${job.name} seed ${job.seed} done (trained by process ${holder.pid})\n`);
-      return;
-    }
+  }
+  if (existsSync(summaryFile)) {
+    collect(job, summaryFile, 0);
+    if (holder !== null) process.stderr.write(`sweep: ${job.name} seed ${job.seed} done (trained by process ${holder.pid})\n`);
+    return;
   }
   const stage1 = job.stage1 === undefined ? [] : [`decoupled.from=${runDir(job.stage1, job.seed)}`];
   if (job.stage1 !== undefined) {
