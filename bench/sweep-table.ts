@@ -55,8 +55,9 @@ function comparison(top1: number[]): string {
   const difference = mean(top1) - mean(referenceTop1);
   const test = welchTest(top1, referenceTop1);
   const sign = (value: number): string => `${value >= 0 ? '+' : ''}${value.toFixed(2)}`;
-  const p = test === null ? '' : test.p < 0.001 ? '< 0.001' : test.p.toFixed(3);
-  return test === null ? `${sign(difference)} | - | - | -` : `${sign(difference)} | ${test.t.toFixed(2)} | ${test.df.toFixed(1)} | ${p}`;
+  if (test === null) return `${sign(difference)} | - | - | -`;
+  const p = test.p < 0.001 ? '< 0.001' : test.p.toFixed(3);
+  return `${sign(difference)} | ${test.t.toFixed(2)} | ${test.df.toFixed(1)} | ${p}`;
 }
 
 // The rows: every finished name in order of appearance, or those --rows names, in its order, described.

@@ -1,9 +1,9 @@
 // The run directory contract (docs/architecture.md): config.yaml, metrics.jsonl (one JSON object per
 // evaluated epoch), summary.json, checkpoints/, environment.jsonl (one object per process that trained the
 // run), and when asked batch-covariance.jsonl (one object per recorded training step). Every file is written
-// atomically (temporary file, fsync, rename), so an interrupted run never leaves a torn file behind. While a process trains the run it holds
-// train.lock, so that a second trainer (a repeated --resume, a restarted sweep) cannot interleave its
-// checkpoints and metrics with the first one's.
+// atomically (temporary file, fsync, rename), so an interrupted run never leaves a torn file behind. While a
+// process trains the run it holds train.lock, so that a second trainer (a repeated --resume, a restarted
+// sweep) cannot interleave its checkpoints and metrics with the first one's.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
