@@ -1,7 +1,7 @@
 // Benchmark: channel whitening's share of a ResNet-32 training step (batch 128, CIFAR shapes): the same
 // steps with the identity neck and with each whitening variant, alternating, and the difference of their
 // median step times over the whitened step time.
-// Usage: node dist/bench/whitening-share.js [--batch 128] [--steps 6] [--rounds 3]
+// Usage: node dist/bench/whitening-share.js [--batch 128] [--steps 6] [--rounds 3] [--device cpu|cuda]
 import { parseArgs } from 'node:util';
 
 import { torch } from '../src/index.js';
@@ -15,10 +15,12 @@ const { values: flags } = parseArgs({
     batch: { type: 'string', default: '128' },
     steps: { type: 'string', default: '6' },
     rounds: { type: 'string', default: '3' },
+    device: { type: 'string', default: 'cpu' },
   },
 });
 const batch = Number(flags.batch);
 const steps = Number(flags.steps);
+const device = flags.device!;
 
 const variants: { name: string; neck: NeckKind; options: NeckOptions }[] = [
   { name: 'identity', neck: 'identity', options: {} },
@@ -31,9 +33,10 @@ function stepTimes(variant: (typeof variants)[number]): number[] {
   torch.manualSeed(0);
   const model = createModel('resnet32', { numClasses: 10 });
   model.neck = createNeck(variant.neck, model.featureDim, variant.options);
+  model.to(device);
   const optimizer = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 2e-4 });
-  const x = torch.randn([batch, 3, 32, 32]);
-  const y = torch.randint(0, 10, [batch]);
+  const x = torch.randn([batch, 3, 32, 32], { device });
+  const y = torch.randint(0, 10, [batch], { device });
   const times: number[] = [];
   for (let step = 0; step < steps + 1; step++) {
     const started = performance.now();
@@ -42,7 +45,7 @@ function stepTimes(variant: (typeof variants)[number]): number[] {
       loss.backward();
       optimizer.step();
       optimizer.zeroGrad();
-      loss.item();
+      loss.item(); // waits for the device
     });
     if (step > 0) times.push((performance.now() - started) / 1000);
   }
@@ -56,7 +59,7 @@ for (let round = 0; round < Number(flags.rounds); round++) {
   for (const variant of variants) times.get(variant.name)!.push(...stepTimes(variant));
 }
 const base = median(times.get('identity')!);
-const result: Record<string, unknown> = { bench: 'whitening-share', batch, threads: torch.getNumThreads(), identityStepSeconds: Number(base.toFixed(4)) };
+const result: Record<string, unknown> = { bench: 'whitening-share', device, batch, threads: torch.getNumThreads(), identityStepSeconds: Number(base.toFixed(4)) };
 for (const variant of variants.slice(1)) {
   const step = median(times.get(variant.name)!);
   result[variant.name] = { stepSeconds: Number(step.toFixed(4)), share: Number(((step - base) / step).toFixed(4)) };

@@ -1,5 +1,6 @@
 // Channel whitening: what a training batch comes out as (ZCA, groups, Newton-Schulz), its gradient, the
-// running statistics and evaluation, degenerate batches, state dicts, the necks' factory, and its CPU cost.
+// running statistics and evaluation, degenerate batches, state dicts, the necks' factory, the same on cuda
+// (where there is a GPU), and its CPU cost.
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
@@ -277,6 +278,51 @@ test('createNeck builds identity, batch norm (per channel, no affine by default)
     /createNeck\('batchnorm'\): option 'groupSize' does not apply \(batchnorm takes eps, momentum, affine\)/);
   assert.throws(() => createNeck('identity', 8, { eps: 1e-3 }), /option 'eps' does not apply \(identity takes no options\)/);
   assert.throws(() => createNeck('zca' as 'whitening', 8), /kind must be one of identity, batchnorm, whitening, got 'zca'/);
+});
+
+test('on cuda: the same outputs, gradients and running statistics as on the CPU, and a float64 gradcheck', (t) => {
+  if (!torch.cuda.isAvailable()) return t.skip('no CUDA device here (the GPU checks, bench/gpu.sh, run this test on one)');
+  const cases: { label: string; options: ChannelWhiteningOptions }[] = [
+    { label: 'zca float64', options: {} },
+    { label: 'zca float32', options: { decompositionDtype: 'float32' } },
+    { label: 'zca groups, affine, covariance EMA', options: { groupSize: 4, affine: true, runningStats: 'covariance' } },
+    { label: 'newton-schulz', options: { method: 'newton-schulz' } },
+  ];
+  for (const { label, options } of cases) {
+    const onCpu = new ChannelWhitening(16, options);
+    const onCuda = new ChannelWhitening(16, options).to('cuda');
+    for (let step = 0; step < 3; step++) {
+      const x = correlatedBatch(128, 16, 60 + step);
+      const upstream = torch.randnLike(x);
+      const xCuda = x.to('cuda').requiresGrad_(true);
+      const yCuda = onCuda.call(xCuda);
+      yCuda.mul(upstream.to('cuda')).sum().backward();
+      const xCpu = x.requiresGrad_(true);
+      const yCpu = onCpu.call(xCpu);
+      yCpu.mul(upstream).sum().backward();
+      assertClose(yCuda.to('cpu'), yCpu, 1e-4, `${label}, step ${step}: output`);
+      assertClose(xCuda.grad!.to('cpu'), xCpu.grad!, 1e-3, `${label}, step ${step}: input gradient`);
+    }
+    // The training batch is whitened on the GPU as on the CPU: covariance (S + eps I)^-1/2 S (S + eps I)^-1/2.
+    const x = correlatedBatch(128, 16, 70);
+    if (options.groupSize === undefined && options.method === undefined) {
+      const error = maxAbsDifference(batchCovariance(onCuda.call(x.to('cuda')).to('cpu')), zcaOutputCovariance(batchCovariance(x)));
+      assert.ok(error < 1e-4, `${label}: covariance on cuda off by ${error}`);
+    }
+    for (const [name, buffer] of Object.entries(onCpu.stateDict())) {
+      assertClose(onCuda.stateDict()[name]!.to('cpu'), buffer, 1e-4, `${label}: ${name}`);
+    }
+    onCpu.eval();
+    onCuda.eval();
+    assertClose(onCuda.call(x.to('cuda')).to('cpu'), onCpu.call(x), 1e-4, `${label}: evaluation output`);
+  }
+  for (const options of [{}, { method: 'newton-schulz' }] satisfies ChannelWhiteningOptions[]) {
+    torch.manualSeed(9);
+    const layer = new ChannelWhitening(4, options).to('float64').to('cuda');
+    const input = torch.randn([6, 4], { dtype: 'float64', device: 'cuda' }).requiresGrad_(true);
+    const result = torch.gradcheck((x) => layer.forward(x!), [input]);
+    assert.ok(result.ok, `gradcheck on cuda (${options.method ?? 'zca'}): ${JSON.stringify(result.worst)}`);
+  }
 });
 
 test('CPU cost (measured, not asserted): whitening forward + backward on 128 x 64 vs a ResNet-32 step at batch 128', (t) => {
