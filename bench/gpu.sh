@@ -5,7 +5,8 @@
 #   2. trains the 200-epoch CIFAR-10-LT IR100 recipe with cross-entropy and with the full method
 #      (configs/cifar10-lt-ir100/ce.yaml, whiten-la-b3rs-bet.yaml) on the GPU, both at once, timing each;
 #   3. meanwhile, the float64 gradient checks on cuda (test/torch/gradcheck.test.ts);
-#   4. the ResNet-32 step benchmark against Python PyTorch on cuda (bench/resnet32-step.ts).
+#   4. the ResNet-32 step benchmark against Python PyTorch on cuda (bench/resnet32-step.ts);
+#   5. channel whitening on cuda: its tests (test/longtail/whitening.test.ts) and its share of a step.
 # Usage: bench/gpu.sh CIFAR10_DIR OUT_DIR [RUN_SECONDS]
 #   CIFAR10_DIR: CIFAR-10 in the official binary layout; OUT_DIR receives logs, metrics and summaries;
 #   RUN_SECONDS (default 1200): the runs are stopped after this long (they checkpoint every epoch).
@@ -37,9 +38,13 @@ train() {  # name config
 train ce ce &
 train full whiten-la-b3rs-bet &
 
-SCATTER_TEST_DEVICE=cuda node --test dist/test/torch/gradcheck.test.js >"$out/gradcheck.log" 2>&1
-echo "gradcheck on cuda: exit $? ($(grep -c '^ok' "$out/gradcheck.log") ok, $(grep -c '^not ok' "$out/gradcheck.log") not ok)"
+for check in torch/gradcheck longtail/whitening; do
+  log="$out/$(basename "$check").log"
+  SCATTER_TEST_DEVICE=cuda node --test "dist/test/$check.test.js" >"$log" 2>&1
+  echo "$check on cuda: exit $? ($(grep -c '^ok' "$log") ok, $(grep -c '^not ok' "$log") not ok)"
+done
 wait
 tail -n 2 "$out/ce.log" "$out/full.log"
 
 node dist/bench/resnet32-step.js --device cuda --python python3 --rounds 4 2>&1 | tail -n 6
+node dist/bench/whitening-share.js --device cuda --steps 20 --rounds 3
