@@ -5,8 +5,8 @@
 // for while it is running or still queued (letting the next job that need not wait go first) and the job
 // skipped when it did not finish). Jobs still running at --deadline
 // seconds are stopped and recorded as unfinished, so a time-boxed sweep still reports what it finished.
-// Run directories are DIR/<name>-seed<seed>: a job whose directory holds a finished run is collected, not
-// rerun, and one with a checkpoint is resumed, so a sweep stopped by a session's end continues in the next.
+// Run directories are DIR/<name>-seed<seed>: a job whose directory holds a finished run is collected (once: not
+// again when the results file has its record), not rerun, and one with a checkpoint is resumed, so a sweep stopped by a session's end continues in the next.
 // A job whose run another process is still training (a sweep restarted while its runs go on) is waited for,
 // holding its slot, then collected or resumed.
 // Each run's stderr goes to DIR/<name>-seed<seed>.log (appended), not through this process, so a run outlives a
@@ -53,6 +53,13 @@ function record(job: Job, fields: Record<string, unknown>): void {
   appendFileSync(results, `${JSON.stringify({ name: job.name, config: job.config, seed: job.seed, set: [...flags.set!, ...(job.set ?? [])], ...fields })}\n`);
 }
 
+// Runs whose finished record the results file already holds: a restarted sweep does not record them again.
+const recorded = new Set(existsSync(results)
+  ? readFileSync(results, 'utf8').split('\n').filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as { name: string; seed: number; unfinished?: boolean })
+    .filter((entry) => entry.unfinished !== true).map((entry) => `${entry.name}-seed${entry.seed}`)
+  : []);
+
 function collect(job: Job, summaryFile: string, seconds: number): void {
   const { top1, many, medium, few, bestTop1, timings } = JSON.parse(readFileSync(summaryFile, 'utf8')) as Record<string, unknown>;
   record(job, { top1, many, medium, few, bestTop1, trainSeconds: (timings as { trainSeconds: number }).trainSeconds, wallSeconds: seconds });
@@ -74,7 +81,7 @@ async function run(job: Job): Promise<void> {
     while (new RunDir(dir).trainer() !== null) await new Promise((resolve) => setTimeout(resolve, 10_000));
   }
   if (existsSync(summaryFile)) {
-    collect(job, summaryFile, 0);
+    if (!recorded.has(`${job.name}-seed${job.seed}`)) collect(job, summaryFile, 0);
     if (holder !== null) process.stderr.write(`sweep: ${job.name} seed ${job.seed} done (trained by process ${holder.pid})\n`);
     return;
   }

@@ -1,6 +1,6 @@
 // The sweep runner end to end on a tiny CIFAR-10-format data set: jobs side by side, a second stage that
 // waits for its stage 1, every finished run collected into results.jsonl; a second sweep over the same
-// directory collects instead of retraining; a run another process is training is waited for, not
+// directory neither retrains nor re-records; a run another process is training is waited for, not
 // duplicated; sweep-table's rows, Welch's columns and pending jobs.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -33,8 +33,8 @@ writeFileSync(jobs, JSON.stringify([
 const out = path.join(work, 'sweep');
 const results = path.join(out, 'results.jsonl');
 
-function sweep(): { status: number | null; stderr: string } {
-  const result = spawnSync(process.execPath, [SWEEP, '--jobs', jobs, '--out', out, '--parallel', '2'], { encoding: 'utf8' });
+function sweep(extra: string[] = []): { status: number | null; stderr: string } {
+  const result = spawnSync(process.execPath, [SWEEP, '--jobs', jobs, '--out', out, '--parallel', '2', ...extra], { encoding: 'utf8' });
   return { status: result.status, stderr: result.stderr };
 }
 
@@ -55,14 +55,18 @@ test('a sweep trains every job, a second stage after its stage 1, and records ea
   assert.ok(existsSync(path.join(out, 'ce-seed0.log')));
 });
 
-test('a second sweep over the same directory collects the finished runs without training again', () => {
+test('a second sweep over the same directory neither trains nor records the finished runs again; a new results file gets them', () => {
   const before = records().length;
   const second = sweep();
   assert.equal(second.status, 0, second.stderr);
-  const added = records().slice(before);
-  assert.equal(added.length, 4);
-  assert.ok(added.every((record) => record.wallSeconds === 0 && typeof record.top1 === 'number'), JSON.stringify(added));
+  assert.equal(records().length, before, 'no record added');
   assert.doesNotMatch(second.stderr, /started|resumed/);
+  const elsewhere = path.join(work, 'collected.jsonl');
+  const third = sweep(['--results', elsewhere]);
+  assert.equal(third.status, 0, third.stderr);
+  const collected = readFileSync(elsewhere, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.equal(collected.length, 4);
+  assert.ok(collected.every((record) => record.wallSeconds === 0 && typeof record.top1 === 'number'), JSON.stringify(collected));
 });
 
 test('a run that another process is training is waited for in its slot, then collected', async () => {
