@@ -6,7 +6,8 @@
 // skipped when it did not finish). Jobs still running at --deadline
 // seconds are stopped and recorded as unfinished, so a time-boxed sweep still reports what it finished.
 // Run directories are DIR/<name>-seed<seed>: a job whose directory holds a finished run is collected (once: not
-// again when the results file has its record), not rerun, and one with a checkpoint is resumed, so a sweep stopped by a session's end continues in the next.
+// again when the results file has its record), not rerun, and one with a checkpoint is resumed, so a sweep
+// stopped by a session's end continues in the next.
 // A job whose run another process is still training (a sweep restarted while its runs go on) is waited for,
 // holding its slot, then collected or resumed.
 // Each run's stderr goes to DIR/<name>-seed<seed>.log (appended), not through this process, so a run outlives a
