@@ -11,27 +11,18 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { formatMeanSpread, mean, welchTest } from '../src/analysis/seed-statistics.js';
-
-interface Result {
-  name: string;
-  seed: number;
-  unfinished?: boolean;
-  top1?: number;
-  many?: number | null;
-  medium?: number | null;
-  few?: number | null;
-}
+import { readSweepResults, type SweepRecord } from './sweep-results.js';
 
 const { values: flags, positionals } = parseArgs({ options: { against: { type: 'string' }, rows: { type: 'string' } }, allowPositionals: true });
 const [file, jobsFile] = positionals;
 if (file === undefined) throw new Error('usage: sweep-table.js RESULTS.jsonl [JOBS.json] [--against NAME] [--rows FILE]');
-const results = readFileSync(file, 'utf8').split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as Result);
+const results = readSweepResults(file);
 
 // The latest record of each (name, seed): a resumed sweep appends again.
 const key = (job: { name: string; seed: number }): string => `${job.name}\u0000${job.seed}`;
-const latest = new Map<string, Result>();
+const latest = new Map<string, SweepRecord>();
 for (const result of results) latest.set(key(result), result);
-const byName = new Map<string, Result[]>();
+const byName = new Map<string, SweepRecord[]>();
 for (const result of latest.values()) {
   if (result.unfinished) continue;
   byName.set(result.name, [...(byName.get(result.name) ?? []), result]);

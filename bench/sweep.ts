@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { RunDir } from '../src/train/run-dir.js';
+import { readSweepResults } from './sweep-results.js';
 
 interface Job {
   name: string;
@@ -56,9 +57,7 @@ function record(job: Job, fields: Record<string, unknown>): void {
 
 // Runs whose finished record the results file already holds: a restarted sweep does not record them again.
 const recorded = new Set(existsSync(results)
-  ? readFileSync(results, 'utf8').split('\n').filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as { name: string; seed: number; unfinished?: boolean })
-    .filter((entry) => entry.unfinished !== true).map((entry) => `${entry.name}-seed${entry.seed}`)
+  ? readSweepResults(results).filter((entry) => entry.unfinished !== true).map((entry) => `${entry.name}-seed${entry.seed}`)
   : []);
 
 function collect(job: Job, summaryFile: string, seconds: number): void {

@@ -85,7 +85,7 @@ test('a run that another process is training is waited for in its slot, then col
   assert.equal(typeof last.top1, 'number');
 });
 
-test('sweep-table: rows in the given order and words, Welch against a reference, pending jobs named', () => {
+test('sweep-table: rows in the given order and words, Welch against a reference, pending jobs named, a torn line refused', () => {
   const rows = path.join(work, 'rows.json');
   writeFileSync(rows, JSON.stringify([{ name: 'la', what: 'logit adjustment' }, { name: 'ce', what: 'cross-entropy' }, { name: 'bsce', what: 'balanced softmax' }]));
   writeFileSync(jobs.replace('.json', '-more.json'), JSON.stringify([{ name: 'bsce', config, seed: 0 }]));
@@ -100,4 +100,9 @@ test('sweep-table: rows in the given order and words, Welch against a reference,
   const refused = spawnSync(process.execPath, [TABLE, results, '--against', 'nothing'], { encoding: 'utf8' });
   assert.notEqual(refused.status, 0);
   assert.match(refused.stderr, /--against nothing: no finished run of that name/);
+  const torn = path.join(work, 'torn.jsonl');
+  writeFileSync(torn, `${readFileSync(results, 'utf8')}{"name": "ce", "se`);
+  const tornTable = spawnSync(process.execPath, [TABLE, torn], { encoding: 'utf8' });
+  assert.notEqual(tornTable.status, 0);
+  assert.match(tornTable.stderr, new RegExp(`torn\\.jsonl line ${records().length + 1} is not a JSON record .*: mend or delete that line`));
 });
