@@ -11,12 +11,24 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { formatMeanSpread, mean, welchTest } from '../src/analysis/seed-statistics.js';
-import { readSweepResults, type SweepRecord } from './sweep-results.js';
+import { readJsonLines } from '../src/train/run-dir.js';
+
+/** A line of the sweep's results file (bench/sweep.ts): a run collected or stopped; the latest one counts. */
+interface SweepRecord {
+  name: string;
+  seed: number;
+  unfinished?: boolean;
+  top1?: number;
+  many?: number | null;
+  medium?: number | null;
+  few?: number | null;
+}
 
 const { values: flags, positionals } = parseArgs({ options: { against: { type: 'string' }, rows: { type: 'string' } }, allowPositionals: true });
 const [file, jobsFile] = positionals;
 if (file === undefined) throw new Error('usage: sweep-table.js RESULTS.jsonl [JOBS.json] [--against NAME] [--rows FILE]');
-const results = readSweepResults(file);
+const results = readJsonLines<SweepRecord>(file);
+if (results === null) throw new Error(`${file}: no such results file`);
 
 // The latest record of each (name, seed): a resumed sweep appends again.
 const key = (job: { name: string; seed: number }): string => `${job.name}\u0000${job.seed}`;

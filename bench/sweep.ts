@@ -20,8 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { RunDir } from '../src/train/run-dir.js';
-import { readSweepResults } from './sweep-results.js';
+import { RunDir, readJsonLines } from '../src/train/run-dir.js';
 
 interface Job {
   name: string;
@@ -56,9 +55,8 @@ function record(job: Job, fields: Record<string, unknown>): void {
 }
 
 // Runs whose finished record the results file already holds: a restarted sweep does not record them again.
-const recorded = new Set(existsSync(results)
-  ? readSweepResults(results).filter((entry) => entry.unfinished !== true).map((entry) => `${entry.name}-seed${entry.seed}`)
-  : []);
+const recorded = new Set((readJsonLines<{ name: string; seed: number; unfinished?: boolean }>(results) ?? [])
+  .filter((entry) => entry.unfinished !== true).map((entry) => `${entry.name}-seed${entry.seed}`));
 
 function collect(job: Job, summaryFile: string, seconds: number): void {
   const { top1, many, medium, few, bestTop1, timings } = JSON.parse(readFileSync(summaryFile, 'utf8')) as Record<string, unknown>;

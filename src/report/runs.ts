@@ -8,7 +8,7 @@ import { ANALYSIS_FILE, type Analysis, parseAnalysisJson } from '../analysis/ana
 import { type Config, loadConfig } from '../train/config.js';
 import type { EnvironmentRecord } from '../train/environment.js';
 import { trainingRecipe } from '../train/recipe.js';
-import { RunDir } from '../train/run-dir.js';
+import { RunDir, readJsonLines } from '../train/run-dir.js';
 import type { Summary } from '../train/trainer.js';
 
 /** One line of metrics.jsonl: every epoch has its training loss, evaluated epochs their accuracies. */
@@ -68,18 +68,6 @@ function readJson<T>(file: string, parseText: (text: string) => T = (text) => JS
   } catch (error) {
     throw new Error(`${file}: ${(error as Error).message}`);
   }
-}
-
-function readJsonLines<T>(file: string): T[] | null {
-  if (!existsSync(file)) return null;
-  return readFileSync(file, 'utf8').split('\n').flatMap((line, index) => {
-    if (line.trim() === '') return [];
-    try {
-      return [JSON.parse(line) as T];
-    } catch (error) {
-      throw new Error(`${file}, line ${index + 1}: ${(error as Error).message}`);
-    }
-  });
 }
 
 function loadRun(directory: string): Omit<Run, 'label'> {

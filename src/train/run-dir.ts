@@ -175,10 +175,20 @@ function appendRecords(file: string, records: readonly object[]): void {
   if (records.length > 0) appendFileSync(file, records.map((record) => `${JSON.stringify(record)}\n`).join(''));
 }
 
+/** The records of a JSON-lines file, null when it does not exist; a line that is not JSON is an error naming it. */
+export function readJsonLines<T>(file: string): T[] | null {
+  if (!existsSync(file)) return null;
+  return readFileSync(file, 'utf8').split('\n').flatMap((line, index) => {
+    if (line.trim() === '') return [];
+    try {
+      return [JSON.parse(line) as T];
+    } catch (error) {
+      throw new Error(`${file} line ${index + 1} is not a JSON record (${(error as Error).message}): mend or delete that line`);
+    }
+  });
+}
+
 /** The JSON lines of `file` whose epoch is at most `lastEpoch`; none when it does not exist. */
 function readRecords(file: string, lastEpoch: number): Record<string, unknown>[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .filter((record) => (record.epoch as number) <= lastEpoch);
+  return (readJsonLines<Record<string, unknown>>(file) ?? []).filter((record) => (record.epoch as number) <= lastEpoch);
 }
