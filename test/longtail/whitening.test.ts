@@ -308,9 +308,8 @@ test('on cuda: the same outputs, gradients and running statistics as on the CPU,
         assert.ok(error < 1e-4, `${label}, step ${step}: covariance on cuda off by ${error}`);
       }
     }
-    for (const [name, buffer] of Object.entries(onCpu.stateDict())) {
-      assertClose(onCuda.stateDict()[name]!.to('cpu'), buffer, 1e-4, `${label}: ${name}`);
-    }
+    const cudaState = onCuda.stateDict();
+    for (const [name, buffer] of Object.entries(onCpu.stateDict())) assertClose(cudaState[name]!.to('cpu'), buffer, 1e-4, `${label}: ${name}`);
     onCpu.eval();
     onCuda.eval();
     const x = correlatedBatch(128, 16, 70);
