@@ -5,9 +5,11 @@
 // With --against NAME, each row also gets its top-1 difference from that row and Welch's t-test of it
 // (t, degrees of freedom, two-sided p), where both rows have at least 2 seeds. With --rows FILE (a JSON list
 // of { name, what }), the table has those rows in that order, each described, and no others: the table of
-// docs/results.md is this output as it is.
-// Usage: node dist/bench/sweep-table.js RESULTS.jsonl [JOBS.json] [--against NAME] [--rows FILE]
-import { readFileSync } from 'node:fs';
+// docs/results.md is this output as it is. In place of the results file it takes a folder of kept run records
+// (sweep.js --keep: <name>-seed<seed>/summary.json ...), so that a committed table is regenerated from the runs.
+// Usage: node dist/bench/sweep-table.js RESULTS.jsonl|RECORDS_DIR [JOBS.json] [--against NAME] [--rows FILE]
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { formatMeanSpread, mean, welchTest } from '../src/analysis/seed-statistics.js';
@@ -26,8 +28,20 @@ interface SweepRecord {
 
 const { values: flags, positionals } = parseArgs({ options: { against: { type: 'string' }, rows: { type: 'string' } }, allowPositionals: true });
 const [file, jobsFile] = positionals;
-if (file === undefined) throw new Error('usage: sweep-table.js RESULTS.jsonl [JOBS.json] [--against NAME] [--rows FILE]');
-const results = readJsonLines<SweepRecord>(file);
+if (file === undefined) throw new Error('usage: sweep-table.js RESULTS.jsonl|RECORDS_DIR [JOBS.json] [--against NAME] [--rows FILE]');
+
+/** The finished runs of a folder of kept records, from each <name>-seed<seed>/summary.json. */
+function readRecordsDir(dir: string): SweepRecord[] {
+  return readdirSync(dir).sort().flatMap((entry) => {
+    const match = /^(.+)-seed(\d+)$/.exec(entry);
+    const summaryFile = path.join(dir, entry, 'summary.json');
+    if (match === null || !existsSync(summaryFile)) return [];
+    const { top1, many, medium, few } = JSON.parse(readFileSync(summaryFile, 'utf8')) as SweepRecord;
+    return [{ name: match[1]!, seed: Number(match[2]), top1, many, medium, few }];
+  });
+}
+
+const results = existsSync(file) && statSync(file).isDirectory() ? readRecordsDir(file) : readJsonLines<SweepRecord>(file);
 if (results === null) throw new Error(`${file}: no such results file`);
 
 // The latest record of each (name, seed): a resumed sweep appends again.

@@ -12,8 +12,11 @@
 // holding its slot, then collected or resumed.
 // Each run's stderr goes to DIR/<name>-seed<seed>.log (appended), not through this process, so a run outlives a
 // stopped sweep and its whole error text is kept. (bench/sweep-table.ts prints the results as a markdown table.)
+// With --analyze, a finished run is also analysed (`scatter analyze`: DIR/analysis.json) before it is collected;
+// with --keep RECORDS, its compact record (config, summary, metrics, environment, analysis, batch covariance; no
+// checkpoints) is copied to RECORDS/<name>-seed<seed>, a folder meant to be committed: sweep-table reads it.
 // Usage: node dist/bench/sweep.js --jobs FILE --out DIR [--parallel 4] [--deadline 86400] [--threads 1]
-//        [--set key=value]... [--results FILE (default DIR/results.jsonl)]
+//        [--set key=value]... [--results FILE (default DIR/results.jsonl)] [--analyze] [--keep RECORDS]
 import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -39,6 +42,8 @@ const { values: flags } = parseArgs({
     threads: { type: 'string', default: '1' },
     set: { type: 'string', multiple: true, default: [] },
     results: { type: 'string' },
+    analyze: { type: 'boolean', default: false },
+    keep: { type: 'string' },
   },
 });
 if (flags.jobs === undefined || flags.out === undefined) throw new Error('usage: sweep.js --jobs FILE --out DIR [options]');
@@ -58,7 +63,21 @@ function record(job: Job, fields: Record<string, unknown>): void {
 const recorded = new Set((readJsonLines<{ name: string; seed: number; unfinished?: boolean }>(results) ?? [])
   .filter((entry) => entry.unfinished !== true).map((entry) => `${entry.name}-seed${entry.seed}`));
 
-function collect(job: Job, summaryFile: string, seconds: number): void {
+/** Runs `scatter analyze` on a finished run that has no analysis.json yet; a failure is logged, not fatal. */
+async function analyze(dir: string): Promise<void> {
+  if (!flags.analyze || existsSync(path.join(dir, 'analysis.json'))) return;
+  const log = openSync(`${dir}.log`, 'a');
+  const child = spawn(process.execPath, [cli, 'analyze', '--run', dir],
+    { env: { ...process.env, SCATTER_NUM_THREADS: flags.threads }, stdio: ['ignore', 'ignore', log] });
+  closeSync(log);
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) process.stderr.write(`sweep: analyze ${dir} failed (exit ${code}; see ${dir}.log)\n`);
+}
+
+async function collect(job: Job, summaryFile: string, seconds: number): Promise<void> {
+  const dir = path.dirname(summaryFile);
+  await analyze(dir);
+  if (flags.keep !== undefined) new RunDir(dir).copyRecord(path.join(flags.keep, path.basename(dir)));
   const { top1, many, medium, few, bestTop1, timings } = JSON.parse(readFileSync(summaryFile, 'utf8')) as Record<string, unknown>;
   record(job, { top1, many, medium, few, bestTop1, trainSeconds: (timings as { trainSeconds: number }).trainSeconds, wallSeconds: seconds });
 }
@@ -79,7 +98,7 @@ async function run(job: Job): Promise<void> {
     while (new RunDir(dir).trainer() !== null) await new Promise((resolve) => setTimeout(resolve, 10_000));
   }
   if (existsSync(summaryFile)) {
-    if (!recorded.has(`${job.name}-seed${job.seed}`)) collect(job, summaryFile, 0);
+    if (!recorded.has(`${job.name}-seed${job.seed}`)) await collect(job, summaryFile, 0);
     if (holder !== null) process.stderr.write(`sweep: ${job.name} seed ${job.seed} done (trained by process ${holder.pid})\n`);
     return;
   }
@@ -110,20 +129,16 @@ async function run(job: Job): Promise<void> {
     stopped = true;
     child.kill('SIGTERM');
   }, Math.max(0, deadline - Date.now()));
-  return new Promise((resolve) => {
-    child.on('close', (code) => {
-      clearTimeout(stop);
-      const seconds = Math.round((Date.now() - startTime) / 1000);
-      if (code === 0 && existsSync(summaryFile)) {
-        collect(job, summaryFile, seconds);
-      } else {
-        const last = readFileSync(logFile, 'utf8').trim().split('\n').filter((line) => line.startsWith('scatter:')).at(-1) ?? '';
-        record(job, { unfinished: true, exit: code, wallSeconds: seconds, error: stopped ? 'stopped at the deadline (resumable)' : last });
-      }
-      process.stderr.write(`sweep: ${job.name} seed ${job.seed} ${code === 0 ? 'done' : `ended (${code})`} after ${seconds} s\n`);
-      resolve();
-    });
-  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearTimeout(stop);
+  const seconds = Math.round((Date.now() - startTime) / 1000);
+  if (code === 0 && existsSync(summaryFile)) {
+    await collect(job, summaryFile, seconds);
+  } else {
+    const last = readFileSync(logFile, 'utf8').trim().split('\n').filter((line) => line.startsWith('scatter:')).at(-1) ?? '';
+    record(job, { unfinished: true, exit: code, wallSeconds: seconds, error: stopped ? 'stopped at the deadline (resumable)' : last });
+  }
+  process.stderr.write(`sweep: ${job.name} seed ${job.seed} ${code === 0 ? 'done' : `ended (${code})`} after ${seconds} s\n`);
 }
 
 const queue = [...jobs];

@@ -4,7 +4,7 @@
 // atomically (temporary file, fsync, rename), so an interrupted run never leaves a torn file behind. While a
 // process trains the run it holds train.lock, so that a second trainer (a repeated --resume, a restarted
 // sweep) cannot interleave its checkpoints and metrics with the first one's.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 
@@ -145,7 +145,21 @@ export class RunDir {
   writeSummary(summary: Record<string, unknown>): void {
     writeFileAtomic(this.summaryFile, `${JSON.stringify(summary, null, 2)}\n`);
   }
+
+  /**
+   * Copies the run's compact record (RECORD_FILES that exist; no checkpoints) into `dest`, e.g. to commit a
+   * finished run that a table quotes. Returns the files copied.
+   */
+  copyRecord(dest: string): string[] {
+    mkdirSync(dest, { recursive: true });
+    const present = RECORD_FILES.filter((file) => existsSync(path.join(this.root, file)));
+    for (const file of present) copyFileSync(path.join(this.root, file), path.join(dest, file));
+    return present;
+  }
 }
+
+/** What a finished run is recorded by, without its checkpoints: enough to regenerate every table and the report. */
+export const RECORD_FILES = ['config.yaml', 'summary.json', 'metrics.jsonl', 'environment.jsonl', 'analysis.json', 'batch-covariance.jsonl'] as const;
 
 /** The lock's holder; null when the file is gone or unreadable (a lock torn by a crash holds nothing). */
 function readLockHolder(file: string): LockHolder | null {
