@@ -1,15 +1,13 @@
 // A finished (or stopped) run's model, loaded for analysis, and whole-split passes over it that keep only
 // what a computation returns.
-import { existsSync } from 'node:fs';
-
 import { type Loader, batchTensors } from '../data/index.js';
 import type { ImageClassifier } from '../models/index.js';
 import * as torch from '../torch/index.js';
+import { chooseCheckpoint, withModelState } from '../train/checkpoint.js';
 import { type Config, loadConfig } from '../train/config.js';
 import { type Evaluation, evaluate } from '../train/evaluation.js';
 import { RunDir } from '../train/run-dir.js';
 import { type RunData, buildModel, loadRunData } from '../train/setup.js';
-import { withModelState } from '../train/trainer.js';
 
 type Tensor = torch.Tensor;
 
@@ -23,12 +21,11 @@ export interface TrainedRun {
   checkpoint: string;
 }
 
-/** A run's model from its best (or last) checkpoint, falling back to last when there is no best. */
+/** A run's model from its best (or last) checkpoint: the one asked for (checkpoint.ts chooseCheckpoint), or an error. */
 export function loadTrainedRun(runDirectory: string, which: 'best' | 'last' = 'best'): TrainedRun {
   const dir = RunDir.open(runDirectory);
   const config = loadConfig(dir.configFile);
-  const checkpoint = existsSync(dir.checkpoint(which)) ? dir.checkpoint(which) : dir.checkpoint('last');
-  if (!existsSync(checkpoint)) throw new Error(`${runDirectory} has no checkpoint to analyse yet`);
+  const checkpoint = chooseCheckpoint(dir, which).file;
   const data = loadRunData(config);
   const model = buildModel(config, data);
   withModelState(checkpoint, (state) => model.loadStateDict(state, { strict: true }));

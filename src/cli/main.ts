@@ -56,7 +56,9 @@ ${documentation(CONFIG_SCHEMA).join('\n')}`,
     scatter launch --nproc 2 -- train --config configs/cifar10-lt-ir100/ce.yaml --out runs/ce-ddp`,
   eval: `usage: scatter eval --run DIR [--checkpoint best|last]
 
-  Evaluates the run's best checkpoint (or last) on its test split; rewrites DIR/summary.json and prints it.`,
+  Evaluates the run's best checkpoint (or last) on its test split, naming the checkpoint and its epoch on stderr;
+  prints the result, then rewrites DIR/summary.json. 'best' is the best epoch's checkpoint or an error naming what is
+  missing, never another checkpoint in its place.`,
   demo: `usage: scatter demo [--quick] [--out DIR]
 
   Trains Fashion-MNIST-LT (imbalance ratio 100; Debian's dataset-fashion-mnist) with cross-entropy and with
@@ -184,9 +186,12 @@ async function demoCommand(args: string[]): Promise<void> {
 async function evalCommand(args: string[]): Promise<void> {
   const values = parse(args, { run: { type: 'string' }, checkpoint: { type: 'string' } });
   if (values.help) return void console.log(HELP.eval);
-  const summary = await evaluateRun(requireString(values.run, '--run'), { checkpoint: checkpointFlag(values.checkpoint) });
-  const { top1, many, medium, few, perClass } = summary;
-  console.log(JSON.stringify({ top1, many, medium, few, perClass }));
+  // The result is printed before summary.json is rewritten: a run on a read-only disk still shows it.
+  await evaluateRun(requireString(values.run, '--run'), {
+    checkpoint: checkpointFlag(values.checkpoint),
+    onCheckpoint: ({ note }) => process.stderr.write(`scatter: evaluating ${note}\n`),
+    onResult: ({ top1, many, medium, few, perClass }) => console.log(JSON.stringify({ top1, many, medium, few, perClass })),
+  });
 }
 
 async function downloadCommand(args: string[]): Promise<void> {

@@ -1,7 +1,7 @@
 // safetensors files (https://github.com/huggingface/safetensors, format v1): an 8-byte little-endian
 // header length, a JSON header naming each tensor's dtype, shape and byte range, then the raw bytes,
 // little-endian and row-major. Python's safetensors reads what this writes, and the reverse.
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 
 import { writeFileAtomic } from '../util/files.js';
 
@@ -88,4 +88,24 @@ export function saveFile(tensors: Record<string, Tensor>, file: string, metadata
 
 export function loadFile(file: string): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
   return deserialize(readFileSync(file), file);
+}
+
+/** A file's metadata alone, reading only its header (a checkpoint's record without its tensors). */
+export function loadMetadata(file: string): Record<string, string> {
+  const fd = openSync(file, 'r');
+  try {
+    const length = Buffer.alloc(8);
+    if (readSync(fd, length, 0, 8, 0) < 8) throw new Error(`${file}: not a valid safetensors file: shorter than its 8-byte header length`);
+    const header = Buffer.alloc(Number(length.readBigUInt64LE(0)));
+    if (readSync(fd, header, 0, header.length, 8) < header.length) {
+      throw new Error(`${file}: not a valid safetensors file: header length ${header.length} runs past the end of the file`);
+    }
+    try {
+      return ((JSON.parse(header.toString('utf8')) as { __metadata__?: Record<string, string> }).__metadata__) ?? {};
+    } catch (error) {
+      throw new Error(`${file}: not a valid safetensors file: header is not JSON (${(error as Error).message})`);
+    }
+  } finally {
+    closeSync(fd);
+  }
 }

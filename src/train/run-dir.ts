@@ -4,11 +4,12 @@
 // atomically (temporary file, fsync, rename), so an interrupted run never leaves a torn file behind. While a
 // process trains the run it holds train.lock, so that a second trainer (a repeated --resume, a restarted
 // sweep) cannot interleave its checkpoints and metrics with the first one's.
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 
-import { writeFileAtomic } from '../util/files.js';
+import { appendFile, assertWritableFolder, writeFileAtomic } from '../util/files.js';
+import { processRuns } from '../util/processes.js';
 import type { EnvironmentRecord } from './environment.js';
 
 export interface LockHolder {
@@ -34,6 +35,7 @@ export class RunDir {
   constructor(readonly root: string) {}
 
   static create(root: string): RunDir {
+    assertWritableFolder(root, 'the run directory');
     mkdirSync(path.join(root, 'checkpoints'), { recursive: true });
     return new RunDir(root);
   }
@@ -106,8 +108,8 @@ export class RunDir {
   /** Gives train.lock back, if this RunDir took it. */
   releaseTrainingLock(): void {
     if (!this.#holdsLock) return;
-    rmSync(this.lockFile, { force: true });
     this.#holdsLock = false;
+    rmSync(this.lockFile, { force: true });
   }
 
   checkpoint(name: 'last' | 'best'): string {
@@ -176,17 +178,11 @@ function isAlive(holder: LockHolder): boolean {
   if (holder.host !== hostname()) return true;
   // A lock from before the machine restarted: its process is gone, whatever now has its pid.
   if (holder.boot !== undefined && holder.boot !== null && holder.boot !== bootId()) return false;
-  try {
-    process.kill(holder.pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return processRuns(holder.pid);
 }
 
 function appendRecords(file: string, records: readonly object[]): void {
-  if (records.length > 0) appendFileSync(file, records.map((record) => `${JSON.stringify(record)}\n`).join(''));
+  if (records.length > 0) appendFile(file, records.map((record) => `${JSON.stringify(record)}\n`).join(''));
 }
 
 /** The records of a JSON-lines file, null when it does not exist; a line that is not JSON is an error naming it. */

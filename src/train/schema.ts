@@ -75,7 +75,10 @@ function describe(field: Field): string {
 }
 
 function show(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : JSON.stringify(value) ?? String(value);
+  if (typeof value === 'string') return `'${value}'`;
+  // JSON has no NaN or infinity (it would print them as null): YAML's .nan and .inf are named as what they are.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  return JSON.stringify(value, (_, item: unknown) => (typeof item === 'number' && !Number.isFinite(item) ? String(item) : item)) ?? String(value);
 }
 
 function validateField(field: Field, value: unknown, key: string): unknown {

@@ -21,6 +21,10 @@ import { conditionNumber, correlationMatrix, covariance, meanAbsOffDiagonal } fr
 import { type Loss, createLoss } from '../longtail/losses.js';
 import type { LrSchedule, SGD, SgdState } from '../optim/index.js';
 import * as torch from '../torch/index.js';
+import { assertWritableFolder } from '../util/files.js';
+import {
+  type CheckpointMeta, type EpochRecords, NonFiniteLossError, chooseCheckpoint, commitEpoch, readCheckpoint, reconcileRun, section, withModelState,
+} from './checkpoint.js';
 import { type Config, configToYaml, loadConfig, lossConfig } from './config.js';
 import { rankDevice, rowsPerRank } from './distributed.js';
 import { describeEnvironment } from './environment.js';
@@ -39,16 +43,6 @@ export interface TrainOptions {
   parallel?: DataParallel | null;
 }
 
-/** What a checkpoint's metadata records besides the tensors. */
-interface CheckpointMeta {
-  /** The next epoch to train (training resumes at its first batch). */
-  epoch: number;
-  bestTop1: number;
-  bestEpoch: number;
-  optimizerGroups: SgdState['groups'];
-  trainSeconds: number;
-}
-
 export interface Summary {
   top1: number;
   many: number | null;
@@ -64,38 +58,6 @@ export interface Summary {
   confusion: number[][];
   /** Decoupled runs only: the method, the stage-1 checkpoint, and tau-norm's chosen tau. */
   decoupled?: { method: DecoupledMethod; from: string; checkpoint: 'best' | 'last'; tau?: number };
-}
-
-/** Raised by the NaN/Inf guard: the run stops and says where, and which checkpoint is still good. */
-export class NonFiniteLossError extends Error {
-  constructor(epoch: number, step: number, loss: number, lastGood: string | null) {
-    super(`loss became ${loss} at epoch ${epoch + 1}, step ${step + 1}; ` +
-      (lastGood === null ? 'no checkpoint was written yet' : `the last good checkpoint is ${lastGood}`));
-    this.name = 'NonFiniteLossError';
-  }
-}
-
-/** A checkpoint's tensors and metadata. */
-function readCheckpoint(file: string): { tensors: Record<string, torch.Tensor>; meta: CheckpointMeta } {
-  const { tensors, metadata } = torch.safetensors.loadFile(file);
-  if (metadata.scatter === undefined) throw new Error(`${file} is not a scatter checkpoint (no 'scatter' metadata)`);
-  return { tensors, meta: JSON.parse(metadata.scatter) as CheckpointMeta };
-}
-
-/** The tensors whose names start with `prefix` ('model.', 'optimizer.'), under their names without it. */
-function section(tensors: Record<string, torch.Tensor>, prefix: string): Record<string, torch.Tensor> {
-  return Object.fromEntries(Object.entries(tensors)
-    .filter(([name]) => name.startsWith(prefix)).map(([name, tensor]) => [name.slice(prefix.length), tensor]));
-}
-
-/** Calls `use` with a checkpoint's model tensors and disposes them after. */
-export function withModelState<T>(file: string, use: (state: Record<string, torch.Tensor>) => T): T {
-  const { tensors } = readCheckpoint(file);
-  try {
-    return use(section(tensors, 'model.'));
-  } finally {
-    for (const tensor of Object.values(tensors)) tensor.dispose();
-  }
 }
 
 class Run {
@@ -156,25 +118,30 @@ class Run {
     if (this.verbose) process.stderr.write(`${line}\n`);
   }
 
-  saveCheckpoint(file: string): void {
+  /** Commits the epoch just trained (checkpoint.ts: last, best when `improved`, then its records). */
+  commitEpoch(records: EpochRecords, improved: boolean): void {
     const state = this.optimizer?.stateDict() ?? { tensors: {}, groups: [] };
     const tensors: Record<string, torch.Tensor> = { 'rng.torch': torch.getRngState() };
     for (const [name, tensor] of Object.entries(this.model.stateDict())) tensors[`model.${name}`] = tensor;
     for (const [name, tensor] of Object.entries(state.tensors)) tensors[`optimizer.${name}`] = tensor;
     this.meta.optimizerGroups = state.groups;
-    torch.safetensors.saveFile(tensors, file, { scatter: JSON.stringify(this.meta) });
-    for (const tensor of Object.values(tensors)) tensor.dispose();
+    try {
+      commitEpoch(this.dir, tensors, { ...this.meta, committed: records }, improved);
+    } finally {
+      for (const tensor of Object.values(tensors)) tensor.dispose();
+    }
   }
 
   loadCheckpoint(file: string, { withOptimizer }: { withOptimizer: boolean }): void {
     const { tensors, meta } = readCheckpoint(file);
     this.model.loadStateDict(section(tensors, 'model.'), { strict: true });
     if (withOptimizer) {
-      this.optimizer?.loadStateDict({ tensors: section(tensors, 'optimizer.'), groups: meta.optimizerGroups });
+      this.optimizer?.loadStateDict({ tensors: section(tensors, 'optimizer.'), groups: meta.optimizerGroups as SgdState['groups'] });
       torch.setRngState(tensors['rng.torch']!);
     }
     for (const tensor of Object.values(tensors)) tensor.dispose();
-    this.meta = meta;
+    const { committed: _, ...position } = meta;
+    this.meta = position;
   }
 
   /** One epoch's work and what metrics.jsonl records of it: SGD steps, or choosing tau (tau-norm). */
@@ -371,12 +338,7 @@ class Run {
         this.meta.bestTop1 = latest!.top1;
         this.meta.bestEpoch = epoch + 1;
       }
-      if (this.rank === 0) {
-        this.saveCheckpoint(this.dir.checkpoint('last'));
-        if (improved) this.saveCheckpoint(this.dir.checkpoint('best'));
-        this.dir.appendMetrics(record);
-        this.dir.appendBatchCovariance(this.covarianceRecords);
-      }
+      if (this.rank === 0) this.commitEpoch({ metrics: record, batchCovariance: this.covarianceRecords }, improved);
       this.covarianceRecords = [];
     }
     latest ??= await this.evaluateModel();
@@ -427,14 +389,26 @@ function round(seconds: number): number {
   return Number(seconds.toFixed(2));
 }
 
-/** Runs `prepare` (what must happen before the first epoch and may fail), then the run; always closes it. */
+/**
+ * Runs `prepare` (what must happen before the first epoch and may fail), then the run; always closes it and gives
+ * the lock back. When the run failed, that failure is the error shown, not one of the clean-up (on a disk that
+ * turned read-only, releasing the lock fails too).
+ */
 async function runToEnd(run: Run, prepare: () => void): Promise<Summary> {
+  let failed = false;
   try {
     prepare();
     return await run.run();
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
-    await run.close();
-    run.dir.releaseTrainingLock();
+    try {
+      await run.close();
+      run.dir.releaseTrainingLock();
+    } catch (error) {
+      if (!failed) throw error;
+    }
   }
 }
 
@@ -485,6 +459,7 @@ export async function train(config: Config, options: TrainOptions): Promise<Summ
   if (writer && existsSync(options.out) && existsSync(new RunDir(options.out).configFile)) {
     throw new Error(`${options.out} already holds a run: resume it with --resume ${options.out} or choose another --out`);
   }
+  if (writer) assertWritableFolder(options.out, '--out');
   // Data, model and stage 1 are loaded before the run directory exists, so that a refused run leaves none.
   const dir = new RunDir(options.out);
   const run = new Run(config, dir, options.verbose ?? true, stage1Checkpoint(config), parallel);
@@ -504,27 +479,42 @@ export async function resume(runDirectory: string, options: Omit<TrainOptions, '
   const resuming = existsSync(last);
   const run = new Run(config, dir, options.verbose ?? true, resuming ? null : stage1Checkpoint(config), options.parallel ?? null);
   return runToEnd(run, () => {
-    if (run.rank === 0) dir.lockForTraining();
+    // Rank 0 completes what a kill left (checkpoint.ts) before any rank reads the checkpoint.
+    if (run.rank === 0) {
+      dir.lockForTraining();
+      reconcileRun(dir);
+    }
     if (resuming) {
       // Every rank reads rank 0's checkpoint (the run directory must be reachable from every machine).
       run.loadCheckpoint(last, { withOptimizer: true });
-      if (run.rank === 0) dir.truncateAfter(run.meta.epoch);
       run.log(`scatter: resuming ${runDirectory} at epoch ${run.meta.epoch + 1}`);
     }
   });
 }
 
-/** Evaluates a run's best (or last) checkpoint on its test split and rewrites its summary. */
-export async function evaluateRun(runDirectory: string, options: { checkpoint?: 'best' | 'last'; verbose?: boolean } = {}): Promise<Summary> {
+export interface EvaluateOptions {
+  checkpoint?: 'best' | 'last';
+  verbose?: boolean;
+  /** Called with the checkpoint chosen (file, epoch, how it was chosen) before evaluating it. */
+  onCheckpoint?: (chosen: { file: string; epoch: number; note: string }) => void;
+  /** Called with the result before summary.json is rewritten, so that a failed write does not lose it. */
+  onResult?: (summary: Summary) => void;
+}
+
+/**
+ * Evaluates a run's best (or last) checkpoint on its test split and rewrites its summary. 'best' is the best
+ * epoch's checkpoint or an error, never another checkpoint silently (checkpoint.ts chooseCheckpoint).
+ */
+export async function evaluateRun(runDirectory: string, options: EvaluateOptions = {}): Promise<Summary> {
   const dir = RunDir.open(runDirectory);
+  const chosen = chooseCheckpoint(dir, options.checkpoint ?? 'best');
+  options.onCheckpoint?.(chosen);
   const config = loadConfig(dir.configFile);
   const run = new Run(config, dir, options.verbose ?? false, null, null);
   try {
-    const which = options.checkpoint ?? 'best';
-    const file = existsSync(dir.checkpoint(which)) ? dir.checkpoint(which) : dir.checkpoint('last');
-    if (!existsSync(file)) throw new Error(`${runDirectory} has no checkpoint yet`);
-    run.loadCheckpoint(file, { withOptimizer: false });
+    run.loadCheckpoint(chosen.file, { withOptimizer: false });
     const summary = run.summary(await run.evaluateModel());
+    options.onResult?.(summary);
     dir.writeSummary(summary as unknown as Record<string, unknown>);
     return summary;
   } finally {
