@@ -7,6 +7,10 @@
 
 #include <mutex>
 
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
 #include "convert.h"
 #include "errors.h"
 #include "handles.h"
@@ -132,6 +136,18 @@ SCATTER_FN(version) {
   return result;
 }
 
+// setParentDeathSignal(signo): Linux's PR_SET_PDEATHSIG, so that a rank dies with the launcher that started it
+// however the launcher ends (kill -9 included). Returns false where the system has no such setting.
+SCATTER_FN(setParentDeathSignal) {
+#ifdef __linux__
+  int signal = static_cast<int>(toInt(info[0], "setParentDeathSignal"));
+  if (prctl(PR_SET_PDEATHSIG, signal) != 0) throw std::runtime_error("prctl(PR_SET_PDEATHSIG) failed");
+  return Napi::Boolean::New(info.Env(), true);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 }  // namespace
 
 void registerRuntime(Napi::Env env, Napi::Object exports) {
@@ -145,6 +161,7 @@ void registerRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::Function::New(env, version));
   exports.Set("autocastEnter", Napi::Function::New(env, autocastEnter));
   exports.Set("autocastExit", Napi::Function::New(env, autocastExit));
+  exports.Set("setParentDeathSignal", Napi::Function::New(env, setParentDeathSignal));
 }
 
 }  // namespace scatter

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { loadRunData } from '../train/setup.js';
+import { checkData } from '../train/preflight.js';
 import { analysisJson, analyzeRun } from '../analysis/analyze.js';
 import { CONFIG_SCHEMA, dataDirectory, explicitKeys, loadConfig } from '../train/config.js';
 import { unusedSettings } from '../train/recipe.js';
@@ -13,7 +14,7 @@ import { DOWNLOADS, type DownloadName, classCounts, downloadDataset, shotGroups 
 import { evaluateRun, resume, train } from '../train/trainer.js';
 import { joinFromEnvironment, launchedDistributed } from '../train/distributed.js';
 import { RunDir } from '../train/run-dir.js';
-import { launch } from './launch.js';
+import { followLauncher, launch } from './launch.js';
 
 class UsageError extends Error {}
 
@@ -212,6 +213,7 @@ async function dataCommand(args: string[]): Promise<void> {
   if (values.help) return void console.log(HELP.data);
   const config = loadConfig(requireString(values.config, '--config'), (values.set as string[] | undefined) ?? []);
   const data = loadRunData(config);
+  await checkData(config, data, (line) => process.stderr.write(`scatter: warning: ${line}\n`));
   const groups = shotGroups(data.classCounts, { many: config.data.manyThreshold, few: config.data.fewThreshold });
   console.log([
     `dataset ${config.data.dataset} at ${config.data.root}`,
@@ -267,6 +269,7 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+followLauncher();
 main(process.argv.slice(2)).catch((error: unknown) => {
   const err = error instanceof Error ? error : new Error(String(error));
   const firstLine = err.message.split('\n')[0];

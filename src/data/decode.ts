@@ -138,3 +138,23 @@ export async function decodeImageFile(file: string, resampling?: Resampling): Pr
     throw new Error(`${file}: cannot decode image: ${firstLine((error as Error).message)}`);
   }
 }
+
+/**
+ * Why `file` cannot be used as an image, or null when it can: 'headers' reads its header (it exists and is an
+ * image of a known size), 'decode' decodes it whole (a truncated or damaged file fails too).
+ */
+export async function imageFileProblem(file: string, depth: 'headers' | 'decode'): Promise<string | null> {
+  const sharp = await loadSharp();
+  try {
+    if (depth === 'decode') {
+      await sharp(file, { failOn: 'error' }).raw().toBuffer();
+      return null;
+    }
+    const { width, height } = await sharp(file).metadata();
+    return width === undefined || height === undefined ? 'no image size in its header' : null;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'missing';
+    return firstLine((error as Error).message);
+  }
+}

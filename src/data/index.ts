@@ -19,6 +19,8 @@ export type { BatchSampler, ClassAwareOptions, ClassSampling, Sampler } from './
 export { B3RSBatchSampler, BatchEmbeddedSampler, spreadSlots } from './b3rs.js';
 export type { B3RSOptions, BETMode, BETOptions, Blocking } from './b3rs.js';
 export { Loader } from './loader.js';
+export { findBadImages, imageFiles } from './verify.js';
+export type { BadImage } from './verify.js';
 export type { Batch, LoaderOptions, LoaderPosition } from './loader.js';
 export type { BatchShape } from './batch.js';
 export { batchTensors } from './tensors.js';

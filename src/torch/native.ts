@@ -52,6 +52,7 @@ export interface NativeAddon {
   version(): { libtorch: string; cuda: boolean; parallel: string };
   autocastEnter(device: string, enabled: boolean, dtype: string): [boolean, string];
   autocastExit(device: string, enabled: boolean, dtype: string): void;
+  setParentDeathSignal(signal: number): boolean;
 
   /** Blocks until all ranks have joined (rank 0 hosts the store) or timeoutMs passes. */
   createProcessGroup(options: {

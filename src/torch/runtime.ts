@@ -1,5 +1,5 @@
 // Process-wide settings: seeds, random-generator state, threads, CUDA availability.
-import { availableParallelism } from 'node:os';
+import { availableParallelism, constants as osConstants } from 'node:os';
 
 import type { Device, Dtype } from './dtype.js';
 import { native } from './native.js';
@@ -33,6 +33,14 @@ export const cuda = {
   isAvailable: (): boolean => native.cudaIsAvailable(),
   deviceCount: (): number => native.cudaDeviceCount(),
 };
+
+/**
+ * Asks the kernel to send this process `signal` when its parent ends, however it ends (Linux's
+ * PR_SET_PDEATHSIG; the addon is scatter's one native door). Returns false where the system has no such setting.
+ */
+export function setParentDeathSignal(signal: NodeJS.Signals): boolean {
+  return native.setParentDeathSignal(osConstants.signals[signal]);
+}
 
 /** libtorch's version, whether it has CUDA, and its parallel backend. */
 export function version(): { libtorch: string; cuda: boolean; parallel: string } {

@@ -51,6 +51,10 @@ export const CONFIG_SCHEMA = {
       "as tau-norm's validation set; null: none", null, 1),
     valList: text('list file of validation images (list-file data sets), relative to root, on which tau-norm chooses tau ' +
       "instead of held-out training images (ImageNet-LT's and Places-LT's published validation lists)", null),
+    numClasses: int('list-file data sets: the number of classes, labels 0..numClasses-1; null: the training list\'s labels, and then ' +
+      'the training and test lists must name the same classes (a label in one list only is an error before training)', null, 1),
+    verify: oneOf('before training, check that every image file of the data set opens: headers (read each header), decode ' +
+      '(decode each image whole: slower, finds truncated files), off', ['headers', 'decode', 'off'], 'headers'),
   }),
   model: section('the network', {
     name: oneOf('architecture', ['resnet32', 'resnet10', 'resnet50', 'resnext50_32x4d'], 'resnet32'),

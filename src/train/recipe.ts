@@ -25,7 +25,7 @@ export function leaves(value: unknown, prefix = '', found = new Map<string, stri
 
 // The keys that only say how a run executes, not what it trains.
 const EXECUTION_KEYS = [
-  'data.root', 'data.workers', 'data.decodedCacheMiB', 'train.device', 'train.threads', 'train.channelsLast', 'train.evalEvery',
+  'data.root', 'data.workers', 'data.decodedCacheMiB', 'data.verify', 'train.device', 'train.threads', 'train.channelsLast', 'train.evalEvery',
   'train.recordCovarianceEvery', 'distributed.backend', 'distributed.bucketMiB', 'distributed.timeoutSeconds',
 ];
 const executionKeysOf = (section: string): string[] =>

@@ -23,6 +23,8 @@ export interface RunData {
   test: Dataset;
   /** Training images per class (after the long-tail construction). */
   classCounts: number[];
+  /** The data set's splits as read, before the long-tail construction and hold-out (preflight.ts checks them). */
+  source: { train: Dataset; test: Dataset };
 }
 
 function requiredKey(value: string | null, key: string, dataset: string): string {
@@ -43,7 +45,9 @@ function loadSplits(config: Config): { train: Dataset; test: Dataset; val?: Data
     case 'image-folder':
       return { train: new ImageFolderDataset(path.join(root, 'train')), test: new ImageFolderDataset(path.join(root, 'test')) };
     case 'list-file': {
-      const train = new ListFileDataset(path.join(root, requiredKey(config.data.trainList, 'data.trainList', dataset)), root);
+      const { numClasses } = config.data;
+      const classNames = numClasses === null ? undefined : Array.from({ length: numClasses }, (_, label) => String(label));
+      const train = new ListFileDataset(path.join(root, requiredKey(config.data.trainList, 'data.trainList', dataset)), root, { classNames });
       const other = (list: string) => new ListFileDataset(path.join(root, list), root, { classNames: train.classNames });
       const test = other(requiredKey(config.data.testList, 'data.testList', dataset));
       return { train, test, ...(config.data.valList === null ? {} : { val: other(config.data.valList) }) };
@@ -62,7 +66,10 @@ export function loadRunData(config: Config): RunData {
   const longTailed = profile === 'none' ? splits.train
     : makeLongTailed(splits.train, { profile, imbalanceRatio: ratio, ...(maxPerClass === null ? {} : { maxPerClass }) });
   const { train, holdout } = holdoutPerClass === null ? { train: longTailed, holdout: null } : splitHoldout(longTailed, holdoutPerClass);
-  return { train, holdout: splits.val ?? holdout, test: splits.test, classCounts: Array.from(classCounts(train)) };
+  return {
+    train, holdout: splits.val ?? holdout, test: splits.test, classCounts: Array.from(classCounts(train)),
+    source: { train: splits.train, test: splits.test },
+  };
 }
 
 function transformsFor(config: Config, split: 'train' | 'test'): Transform[] {

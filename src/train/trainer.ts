@@ -28,6 +28,7 @@ import {
 import { type Config, configToYaml, loadConfig, lossConfig } from './config.js';
 import { rankDevice, rowsPerRank } from './distributed.js';
 import { describeEnvironment } from './environment.js';
+import { checkData } from './preflight.js';
 import { type Evaluation, evaluate } from './evaluation.js';
 import { Progress, formatDuration } from './progress.js';
 import { leaves, trainingRecipe } from './recipe.js';
@@ -394,10 +395,10 @@ function round(seconds: number): number {
  * the lock back. When the run failed, that failure is the error shown, not one of the clean-up (on a disk that
  * turned read-only, releasing the lock fails too).
  */
-async function runToEnd(run: Run, prepare: () => void): Promise<Summary> {
+async function runToEnd(run: Run, prepare: () => void | Promise<void>): Promise<Summary> {
   let failed = false;
   try {
-    prepare();
+    await prepare();
     return await run.run();
   } catch (error) {
     failed = true;
@@ -460,11 +461,13 @@ export async function train(config: Config, options: TrainOptions): Promise<Summ
     throw new Error(`${options.out} already holds a run: resume it with --resume ${options.out} or choose another --out`);
   }
   if (writer) assertWritableFolder(options.out, '--out');
-  // Data, model and stage 1 are loaded before the run directory exists, so that a refused run leaves none.
+  // Data (checked: preflight.ts), model and stage 1 are loaded before the run directory exists, so that a refused
+  // run leaves none.
   const dir = new RunDir(options.out);
   const run = new Run(config, dir, options.verbose ?? true, stage1Checkpoint(config), parallel);
-  return runToEnd(run, () => {
+  return runToEnd(run, async () => {
     if (!writer) return;
+    await checkData(config, run.data, (line) => process.stderr.write(`scatter: warning: ${line}\n`));
     RunDir.create(options.out);
     dir.lockForTraining();
     dir.writeConfig(configToYaml(config));

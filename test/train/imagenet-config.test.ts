@@ -22,7 +22,9 @@ for (const [folder, methods] of [['imagenet-lt-resnet50', ['ce', 'whiten-la-b3rs
     const images = await writeImageTree(root, ['n01', 'n02', 'n03', 'n04', 'n05'], [6, 4, 3, 2, 2], [80, 60]);
     const lines = (entries: typeof images): string => entries.map(({ file, label }) => `${file} ${label}\n`).join('');
     writeFileSync(path.join(root, 'ImageNet_LT_train.txt'), lines(images));
-    writeFileSync(path.join(root, 'ImageNet_LT_test.txt'), lines(images.filter((_, i) => i % 3 === 0)));
+    // Every class is in the test list too (the pre-flight check refuses lists that disagree on the classes).
+    writeFileSync(path.join(root, 'ImageNet_LT_test.txt'),
+      lines(images.filter(({ label }, i) => i % 3 === 0 || images.findIndex((other) => other.label === label) === i)));
     for (const method of methods) {
       const out = path.join(root, `run-${method}`);
       const result = spawnSync(process.execPath, [CLI, 'train', '--config', path.join(repoRoot, 'configs', folder, `${method}.yaml`),

@@ -59,13 +59,38 @@ test('a launched run that is stopped resumes under launch from its last checkpoi
   await launcher.output('epoch 2/3');
   launcher.child.kill('SIGTERM');
   const stopped = await launcher.done;
-  assert.notEqual(stopped.code, 0);
-  assert.match(stopped.stderr, /scatter launch: rank \d (was killed by SIGTERM|exited with)/);
+  // Reported as what it was: the launcher was stopped, not a rank that failed (exit 128 + SIGTERM's 15).
+  assert.equal(stopped.code, 143, stopped.stderr);
+  assert.match(stopped.stderr, /^scatter launch: stopped by SIGTERM; passing it to the ranks$/m);
+  assert.doesNotMatch(stopped.stderr, /scatter launch: rank \d/);
   const resumed = cli(['launch', '--nproc', '2', '--', 'train', '--resume', out]);
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.match(resumed.stderr, /resuming .* at epoch 2/);
   assert.deepEqual(epochsOf(out), [1, 2, 3]);
   assert.equal(readJson(path.join(out, 'summary.json')).worldSize, 2);
+});
+
+test('the ranks die with the launcher, even when it is killed with SIGKILL', async () => {
+  const out = path.join(work, 'orphans');
+  const launcher = startNode(CLI, ['launch', '--nproc', '2', '--', 'train', '--config', config, '--out', out, '--set', 'train.epochs=50'],
+    ENV, 120_000);
+  await launcher.output('epoch 1/50');
+  const ranks = spawnSync('ps', ['-o', 'pid=', '--ppid', String(launcher.child.pid)], { encoding: 'utf8' }).stdout
+    .trim().split(/\s+/).map(Number);
+  assert.equal(ranks.length, 2, `the launcher's children: ${ranks.join(' ')}`);
+  launcher.child.kill('SIGKILL');
+  await launcher.done;
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + 10_000;
+  while (ranks.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(ranks.filter(alive), [], 'ranks still running after the launcher was killed');
 });
 
 test('launch ends with the failing rank\'s exit code and says which rank failed', () => {
