@@ -1,6 +1,7 @@
 // Decoding image files with sharp (libvips): JPEG, PNG, WebP, TIFF, to 8-bit sRGB, channel-major.
 // Resampling (a crop and a resize) happens inside the decode, where libvips can shrink JPEGs cheaply.
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
 import type sharpFunction from 'sharp';
 
 import type { Image } from './dataset.js';
@@ -146,6 +147,11 @@ export async function decodeImageFile(file: string, resampling?: Resampling): Pr
 export async function imageFileProblem(file: string, depth: 'headers' | 'decode'): Promise<string | null> {
   const sharp = await loadSharp();
   try {
+    await access(file, constants.R_OK);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : `cannot read: ${(error as NodeJS.ErrnoException).code}`;
+  }
+  try {
     if (depth === 'decode') {
       await sharp(file, { failOn: 'error' }).raw().toBuffer();
       return null;
@@ -153,8 +159,6 @@ export async function imageFileProblem(file: string, depth: 'headers' | 'decode'
     const { width, height } = await sharp(file).metadata();
     return width === undefined || height === undefined ? 'no image size in its header' : null;
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return 'missing';
     return firstLine((error as Error).message);
   }
 }
