@@ -153,6 +153,16 @@ test('a full disk: the failed write is named, the last checkpoint stays good, an
     await new Promise((resolve) => setImmediate(resolve));
     assert.match(stderr.trim().split('\n').at(-1)!, /^scatter: cannot write .*read-only\/(checkpoints\/\w+\.safetensors|metrics\.jsonl|batch-covariance\.jsonl): EROFS/);
     assert.equal(readCheckpointMeta(path.join(second, 'checkpoints', 'last.safetensors')).epoch >= 1, true);
+    // On the read-only disk eval still shows its result, then fails naming the file it could not rewrite,
+    const evaluated = spawnSync(process.execPath, [CLI, 'eval', '--run', out], { encoding: 'utf8', env: ENV });
+    assert.equal(evaluated.status, 1);
+    assert.match(evaluated.stderr, /^scatter: evaluating best\.safetensors \(epoch \d+\)$/m);
+    assert.equal(typeof JSON.parse(evaluated.stdout).top1, 'number');
+    assert.match(evaluated.stderr.trim().split('\n').at(-1)!, /^scatter: cannot write .*run\/summary\.json: EROFS/);
+    // and a new run there is refused before anything is loaded, naming the cause.
+    const refused = cli(['train', '--config', config, '--out', path.join(disk, 'new')]);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr.trim().split('\n').at(-1)!, /^scatter: --out .*new cannot be created or written: .*small-disk is on a read-only file system$/);
   } finally {
     spawnSync('umount', [disk]);
   }

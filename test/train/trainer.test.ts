@@ -156,6 +156,8 @@ test('bad input: one line on stderr and a non-zero exit', () => {
   };
   oneLine(['train', '--config', config, '--set', 'train.epoch=1'], /^scatter: .*unknown config key 'train.epoch'/);
   oneLine(['train', '--config', config, '--set', 'train.epochs=two'], /config key 'train.epochs': expected an integer >= 1, got 'two'/);
+  oneLine(['train', '--config', config, '--set', 'optim.lr=.nan'], /config key 'optim.lr': expected a number >= 0, got NaN\n$/);
+  oneLine(['train', '--config', config, '--out', '/proc/scatter-run'], /^scatter: --out \/proc\/scatter-run is on the proc pseudo file system \(\/proc\), which holds no files/);
   oneLine(['train', '--config', config, '--set', `data.root=${path.join(work, 'nowhere')}`, '--out', path.join(work, 'x')], /nowhere/);
   oneLine(['train', '--config', path.join(work, 'missing.yaml')], /missing\.yaml does not exist/);
   oneLine(['train'], /--config is required/, 2);
