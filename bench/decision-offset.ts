@@ -8,9 +8,8 @@
 import { parseArgs } from 'node:util';
 
 import { collectOverBatches, evaluateOnRun, loadTrainedRun } from '../src/analysis/trained-run.js';
-import { createLoss, logPrior, meanPerClassAccuracy } from '../src/longtail/index.js';
+import { logPrior, meanPerClassAccuracy } from '../src/longtail/index.js';
 import { torch } from '../src/index.js';
-import { lossConfig } from '../src/train/config.js';
 import { testLoader } from '../src/train/setup.js';
 
 const { values: flags, positionals: runs } = parseArgs({
@@ -24,11 +23,10 @@ const grid = Array.from({ length: Math.round((to - from) / step) + 1 }, (_, i) =
 
 for (const run of runs) {
   const trained = loadTrainedRun(run, flags.checkpoint as 'best' | 'last');
-  const { config, data, model, checkpoint } = trained;
-  const loss = createLoss(lossConfig(config), data.classCounts);
+  const { config, data, checkpoint, inference } = trained;
   const [logits, labelTensor] = await collectOverBatches(testLoader(config, data), (images, labels) => {
-    const raw = model.classifier.call(model.neck.call(model.features(images)));
-    return [(loss.adjustForEval?.(raw) ?? raw).double(), labels];
+    const raw = inference.forward(inference.input(images)).logits;
+    return [(inference.options.adjustForEval?.(raw) ?? raw).double(), labels];
   });
   const labels = labelTensor.toArray();
   const prior = torch.tensor(logPrior(data.classCounts), { dtype: 'float64' });

@@ -8,9 +8,8 @@
 import { parseArgs } from 'node:util';
 
 import { collectOverBatches, evaluateOnRun, loadTrainedRun } from '../src/analysis/trained-run.js';
-import { ChannelWhitening, createLoss } from '../src/longtail/index.js';
+import { ChannelWhitening } from '../src/longtail/index.js';
 import { torch } from '../src/index.js';
-import { lossConfig } from '../src/train/config.js';
 import { evalLoader, testLoader } from '../src/train/setup.js';
 
 const { values: flags, positionals: runs } = parseArgs({
@@ -21,16 +20,15 @@ if (runs.length === 0) throw new Error('usage: neck-statistics.js RUN_DIR... [--
 
 for (const run of runs) {
   const trained = loadTrainedRun(run, flags.checkpoint as 'best' | 'last');
-  const { config, data, model, checkpoint } = trained;
+  const { config, data, model, checkpoint, inference } = trained;
   const neck = model.neck;
   if (!(neck instanceof ChannelWhitening)) throw new Error(`${run}: its neck is not channel whitening (model.neck ${config.model.neck})`);
-  const loss = createLoss(lossConfig(config), data.classCounts);
-  const [trainFeatures] = await collectOverBatches(evalLoader(config, data.train), (images) => [model.features(images)]);
-  const [testFeatures, labels] = await collectOverBatches(testLoader(config, data), (images, batchLabels) => [model.features(images), batchLabels]);
+  const features = (images: torch.Tensor): [torch.Tensor] => [inference.features(inference.input(images))];
+  const [trainFeatures] = await collectOverBatches(evalLoader(config, data.train), features);
+  const [testFeatures, labels] = await collectOverBatches(testLoader(config, data), (images, batchLabels) => [...features(images), batchLabels]);
   const testLabels = labels.toArray();
   const score = (): Record<string, number | null> => torch.noGrad(() => torch.scope(() => {
-    const logits = model.classifier.call(neck.call(testFeatures));
-    const predictions = (loss.adjustForEval?.(logits) ?? logits).argmax(1);
+    const predictions = inference.predictions(inference.logits(inference.embedding(testFeatures)));
     const { top1, many, medium, few } = evaluateOnRun(trained, predictions.toArray(), testLabels);
     return { top1, many, medium, few };
   }));

@@ -3,10 +3,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-import { createLoss } from '../longtail/losses.js';
 import { CosineLinear, Linear } from '../nn/index.js';
 import * as torch from '../torch/index.js';
-import { lossConfig } from '../train/config.js';
 import type { RunDir } from '../train/run-dir.js';
 import { testLoader } from '../train/setup.js';
 import { writeFileAtomic } from '../util/files.js';
@@ -128,18 +126,14 @@ export function parseAnalysisJson(text: string): Analysis {
 
 /** Analyses a run's best (or last) checkpoint on its test split and writes DIR/analysis.json. */
 export async function analyzeRun(runDirectory: string, options: AnalyzeOptions = {}): Promise<Analysis> {
-  const { dir, config, data, model, checkpoint: file } = loadTrainedRun(runDirectory, options.checkpoint ?? 'best');
+  const { dir, config, data, model, checkpoint: file, inference } = loadTrainedRun(runDirectory, options.checkpoint ?? 'best');
 
   const hasNeck = config.model.neck !== 'identity';
-  // Predictions as the trainer's evaluation makes them (post-hoc logit adjustment included), so that
+  // Predictions through the trainer's inference pass (autocast and post-hoc logit adjustment included), so that
   // analysis.json's accuracies are summary.json's for the same checkpoint.
-  const loss = createLoss(lossConfig(config), data.classCounts);
   const [x, z, p, predictions, y] = await collectOverBatches(testLoader(config, data), (images, labels) => {
-    const pooled = model.features(images);
-    const necked = model.neck.call(pooled);
-    const logits = model.classifier.call(necked);
-    const predicted = (loss.adjustForEval?.(logits) ?? logits).argmax(1);
-    return [pooled.double(), necked.double(), torch.softmax(logits.double(), 1), predicted, labels] as const;
+    const { features, embedding, logits, predictions: predicted } = inference.forward(inference.input(images));
+    return [features.double(), embedding.double(), torch.softmax(logits.double(), 1), predicted, labels] as const;
   });
 
   return torch.scope(() => {

@@ -1,10 +1,12 @@
 // A finished (or stopped) run's model, loaded for analysis, and whole-split passes over it that keep only
 // what a computation returns.
 import { type Loader, batchTensors } from '../data/index.js';
+import { createLoss } from '../longtail/losses.js';
 import type { ImageClassifier } from '../models/index.js';
 import * as torch from '../torch/index.js';
 import { chooseCheckpoint, withModelState } from '../train/checkpoint.js';
-import { type Config, loadConfig } from '../train/config.js';
+import { type Config, loadConfig, lossConfig } from '../train/config.js';
+import { InferencePass } from '../train/inference.js';
 import { type Evaluation, evaluate } from '../train/evaluation.js';
 import { RunDir } from '../train/run-dir.js';
 import { type RunData, buildModel, loadRunData } from '../train/setup.js';
@@ -19,6 +21,8 @@ export interface TrainedRun {
   model: ImageClassifier;
   /** The checkpoint file loaded. */
   checkpoint: string;
+  /** The trainer's inference pass over the model (device, autocast, evaluation adjustment): train/inference.ts. */
+  inference: InferencePass;
 }
 
 /** A run's model from its best (or last) checkpoint: the one asked for (checkpoint.ts chooseCheckpoint), or an error. */
@@ -30,7 +34,11 @@ export function loadTrainedRun(runDirectory: string, which: 'best' | 'last' = 'b
   const model = buildModel(config, data);
   withModelState(checkpoint, (state) => model.loadStateDict(state, { strict: true }));
   model.eval();
-  return { dir, config, data, model, checkpoint };
+  const { precision, channelsLast } = config.train;
+  // The CPU, whatever device trained the run: analysis reads what the checkpoint holds.
+  const adjustForEval = createLoss(lossConfig(config), data.classCounts).adjustForEval;
+  const inference = new InferencePass(model, { device: 'cpu', precision, channelsLast, adjustForEval });
+  return { dir, config, data, model, checkpoint, inference };
 }
 
 /** Top-1, many / medium / few and per class of predictions on the run's test labels, with the run's thresholds. */

@@ -28,6 +28,7 @@ import {
 import { type Config, configToYaml, loadConfig, lossConfig } from './config.js';
 import { rankDevice, rowsPerRank } from './distributed.js';
 import { describeEnvironment } from './environment.js';
+import { InferencePass } from './inference.js';
 import { checkData } from './preflight.js';
 import { type Evaluation, evaluate } from './evaluation.js';
 import { Progress, formatDuration } from './progress.js';
@@ -72,6 +73,8 @@ class Run {
   readonly optimizer: SGD | null;
   readonly schedule: LrSchedule;
   readonly loss: Loss;
+  /** The model's inference pass (inference.ts): what evaluation, analysis and predict share. */
+  readonly inference: InferencePass;
   /** Every parameter, and those of the neck and classifier: what reduceGradients reduces under data parallelism. */
   readonly parameterLists: { all: torch.Tensor[]; head: torch.Tensor[] };
   readonly trainBatches: Loader;
@@ -97,6 +100,8 @@ class Run {
     this.optimizer = config.decoupled.method === 'tau-norm' ? null : buildOptimizer(config, this.model);
     this.schedule = buildSchedule(config);
     this.loss = createLoss(lossConfig(config), this.data.classCounts);
+    this.inference = new InferencePass(this.model, { device: this.device, precision: config.train.precision,
+      channelsLast: config.train.channelsLast, adjustForEval: this.loss.adjustForEval });
     const worldSize = parallel?.worldSize ?? 1;
     this.trainBatches = trainLoader(config, this.data, this.rank, worldSize);
     this.testBatches = testLoader(config, this.data, this.rank, worldSize);
@@ -191,14 +196,12 @@ class Run {
   /** A batch of images on this rank's device, in the configured memory format. */
   images(batch: Batch): { images: torch.Tensor; labels: torch.Tensor } {
     const { images, labels } = batchTensors(batch, { device: this.device });
-    return { images: this.config.train.channelsLast ? images.contiguous('channelsLast') : images, labels };
+    return { images: this.inference.input(images), labels };
   }
 
-  /** The pooled features; under bfloat16 precision the backbone runs in autocast and its output is cast back. */
+  /** The pooled features (inference.ts), recorded when the step is one train.recordCovarianceEvery names. */
   features(images: torch.Tensor): torch.Tensor {
-    const features = this.config.train.precision === 'float32'
-      ? this.model.features(images)
-      : torch.autocast(this.device, { dtype: 'bfloat16' }, () => this.model.features(images)).to('float32');
+    const features = this.inference.features(images);
     if (this.covarianceProbe !== null) this.recordCovariance(features, this.covarianceProbe);
     return features;
   }
@@ -230,7 +233,7 @@ class Run {
 
   /** Neck and classifier, in float32: whitening's covariance and eigendecomposition need the precision. */
   head(features: torch.Tensor): torch.Tensor {
-    return this.model.classifier.call(this.model.neck.call(features));
+    return this.inference.logits(this.inference.embedding(features));
   }
 
   /** The loss to back-propagate for this rank's share of a batch, and the global batch's mean loss. */
@@ -260,7 +263,7 @@ class Run {
     if (!(classifier instanceof TauNormalizedClassifier)) throw new Error('tau-norm: the classifier is not tau-normalised');
     const loader = evalLoader(this.config, holdout);
     try {
-      const { outputs, labels } = await this.inferBatches(loader, (images) => this.model.neck.call(this.features(images)));
+      const { outputs, labels } = await this.inferBatches(loader, (images) => this.inference.embedding(this.features(images)));
       const features = torch.cat(outputs);
       const choice = selectTau(classifier, features, labels, this.config.decoupled.tauGrid);
       for (const tensor of [features, ...outputs]) tensor.dispose();
@@ -293,8 +296,7 @@ class Run {
     // Every rank evaluates rank 0's model (its batch-norm and whitening statistics), the one checkpoints hold.
     parallel?.broadcastState(this.model);
     const { outputs } = await this.inferBatches(this.testBatches, (images, batch) => {
-      const logits = this.head(this.features(images));
-      const predicted = (this.loss.adjustForEval?.(logits) ?? logits).argmax(1).to('int32');
+      const predicted = this.inference.predictions(this.head(this.features(images))).to('int32');
       const labels = torch.fromTypedArray(batch.labels, { device: this.device });
       const pairs = torch.stack([predicted, labels], 1);
       const all = parallel === null ? pairs : parallel.gather(pairs, rowsPerRank(batch.globalSize, parallel.worldSize));

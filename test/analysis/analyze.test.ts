@@ -5,7 +5,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { analysisJson, analyzeRun, parseAnalysisJson, summarizeBatchCovariance } from '../../src/analysis/analyze.js';
+import { collectOverBatches, loadTrainedRun } from '../../src/analysis/trained-run.js';
 import { torch } from '../../src/index.js';
+import { InferencePass } from '../../src/train/inference.js';
+import { testLoader } from '../../src/train/setup.js';
 import { evaluateRun } from '../../src/train/trainer.js';
 import { temporaryDir } from '../helpers/python.js';
 import { trainTinyRun, writeBatchCovariance, writeTinyCifar } from '../helpers/runs.js';
@@ -54,6 +57,25 @@ test("analysis scores the checkpoint as the trainer's evaluation does, post-hoc 
   assert.deepEqual(summary.perClass, [0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
   assert.deepEqual(analysis.perClassAccuracy, summary.perClass);
   assert.equal(analysis.top1, summary.top1);
+});
+
+test('a bfloat16 channels-last run is analysed through the same inference pass as it was evaluated: equal predictions', async () => {
+  const out = await trainTinyRun(path.join(work, 'bf16'), root, { model: { neck: 'whitening' }, train: { precision: 'bfloat16', channelsLast: true } });
+  const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as { perClass: number[]; top1: number; confusion: number[][] };
+  // summary.json holds the evaluation of the last epoch: analyse that checkpoint.
+  const analysis = await analyzeRun(out, { checkpoint: 'last' });
+  assert.deepEqual(analysis.confusion, summary.confusion);
+  assert.deepEqual(analysis.perClassAccuracy, summary.perClass);
+  assert.equal(analysis.top1, summary.top1);
+  // The pass runs the backbone in bfloat16 as the evaluation did: its logits are not float32's.
+  const trained = loadTrainedRun(out, 'last');
+  const logitsOf = async (pass: InferencePass): Promise<torch.Tensor> =>
+    (await collectOverBatches(testLoader(trained.config, trained.data), (images) => [pass.forward(pass.input(images)).logits] as const))[0];
+  const float32 = new InferencePass(trained.model, { ...trained.inference.options, precision: 'float32' });
+  const [ours, theirs] = [await logitsOf(trained.inference), await logitsOf(float32)];
+  assert.ok(!ours.equal(theirs), 'analysis runs the backbone in bfloat16, as training evaluated it');
+  const gap = ours.sub(theirs).abs().max().item();
+  assert.ok(gap < 0.25 * theirs.abs().max().item(), `and only rounding separates the two (largest gap ${gap})`);
 });
 
 test('the recorded batch covariances are summarised per sampler: trace mean and variation, median condition', async () => {

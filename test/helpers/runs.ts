@@ -14,12 +14,12 @@ export function writeTinyCifar(work: string): string {
   return root;
 }
 
-/** Trains a run into `out` with the given model and loss sections; returns `out`. */
-export async function trainTinyRun(out: string, dataRoot: string, method: { model?: object; loss?: object } = {}): Promise<string> {
+/** Trains a run into `out` with the given model and loss sections (and train keys); returns `out`. */
+export async function trainTinyRun(out: string, dataRoot: string, method: { model?: object; loss?: object; train?: object } = {}): Promise<string> {
   const config = resolveConfig({
     seed: 1, data: { dataset: 'cifar10', root: dataRoot, imbalance: { ratio: 4 }, workers: 0 },
     model: { whitening: { groupSize: 16 }, ...method.model }, loss: method.loss ?? {},
-    train: { epochs: 2, batchSize: 32, evalEvery: 1, threads: 1 }, schedule: { warmupEpochs: 0, milestones: [] },
+    train: { epochs: 2, batchSize: 32, evalEvery: 1, threads: 1, ...method.train }, schedule: { warmupEpochs: 0, milestones: [] },
   });
   await train(config, { out, verbose: false });
   return out;
