@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { batchTensors } from '../src/data/index.js';
 import { torch } from '../src/index.js';
 import { dataDirectory, resolveConfig } from '../src/train/config.js';
-import { buildModel, buildOptimizer, loadRunData, trainLoader } from '../src/train/setup.js';
+import { buildModel, buildOptimizer, loadRunData, modelShape, trainLoader } from '../src/train/setup.js';
 import { median } from './stats.js';
 
 const { values: flags } = parseArgs({
@@ -40,7 +40,7 @@ const data = loadRunData(config);
 /** Seconds per training step, waiting for data included, as the trainer runs it. */
 async function scatterRound(round: number): Promise<number[]> {
   torch.manualSeed(0);
-  const model = buildModel(config, data);
+  const model = buildModel(config, modelShape(data));
   const optimizer = buildOptimizer(config, model);
   const loader = trainLoader(config, data);
   const times: number[] = [];

@@ -9,7 +9,7 @@ import { type Config, loadConfig, lossConfig } from '../train/config.js';
 import { InferencePass } from '../train/inference.js';
 import { type Evaluation, evaluate } from '../train/evaluation.js';
 import { RunDir } from '../train/run-dir.js';
-import { type RunData, buildModel, loadRunData } from '../train/setup.js';
+import { type RunData, buildModel, loadRunData, modelShape } from '../train/setup.js';
 
 type Tensor = torch.Tensor;
 
@@ -31,7 +31,7 @@ export function loadTrainedRun(runDirectory: string, which: 'best' | 'last' = 'b
   const config = loadConfig(dir.configFile);
   const checkpoint = chooseCheckpoint(dir, which).file;
   const data = loadRunData(config);
-  const model = buildModel(config, data);
+  const model = buildModel(config, modelShape(data));
   withModelState(checkpoint, (state) => model.loadStateDict(state, { strict: true }));
   model.eval();
   const { precision, channelsLast } = config.train;

@@ -15,6 +15,7 @@ import { evaluateRun, resume, train } from '../train/trainer.js';
 import { joinFromEnvironment, launchedDistributed } from '../train/distributed.js';
 import { RunDir } from '../train/run-dir.js';
 import { followLauncher, launch } from './launch.js';
+import { PREDICT_FORMATS, type PredictFormat, predictCommand } from './predict.js';
 
 class UsageError extends Error {}
 
@@ -24,6 +25,7 @@ const HELP: Record<string, string> = {
 commands:
   train    train a model from a YAML config (or resume a run)
   eval     evaluate a run's checkpoint on its test split
+  predict  the classes of new images (files, folders, list files) from a trained run
   analyze  feature diagnostics of a run's checkpoint on its test split (DIR/analysis.json)
   report   one HTML page comparing runs (results, curves, per-class accuracy, diagnostics)
   demo     Fashion-MNIST-LT with cross-entropy and with the full method, and their comparison
@@ -60,6 +62,16 @@ ${documentation(CONFIG_SCHEMA).join('\n')}`,
   Evaluates the run's best checkpoint (or last) on its test split, naming the checkpoint and its epoch on stderr;
   prints the result, then rewrites DIR/summary.json. 'best' is the best epoch's checkpoint or an error naming what is
   missing, never another checkpoint in its place.`,
+  predict: `usage: scatter predict --run DIR [--checkpoint best|last] [--top-k K] [--format table|jsonl|csv]
+                       [--batch-size N] [--device cpu|cuda] [--strict] INPUT...
+
+  INPUT: image files (jpg, png, webp, tif), folders (every image under them) and list files (PATH or PATH LABEL
+  per line, relative to the list's folder). Each image goes through the run's evaluation transforms (images of
+  another size than a CIFAR/MNIST model's records are resized and center-cropped to it) and the model as
+  \`scatter eval\` runs it; prints the top K classes (default 5) with names and probabilities: a tab-separated
+  table (default), JSON lines ({input, top: [{label, name, probability}]}) or CSV (input,rank,label,name,
+  probability). Batches of --batch-size images (default 64); a progress line on stderr for more than one batch.
+  An image that cannot be read is named on stderr and skipped, with a count at the end; --strict stops instead.`,
   demo: `usage: scatter demo [--quick] [--out DIR]
 
   Trains Fashion-MNIST-LT (imbalance ratio 100; Debian's dataset-fashion-mnist) with cross-entropy and with
@@ -195,6 +207,27 @@ async function evalCommand(args: string[]): Promise<void> {
   });
 }
 
+async function predictCli(args: string[]): Promise<void> {
+  const { values, positionals } = parseWithPositionals(args, {
+    run: { type: 'string' }, checkpoint: { type: 'string' }, 'top-k': { type: 'string' }, format: { type: 'string' },
+    'batch-size': { type: 'string' }, device: { type: 'string' }, strict: { type: 'boolean' },
+  });
+  if (values.help) return void console.log(HELP.predict);
+  if (positionals.length === 0) throw new UsageError('predict: name at least one image, folder or list file');
+  const whole = (flag: string, value: unknown, fallback: number): number => {
+    if (value === undefined) return fallback;
+    if (!/^[1-9]\d*$/.test(String(value))) throw new UsageError(`${flag} must be a whole number >= 1, got ${String(value)}`);
+    return Number(value);
+  };
+  const format = (values.format ?? 'table') as PredictFormat;
+  if (!PREDICT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${PREDICT_FORMATS.join(', ')}, got ${String(values.format)}`);
+  await predictCommand({
+    run: requireString(values.run, '--run'), inputs: positionals, checkpoint: checkpointFlag(values.checkpoint),
+    topK: whole('--top-k', values['top-k'], 5), format, batchSize: whole('--batch-size', values['batch-size'], 64),
+    strict: values.strict === true, device: typeof values.device === 'string' ? values.device : 'cpu',
+  });
+}
+
 async function downloadCommand(args: string[]): Promise<void> {
   const [name, ...rest] = args;
   const values = parse(rest, { dir: { type: 'string' } });
@@ -254,6 +287,7 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'train': return trainCommand(rest);
     case 'eval': return evalCommand(rest);
+    case 'predict': return predictCli(rest);
     case 'analyze': return analyzeCommand(rest);
     case 'report': return reportCommand(rest);
     case 'demo': return demoCommand(rest);
@@ -265,7 +299,7 @@ async function main(argv: string[]): Promise<void> {
     case 'help':
       return void console.log(HELP.scatter);
     default:
-      throw new UsageError(`unknown command '${command}' (train, eval, analyze, report, data, demo, launch)`);
+      throw new UsageError(`unknown command '${command}' (train, eval, predict, analyze, report, data, demo, launch)`);
   }
 }
 

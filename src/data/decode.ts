@@ -114,12 +114,16 @@ async function decodedPixels(file: string, cache: DecodedCache): Promise<Decoded
   }
 }
 
-/** Decodes `file` to 3-channel sRGB (grey images are expanded, alpha dropped), resampled if asked. */
-export async function decodeImageFile(file: string, resampling?: Resampling): Promise<Image> {
+/**
+ * Decodes `file` (a path, or an encoded image's bytes) to 3-channel sRGB (grey images are expanded, alpha
+ * dropped), resampled if asked.
+ */
+export async function decodeImageFile(source: string | Uint8Array, resampling?: Resampling): Promise<Image> {
   const sharp = await loadSharp();
-  const cache = decodedCache;
+  const file = typeof source === 'string' ? source : 'image bytes';
+  const cache = typeof source === 'string' ? decodedCache : null;
   const decoded = cache === null ? null : await decodedPixels(file, cache);
-  const bytes = decoded === null ? await readImageBytes(file) : null;
+  const bytes = decoded !== null ? null : typeof source === 'string' ? await readImageBytes(source) : source;
   try {
     // failOn 'error': a truncated or damaged image is an error, not a half-grey image; mere warnings
     // (extra bytes before a marker, as in a few ImageNet JPEGs) pass, as they do in PIL.
@@ -130,7 +134,9 @@ export async function decodeImageFile(file: string, resampling?: Resampling): Pr
       const { width, height } = decoded ?? await image.metadata();
       const plan = resampling(width, height);
       if (plan.crop) image = image.extract(plan.crop);
-      image = image.resize(plan.width, plan.height, { fit: 'fill', kernel: 'linear' });
+      // A resize to the size the image already has is none (libvips would still filter it).
+      const size = plan.crop ?? { width, height };
+      if (plan.width !== size.width || plan.height !== size.height) image = image.resize(plan.width, plan.height, { fit: 'fill', kernel: 'linear' });
     }
     const { data, info } = await image.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });

@@ -25,9 +25,15 @@ class FileDataset implements Dataset {
   }
 }
 
-function imagesUnder(dir: string): string[] {
+/** Whether `file` has an extension of an image that sharp decodes. */
+export function isImageFile(file: string): boolean {
+  return IMAGE_EXTENSIONS.has(path.extname(file).toLowerCase());
+}
+
+/** The image files under `dir`, at any depth, sorted by path. */
+export function imagesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile() && IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase()))
+    .filter((entry) => entry.isFile() && isImageFile(entry.name))
     .map((entry) => path.join(entry.parentPath ?? entry.path, entry.name))
     .sort();
 }

@@ -5,13 +5,13 @@ export { loadCifar } from './cifar.js';
 export type { CifarVariant, Split } from './cifar.js';
 export { loadIdx, loadMnist } from './idx.js';
 export type { IdxVariant } from './idx.js';
-export { ImageFolderDataset, ListFileDataset } from './files.js';
+export { ImageFolderDataset, ListFileDataset, imagesUnder, isImageFile } from './files.js';
 export type { ListFileOptions } from './files.js';
 export { longTailCounts, makeLongTailed, shotGroups } from './longtail.js';
 export type { LongTailOptions, LongTailProfile, ShotThresholds } from './longtail.js';
 export {
   CIFAR_MEAN, CIFAR_STD, IMAGENET_MEAN, IMAGENET_STD, cifarEvalTransforms, cifarTrainTransforms, imagenetEvalTransforms,
-  imagenetTrainTransforms, randomResizedCropRect, resizedSize,
+  imagenetTrainTransforms, prepareImage, randomResizedCropRect, resizedSize,
 } from './transforms.js';
 export type { Transform } from './transforms.js';
 export { ChunkedBatchSampler, ClassAwareSampler, RandomSampler, SequentialSampler, shardRange } from './samplers.js';

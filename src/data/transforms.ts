@@ -6,7 +6,7 @@
 // - normalize, last: (pixel / 255 - mean) / std per channel; without it a pixel becomes pixel / 255.
 import { type Image, type ImageStorage, readStoredImage } from './dataset.js';
 import { type Rect, type Resampling, decodeImageFile } from './decode.js';
-import type { Rng } from './random.js';
+import { Rng } from './random.js';
 
 export type Transform =
   /** torchvision's RandomResizedCrop: a crop of random area and aspect ratio, resized to size x size. */
@@ -23,11 +23,13 @@ export type Transform =
    * brightness scales the pixels, contrast blends with the mean grey level, saturation with the grey image.
    */
   | { kind: 'colorJitter'; brightness?: number; contrast?: number; saturation?: number }
+  /** One channel from three, as PIL's convert('L') (torchvision's Grayscale(1) on PIL images); one channel stays. */
+  | { kind: 'grayscale' }
   /** Per-channel mean and standard deviation, on the 0-1 scale. */
   | { kind: 'normalize'; mean: readonly number[]; std: readonly number[] };
 
 type ResamplingTransform = Extract<Transform, { kind: 'randomResizedCrop' | 'resize' }>;
-type PixelTransform = Extract<Transform, { kind: 'centerCrop' | 'randomCrop' | 'horizontalFlip' | 'colorJitter' }>;
+type PixelTransform = Extract<Transform, { kind: 'centerCrop' | 'randomCrop' | 'horizontalFlip' | 'colorJitter' | 'grayscale' }>;
 type Normalize = Extract<Transform, { kind: 'normalize' }>;
 
 /** A transform list split into its stages, checked. */
@@ -94,6 +96,8 @@ function checkTransform(transform: Transform): void {
         const strength = transform[key] ?? 0;
         if (!(strength >= 0)) throw new RangeError(`transforms: colorJitter ${key} must be >= 0, got ${strength}`);
       }
+      return;
+    case 'grayscale':
       return;
     case 'normalize':
       if (transform.mean.length === 0 || transform.mean.length !== transform.std.length) throw new RangeError('transforms: normalize needs as many means as standard deviations');
@@ -269,7 +273,20 @@ function applyPixelTransform(image: Image, transform: PixelTransform, rng: Rng):
       return rng.nextFloat() < (transform.p ?? 0.5) ? flipHorizontally(image) : image;
     case 'colorJitter':
       return colorJitter(image, transform, rng);
+    case 'grayscale':
+      return grayscale(image);
   }
+}
+
+/** PIL's L = R * 299/1000 + G * 587/1000 + B * 114/1000, in its fixed-point form (16 fractional bits, rounded). */
+function grayscale(image: Image): Image {
+  if (image.channels === 1) return image;
+  if (image.channels !== 3) throw new Error(`grayscale of a ${image.channels}-channel image: expected 3 channels`);
+  const plane = image.height * image.width;
+  const { data } = image;
+  const out = new Uint8Array(plane);
+  for (let p = 0; p < plane; p++) out[p] = (data[p]! * 19595 + data[plane + p]! * 38470 + data[2 * plane + p]! * 7471 + 0x8000) >>> 16;
+  return { data: out, channels: 1, height: image.height, width: image.width };
 }
 
 /** Item `index` of `storage` through the resampling and 8-bit stages of `plan` (normalisation is left to writeNormalized). */
@@ -279,6 +296,21 @@ export async function transformImage(storage: ImageStorage, index: number, plan:
     : await readStoredImage(storage, index);
   for (const transform of plan.pixel) image = applyPixelTransform(image, transform, rng);
   return image;
+}
+
+/**
+ * One encoded image (a file's path or its bytes) through `transforms` to float32 CHW, as the loader prepares an
+ * item: what predicting on a new image needs. Random transforms draw from a fixed stream (`seed`).
+ */
+export async function prepareImage(source: string | Uint8Array, transforms: readonly Transform[], seed = 0):
+  Promise<{ data: Float32Array; shape: [number, number, number] }> {
+  const plan = planTransforms(transforms, 'files');
+  const rng = Rng.fromKeys(seed);
+  let image = await decodeImageFile(source, plan.resampling && resamplingOf(plan.resampling, rng));
+  for (const transform of plan.pixel) image = applyPixelTransform(image, transform, rng);
+  const data = new Float32Array(image.channels * image.height * image.width);
+  writeNormalized(image, plan.normalize, data, 0);
+  return { data, shape: [image.channels, image.height, image.width] };
 }
 
 /** Writes `image` as float32 CHW at out[offset...]: (pixel / 255 - mean) / std, or pixel / 255. */

@@ -11,6 +11,7 @@
 import { copyFileSync, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
+import type { Transform } from '../data/index.js';
 import * as torch from '../torch/index.js';
 import { temporaryFileOwner } from '../util/files.js';
 import { processRuns } from '../util/processes.js';
@@ -20,6 +21,16 @@ import type { RunDir } from './run-dir.js';
 export interface EpochRecords {
   metrics: Record<string, unknown>;
   batchCovariance: Record<string, unknown>[];
+}
+
+/** How to use the model on new images (setup.ts modelCard): classes, training counts, input channels and transforms. */
+export interface ModelCard {
+  classNames: string[];
+  classCounts: number[];
+  numClasses: number;
+  inChannels: number;
+  /** From an image file to the model's input, as the loader applies them. */
+  inputTransforms: Transform[];
 }
 
 /** What a checkpoint's metadata records besides the tensors. */
@@ -33,6 +44,8 @@ export interface CheckpointMeta {
   trainSeconds: number;
   /** The records of epoch `epoch` (absent in checkpoints written before the epoch commit existed). */
   committed?: EpochRecords;
+  /** The model card (absent in checkpoints written before it existed: it is then rebuilt from the run's data). */
+  card?: ModelCard;
 }
 
 /** A checkpoint's tensors and metadata. */

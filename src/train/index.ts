@@ -8,5 +8,5 @@ export { RunDir } from './run-dir.js';
 export { evaluateRun, resume, train } from './trainer.js';
 export { NonFiniteLossError, NonFiniteStateError, chooseCheckpoint, withModelState } from './checkpoint.js';
 export type { Summary, TrainOptions } from './trainer.js';
-export { buildModel, buildOptimizer, buildSchedule, evalLoader, loadRunData, testLoader, trainLoader } from './setup.js';
-export type { RunData } from './setup.js';
+export { buildModel, buildOptimizer, buildSchedule, evalLoader, loadRunData, modelShape, testLoader, trainLoader } from './setup.js';
+export type { ModelShape, RunData } from './setup.js';

@@ -1,4 +1,4 @@
-// A progress line for training epochs: step, loss, throughput and time left. On a terminal it redraws
+// A progress line for training epochs (and predict's batches): step, loss, throughput and time left. On a terminal it redraws
 // one line; elsewhere (CI, logs) it prints about ten lines an epoch.
 
 export class Progress {
@@ -12,11 +12,12 @@ export class Progress {
     private readonly stream: NodeJS.WriteStream = process.stderr,
   ) {}
 
-  update(done: number, loss: number): void {
+  /** `done` of `total` steps (of batchSize images each) done; the loss so far, where there is one. */
+  update(done: number, loss?: number): void {
     const elapsed = (performance.now() - this.#started) / 1000;
     const imagesPerSecond = (done * this.batchSize) / Math.max(elapsed, 1e-9);
     const remaining = done === 0 ? 0 : (elapsed / done) * (this.total - done);
-    const line = `${this.label} ${done}/${this.total} loss ${loss.toFixed(4)} ${imagesPerSecond.toFixed(0)} img/s ` +
+    const line = `${this.label} ${done}/${this.total}${loss === undefined ? '' : ` loss ${loss.toFixed(4)}`} ${imagesPerSecond.toFixed(0)} img/s ` +
       `eta ${formatDuration(remaining)}`;
     if (this.stream.isTTY) {
       this.stream.write(`\r${line}\x1b[K${done === this.total ? '\n' : ''}`);

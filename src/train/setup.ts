@@ -11,6 +11,7 @@ import { createNeck, decoupleClassifier, splitHoldout } from '../longtail/index.
 import { type ImageClassifier, createModel } from '../models/index.js';
 import type { StateDict } from '../nn/index.js';
 import { type LrSchedule, SGD, constantLr, cosineLr, linearWarmup, multiStepLr } from '../optim/index.js';
+import type { ModelCard } from './checkpoint.js';
 import type { Config } from './config.js';
 
 export interface RunData {
@@ -84,6 +85,24 @@ function transformsFor(config: Config, split: 'train' | 'test'): Transform[] {
   }
 }
 
+/**
+ * What a trained model needs to be used on new images, kept in its checkpoints (checkpoint.ts): the classes, the
+ * training counts (for the evaluation adjustment), the input's channels, and the transforms from an image file to
+ * the model's input. For data sets of in-memory records (CIFAR, MNIST) a file is first resized and center-cropped
+ * to the records' size (and made grey for one channel), then the evaluation transforms apply.
+ */
+export function modelCard(config: Config, data: RunData): ModelCard {
+  const { numClasses, inChannels } = modelShape(data);
+  const { storage } = data.train;
+  const toRecordSize = storage.kind === 'uint8' && storage.shape[1] === storage.shape[2]
+    ? [{ kind: 'resize', size: storage.shape[1] }, { kind: 'centerCrop', size: storage.shape[1] }] as Transform[] : [];
+  const grey: Transform[] = inChannels === 1 ? [{ kind: 'grayscale' }] : [];
+  return {
+    classNames: [...data.train.classNames], classCounts: data.classCounts, numClasses, inChannels,
+    inputTransforms: [...toRecordSize, ...grey, ...transformsFor(config, 'test')],
+  };
+}
+
 /** The item-level samplers; b3rs and bet draw whole batches (trainBatchSampler). */
 function trainSampler(config: Config, sampler: 'instance' | 'class-balanced' | 'square-root' | 'progressive', train: Dataset): Sampler {
   const seed = config.seed;
@@ -134,14 +153,24 @@ export function testLoader(config: Config, data: RunData, rank = 0, worldSize = 
   return evalLoader(config, data.test, rank, worldSize);
 }
 
+/** What a model's shape depends on besides the config: the classes and the images' channels. */
+export interface ModelShape {
+  numClasses: number;
+  inChannels: number;
+}
+
+/** The model shape of a run's data: image files decode to 3 channels, in-memory records have their own. */
+export function modelShape(data: RunData): ModelShape {
+  return { numClasses: data.train.numClasses, inChannels: data.train.storage.kind === 'uint8' ? data.train.storage.shape[0] : 3 };
+}
+
 /**
  * The model as configured. A decoupled run's is stage 1's model with the second stage's classifier, frozen
  * but for what that trains; `stage1` (a new run's starting weights) is loaded before the classifier
  * changes shape.
  */
-export function buildModel(config: Config, data: RunData, stage1?: StateDict): ImageClassifier {
-  const inChannels = data.train.storage.kind === 'uint8' ? data.train.storage.shape[0] : 3;
-  const model = createModel(config.model.name, { numClasses: data.train.numClasses, classifier: config.model.classifier, inChannels });
+export function buildModel(config: Config, shape: ModelShape, stage1?: StateDict): ImageClassifier {
+  const model = createModel(config.model.name, { numClasses: shape.numClasses, classifier: config.model.classifier, inChannels: shape.inChannels });
   const { neck } = config.model;
   if (neck !== 'identity') {
     const { eps, momentum, affine, groupSize, ...whiteningOnly } = config.model.whitening;

@@ -34,7 +34,7 @@ import { type Evaluation, evaluate } from './evaluation.js';
 import { Progress, formatDuration } from './progress.js';
 import { leaves, trainingRecipe } from './recipe.js';
 import { RunDir } from './run-dir.js';
-import { type RunData, buildModel, buildOptimizer, buildSchedule, evalLoader, loadRunData, testLoader, trainLoader } from './setup.js';
+import { type RunData, buildModel, buildOptimizer, buildSchedule, evalLoader, loadRunData, modelCard, modelShape, testLoader, trainLoader } from './setup.js';
 
 export interface TrainOptions {
   /** The run directory to create (a new run). */
@@ -94,7 +94,8 @@ class Run {
     this.verbose = verbose && this.rank === 0;
     this.device = rankDevice(config.train.device, parallel);
     this.data = loadRunData(config);
-    this.model = stage1 === null ? buildModel(config, this.data) : withModelState(stage1, (state) => buildModel(config, this.data, state));
+    this.model = stage1 === null ? buildModel(config, modelShape(this.data))
+      : withModelState(stage1, (state) => buildModel(config, modelShape(this.data), state));
     this.model.to(this.device);
     if (config.train.channelsLast) this.model.toChannelsLast();
     this.optimizer = config.decoupled.method === 'tau-norm' ? null : buildOptimizer(config, this.model);
@@ -132,7 +133,7 @@ class Run {
     for (const [name, tensor] of Object.entries(state.tensors)) tensors[`optimizer.${name}`] = tensor;
     this.meta.optimizerGroups = state.groups;
     try {
-      commitEpoch(this.dir, tensors, { ...this.meta, committed: records }, improved);
+      commitEpoch(this.dir, tensors, { ...this.meta, committed: records, card: modelCard(this.config, this.data) }, improved);
     } finally {
       for (const tensor of Object.values(tensors)) tensor.dispose();
     }
@@ -146,7 +147,7 @@ class Run {
       torch.setRngState(tensors['rng.torch']!);
     }
     for (const tensor of Object.values(tensors)) tensor.dispose();
-    const { committed: _, ...position } = meta;
+    const { committed: _, card: __, ...position } = meta;
     this.meta = position;
   }
 

@@ -11,7 +11,7 @@ import { type Dataset, batchTensors, classCounts } from '../../src/data/index.js
 import { torch } from '../../src/index.js';
 import { loadConfig } from '../../src/train/config.js';
 import { evaluate } from '../../src/train/evaluation.js';
-import { buildModel, evalLoader, loadRunData } from '../../src/train/setup.js';
+import { buildModel, evalLoader, loadRunData, modelShape } from '../../src/train/setup.js';
 import { type Summary, evaluateRun, train } from '../../src/train/trainer.js';
 import { writeCifar10 } from '../helpers/cifar.js';
 import { repoRoot, temporaryDir } from '../helpers/python.js';
@@ -122,7 +122,7 @@ test('tau-norm picks the tau of the grid with the best held-out mean per-class a
   // Stage 1's held-out features and classifier, then predictions by x . w_c / ||w_c||^tau (no bias).
   const data = loadRunData(config);
   torch.manualSeed(0);
-  const model = buildModel(config, data);
+  const model = buildModel(config, modelShape(data));
   model.loadStateDict(Object.fromEntries(stage1));
   model.eval();
   const loader = evalLoader(config, data.holdout!);
