@@ -15,6 +15,7 @@
 // With --analyze, a finished run is also analysed (`scatter analyze`: DIR/analysis.json) before it is collected;
 // with --keep RECORDS, its compact record (config, summary, metrics, environment, analysis, batch covariance; no
 // checkpoints) is copied to RECORDS/<name>-seed<seed>, a folder meant to be committed: sweep-table reads it.
+// A job's `set` may name environment variables as ${NAME}.
 // Usage: node dist/bench/sweep.js --jobs FILE --out DIR [--parallel 4] [--deadline 86400] [--threads 1]
 //        [--set key=value]... [--results FILE (default DIR/results.jsonl)] [--analyze] [--keep RECORDS]
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -49,7 +50,15 @@ const { values: flags } = parseArgs({
 if (flags.jobs === undefined || flags.out === undefined) throw new Error('usage: sweep.js --jobs FILE --out DIR [options]');
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = path.join(repo, 'dist', 'src', 'cli', 'main.js');
-const jobs = JSON.parse(readFileSync(flags.jobs, 'utf8')) as Job[];
+/** `${NAME}` in a job's overrides is the environment variable NAME (a data folder that differs by machine). */
+function expandVariables(assignment: string): string {
+  return assignment.replace(/\$\{(\w+)\}/g, (_, name: string) => {
+    const value = process.env[name];
+    if (value === undefined) throw new Error(`${flags.jobs}: a job's set names \${${name}}, which is not set in the environment`);
+    return value;
+  });
+}
+const jobs = (JSON.parse(readFileSync(flags.jobs, 'utf8')) as Job[]).map((job) => ({ ...job, set: job.set?.map(expandVariables) }));
 const out = flags.out;
 const results = flags.results ?? path.join(out, 'results.jsonl');
 const deadline = Date.now() + Number(flags.deadline) * 1000;
