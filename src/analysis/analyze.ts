@@ -38,7 +38,7 @@ export interface Analysis {
 }
 
 /**
- * How steady the training batches' feature covariance was under one sampler (PAPER.md: B3RS and BET are
+ * How steady the training batches' feature covariance was under one sampler (docs/paper.md, claim 4: B3RS and BET are
  * meant to stop batch imbalance from shaking it): the trace's mean; its coefficient of variation over the
  * recorded batches (which includes the drift of the features over training); its batch-to-batch noise
  * (von Neumann's successive-difference estimate of the standard deviation, relative to the mean: slow drift

@@ -1,4 +1,4 @@
-// Feature diagnostics that make the method's claim visible (PAPER.md, "Diagnostics worth reproducing"):
+// Feature diagnostics that make the method's claim visible (docs/paper.md, "Diagnostics that make the claims visible"):
 // how correlated and how low-rank the classifier's input is, and how that conditions the classifier.
 // Every function takes float64 tensors (N x d features, C x d weights) and returns plain numbers.
 import { conditionNumber, correlationMatrix, covariance, meanAbsOffDiagonal } from '../longtail/feature-statistics.js';
@@ -75,7 +75,7 @@ export function classifierHessianCondition(features: Tensor, probabilities: Tens
 }
 
 /**
- * How strongly the classes' weight gradients point the same way (PAPER.md's coupling): the per-class
+ * How strongly the classes' weight gradients point the same way (docs/paper.md, claim 2's coupling): the per-class
  * gradients of the mean cross-entropy, g_c = E[(p_c - y_c) x], and their mean |cosine| over distinct pairs.
  */
 export function gradientCoupling(features: Tensor, probabilities: Tensor, labels: Tensor): number {

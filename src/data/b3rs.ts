@@ -1,6 +1,6 @@
 // B3RS (Block-based Relatively Balanced Batch Sampler, GRBS in the later paper) and BET (Batch Embedded
 // Training): batch rules that steady the whitening layer's batch statistics on long-tailed data
-// (PAPER.md, claim 4). Only their outline is published; docs/method.md ("B3RS", "BET") gives the design
+// (docs/paper.md, claim 4). Only their outline is published; docs/method.md ("B3RS", "BET") gives the design
 // chosen here and why. Like every batch sampler, both are pure functions of (options, seed, epoch).
 import type { Dataset } from './dataset.js';
 import { Rng, STREAM } from './random.js';
