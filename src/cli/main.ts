@@ -14,6 +14,7 @@ import { DOWNLOADS, type DownloadName, classCounts, downloadDataset, shotGroups 
 import { evaluateRun, resume, train } from '../train/trainer.js';
 import { joinFromEnvironment, launchedDistributed } from '../train/distributed.js';
 import { RunDir } from '../train/run-dir.js';
+import { EXPORT_FORMATS, type ExportFormat, exportCommand } from './export.js';
 import { followLauncher, launch } from './launch.js';
 import { PREDICT_FORMATS, type PredictFormat, predictCommand } from './predict.js';
 
@@ -26,6 +27,7 @@ commands:
   train    train a model from a YAML config (or resume a run)
   eval     evaluate a run's checkpoint on its test split
   predict  the classes of new images (files, folders, list files) from a trained run
+  export   a trained run's model as ONNX (onnxruntime in Node and the browser) or a plain state dict
   analyze  feature diagnostics of a run's checkpoint on its test split (DIR/analysis.json)
   report   one HTML page comparing runs (results, curves, per-class accuracy, diagnostics)
   demo     Fashion-MNIST-LT with cross-entropy and with the full method, and their comparison
@@ -72,6 +74,15 @@ ${documentation(CONFIG_SCHEMA).join('\n')}`,
   table (default), JSON lines ({input, top: [{label, name, probability}]}) or CSV (input,rank,label,name,
   probability). Batches of --batch-size images (default 64); a progress line on stderr for more than one batch.
   An image that cannot be read is named on stderr and skipped, with a count at the end; --strict stops instead.`,
+  export: `usage: scatter export --run DIR [--checkpoint best|last] [--format onnx|state-dict] [--out FILE]
+
+  onnx (default): the model in evaluation form (batch norm folded into the convolutions, the whitening neck into
+  one affine map, the cosine classifier's normalisation kept), opset 17; input 'images' (N x C x H x W float32,
+  transformed as the metadata's inputTransforms say), outputs 'logits', 'scores' (the logits evaluation ranks:
+  with the post-hoc adjustment where the loss has one) and 'embedding' (the classifier's input); the class names,
+  training counts and transforms in its metadata_props. Default FILE: DIR/model.onnx.
+  state-dict: the model's tensors alone as safetensors under the model's own names (torchvision's for resnet50
+  and resnext50_32x4d, LDAM-DRW's for resnet32), the same metadata. Default FILE: DIR/model.safetensors.`,
   demo: `usage: scatter demo [--quick] [--out DIR]
 
   Trains Fashion-MNIST-LT (imbalance ratio 100; Debian's dataset-fashion-mnist) with cross-entropy and with
@@ -228,6 +239,15 @@ async function predictCli(args: string[]): Promise<void> {
   });
 }
 
+async function exportCli(args: string[]): Promise<void> {
+  const values = parse(args, { run: { type: 'string' }, checkpoint: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' } });
+  if (values.help) return void console.log(HELP.export);
+  const format = (values.format ?? 'onnx') as ExportFormat;
+  if (!EXPORT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got ${String(values.format)}`);
+  console.log(await exportCommand({ run: requireString(values.run, '--run'), checkpoint: checkpointFlag(values.checkpoint), format,
+    out: typeof values.out === 'string' ? values.out : undefined }));
+}
+
 async function downloadCommand(args: string[]): Promise<void> {
   const [name, ...rest] = args;
   const values = parse(rest, { dir: { type: 'string' } });
@@ -288,6 +308,7 @@ async function main(argv: string[]): Promise<void> {
     case 'train': return trainCommand(rest);
     case 'eval': return evalCommand(rest);
     case 'predict': return predictCli(rest);
+    case 'export': return exportCli(rest);
     case 'analyze': return analyzeCommand(rest);
     case 'report': return reportCommand(rest);
     case 'demo': return demoCommand(rest);
@@ -299,7 +320,7 @@ async function main(argv: string[]): Promise<void> {
     case 'help':
       return void console.log(HELP.scatter);
     default:
-      throw new UsageError(`unknown command '${command}' (train, eval, predict, analyze, report, data, demo, launch)`);
+      throw new UsageError(`unknown command '${command}' (train, eval, predict, export, analyze, report, data, demo, launch)`);
   }
 }
 

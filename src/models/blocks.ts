@@ -22,17 +22,14 @@ function conv1x1(inPlanes: number, outPlanes: number, stride = 1): Conv2d {
 }
 
 /** Option A's shortcut: every second pixel, the channels zero-padded by `padChannels` on each side. */
-class PadShortcut extends Module {
-  readonly #padChannels: number;
-
-  constructor(padChannels: number) {
+export class PadShortcut extends Module {
+  constructor(readonly padChannels: number) {
     super();
-    this.#padChannels = padChannels;
   }
 
   forward(input: Tensor): Tensor {
     const subsampled = input.slice(2, 0, undefined, 2).slice(3, 0, undefined, 2);
-    return torch.pad(subsampled, [0, 0, 0, 0, this.#padChannels, this.#padChannels]);
+    return torch.pad(subsampled, [0, 0, 0, 0, this.padChannels, this.padChannels]);
   }
 }
 
@@ -71,6 +68,11 @@ export class BasicBlock extends Module {
   readonly bn2: BatchNorm2d;
   readonly #shortcut: Module | null;
 
+  /** The shortcut's module (PadShortcut, or the downsample's convolution and batch norm); null: the identity. */
+  get shortcut(): Module | null {
+    return this.#shortcut;
+  }
+
   constructor(inPlanes: number, planes: number, options: BlockOptions = {}) {
     super();
     const stride = options.stride ?? 1;
@@ -107,6 +109,10 @@ export class Bottleneck extends Module {
   readonly conv3: Conv2d;
   readonly bn3: BatchNorm2d;
   readonly #shortcut: Module | null;
+
+  get shortcut(): Module | null {
+    return this.#shortcut;
+  }
 
   constructor(inPlanes: number, planes: number, options: BottleneckOptions = {}) {
     super();

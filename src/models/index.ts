@@ -1,7 +1,7 @@
 // scatter's models: CIFAR and ImageNet ResNets behind one interface (features, neck, classifier).
 export { ImageClassifier } from './classifier.js';
 export type { ClassifierOptions } from './classifier.js';
-export { BasicBlock, Bottleneck, makeStage } from './blocks.js';
+export { BasicBlock, Bottleneck, PadShortcut, makeStage } from './blocks.js';
 export type { BlockOptions, BlockType, BottleneckOptions, ShortcutOption } from './blocks.js';
 export { CifarResNet } from './resnet-cifar.js';
 export type { CifarResNetOptions } from './resnet-cifar.js';

@@ -52,6 +52,16 @@ export class Classifier {
     return this.card.classNames;
   }
 
+  /**
+   * What evaluation adds to the logits before ranking the classes (the loss's post-hoc adjustment: minus tau log
+   * prior), as a [numClasses] tensor; null when it ranks the raw logits.
+   */
+  scoreOffsets(): Tensor | null {
+    const adjust = this.#pass.options.adjustForEval;
+    if (adjust === undefined) return null;
+    return torch.noGrad(() => torch.scope(() => adjust(torch.zeros([1, this.card.numClasses])).view([-1])));
+  }
+
   /** One input as the model's input tensor (C x H x W), decoded and transformed; a bad image is an error naming it. */
   async prepare(input: ClassifierInput): Promise<Tensor> {
     if (input instanceof torch.Tensor) return input;

@@ -38,7 +38,12 @@ function peerLeaves(group: torch.distributed.ProcessGroup): Report {
   group.barrier();
   if (group.rank === Number(process.env.SCATTER_DIST_LEAVER)) {
     if (process.env.SCATTER_DIST_SCENARIO === 'exit') process.exit(0);
-    setTimeout(() => process.exit(0), 60_000);
+    // Held until the timer ends: a group that the garbage collector frees closes its connections, which would
+    // turn 'idle' into 'exit' (seen under load: the peer got "Connection closed by peer", not the timeout).
+    setTimeout(() => {
+      group.destroy();
+      process.exit(0);
+    }, 60_000);
     return { rank: group.rank, idle: true };
   }
   group.allReduce(rankTensor(group.rank));
