@@ -36,6 +36,9 @@ export async function exportCommand(options: ExportOptions): Promise<string> {
       const { scatter: version } = describeEnvironment('cpu', 1);
       writeFileAtomic(out, exportOnnx(classifier.model, { inChannels, scoreOffsets: offsets, metadata, producerVersion: String(version) }));
       offsets?.dispose();
+      // The card beside the model too, for runtimes that do not expose ONNX metadata (onnxruntime-web; examples/browser).
+      writeFileAtomic(`${out}.json`, `${JSON.stringify({ classNames, classCounts, inChannels, inputTransforms, checkpoint: file, epoch,
+        outputs: ['logits', 'scores', 'embedding'] }, null, 2)}\n`);
       process.stderr.write(`scatter: exported ${file} (epoch ${epoch}) to ${out} (opset ${ONNX_OPSET}; input images N x ${inChannels} x H x W; ` +
         'outputs logits, scores, embedding)\n');
     } else {
