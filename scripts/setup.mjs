@@ -92,7 +92,13 @@ function ensureNativeAddon() {
   const sameLibtorch = existsSync(stampFile) && readFileSync(stampFile, 'utf8') === libtorch;
   if (existsSync(addon) && mtime(addon) >= newest && sameLibtorch) return;
   console.log(`scatter setup: building the native addon against libtorch (${libtorch})`);
-  const gyp = path.join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  // The project's own node-gyp (a devDependency); installed as a dependency, the one npm runs install scripts with.
+  const local = path.join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  const gyp = existsSync(local) ? local : process.env.npm_config_node_gyp;
+  if (gyp === undefined || !existsSync(gyp)) {
+    console.error('scatter setup: node-gyp is missing: run this from npm (npm install, npm run build:native) or install node-gyp');
+    process.exit(1);
+  }
   // A new libtorch, or no configured build yet, needs node-gyp's configure step too (rebuild).
   const configured = sameLibtorch && existsSync(path.join(nativeDir, 'build', 'Makefile'));
   // One compiler per core: each translation unit takes about 1 GiB with libtorch's headers.
