@@ -16,6 +16,7 @@ import { joinFromEnvironment, launchedDistributed } from '../train/distributed.j
 import { RunDir } from '../train/run-dir.js';
 import { EXPORT_FORMATS, type ExportFormat, exportCommand } from './export.js';
 import { followLauncher, launch } from './launch.js';
+import { readSweepFile, runSweep, sweepTable } from '../sweep/index.js';
 import { PREDICT_FORMATS, type PredictFormat, predictCommand } from './predict.js';
 
 class UsageError extends Error {}
@@ -28,6 +29,7 @@ commands:
   eval     evaluate a run's checkpoint on its test split
   predict  the classes of new images (files, folders, list files) from a trained run
   export   a trained run's model as ONNX (onnxruntime in Node and the browser) or a plain state dict
+  sweep    many runs from one file (jobs x seeds), side by side and resumable, and their comparison table
   analyze  feature diagnostics of a run's checkpoint on its test split (DIR/analysis.json)
   report   one HTML page comparing runs (results, curves, per-class accuracy, diagnostics)
   demo     Fashion-MNIST-LT with cross-entropy and with the full method, and their comparison
@@ -83,6 +85,21 @@ ${documentation(CONFIG_SCHEMA).join('\n')}`,
   training counts and transforms in its metadata_props. Default FILE: DIR/model.onnx.
   state-dict: the model's tensors alone as safetensors under the model's own names (torchvision's for resnet50
   and resnext50_32x4d, LDAM-DRW's for resnet32), the same metadata. Default FILE: DIR/model.safetensors.`,
+  sweep: `usage: scatter sweep FILE [--out DIR] [--parallel 2] [--threads 1] [--deadline SECONDS] [--set key=value]...
+                     [--results FILE] [--analyze] [--keep RECORDS]
+       scatter sweep FILE --table SOURCE
+
+  FILE (YAML or JSON): a list of jobs, or a mapping with jobs and optionally set (overrides for every job), rows
+  ([{name, what}]: the table's rows) and against (the reference row). A job: { name, config, seed or seeds,
+  set?, stage1? } (stage1: the job whose finished run of the same seed a decoupled job starts from). Each runs as
+  \`scatter train\` into DIR/<name>-seed<seed> (default DIR: runs/sweep-<FILE's name>), --parallel at a time with
+  --threads libtorch threads each, its stderr in DIR/<name>-seed<seed>.log; finished runs are collected into
+  DIR/results.jsonl. Run again, a sweep skips finished runs, resumes stopped ones and waits for runs another
+  process trains. --deadline stops the runs still going after that many seconds (resumable). --analyze runs
+  \`scatter analyze\` on each finished run; --keep copies each finished run's compact record (no checkpoints) into
+  RECORDS/<name>-seed<seed>, to commit. Prints the table when done: mean ± sample sd over seeds of top-1 / many /
+  medium / few, and Welch's t-test against the reference row. --table SOURCE prints the table alone, from a results
+  file or a folder of kept records.`,
   demo: `usage: scatter demo [--quick] [--out DIR]
 
   Trains Fashion-MNIST-LT (imbalance ratio 100; Debian's dataset-fashion-mnist) with cross-entropy and with
@@ -248,6 +265,33 @@ async function exportCli(args: string[]): Promise<void> {
     out: typeof values.out === 'string' ? values.out : undefined }));
 }
 
+async function sweepCli(args: string[]): Promise<void> {
+  const { values, positionals } = parseWithPositionals(args, {
+    out: { type: 'string' }, parallel: { type: 'string' }, threads: { type: 'string' }, deadline: { type: 'string' },
+    set: { type: 'string', multiple: true }, results: { type: 'string' }, analyze: { type: 'boolean' }, keep: { type: 'string' },
+    table: { type: 'string' },
+  });
+  if (values.help) return void console.log(HELP.sweep);
+  const [file, ...extra] = positionals;
+  if (file === undefined || extra.length > 0) throw new UsageError('sweep: name one sweep file (scatter sweep --help)');
+  const whole = (flag: string, value: unknown, fallback: number): number => {
+    if (value === undefined) return fallback;
+    if (!/^[1-9]\d*$/.test(String(value))) throw new UsageError(`${flag} must be a whole number >= 1, got ${String(value)}`);
+    return Number(value);
+  };
+  const sweep = readSweepFile(file);
+  const table = (source: string): string => sweepTable({ source, jobs: sweep.jobs, rows: sweep.rows, against: sweep.against });
+  if (typeof values.table === 'string') return void console.log(table(values.table));
+  const out = typeof values.out === 'string' ? values.out : path.join('runs', `sweep-${path.basename(file, path.extname(file))}`);
+  const results = typeof values.results === 'string' ? values.results : path.join(out, 'results.jsonl');
+  await runSweep({
+    jobs: sweep.jobs, out, results, parallel: whole('--parallel', values.parallel, 2), threads: whole('--threads', values.threads, 1),
+    deadlineSeconds: whole('--deadline', values.deadline, 86_400), set: [...sweep.set, ...((values.set as string[] | undefined) ?? [])],
+    analyze: values.analyze === true, keep: typeof values.keep === 'string' ? values.keep : undefined,
+  });
+  console.log(table(typeof values.keep === 'string' ? values.keep : results));
+}
+
 async function downloadCommand(args: string[]): Promise<void> {
   const [name, ...rest] = args;
   const values = parse(rest, { dir: { type: 'string' } });
@@ -309,6 +353,7 @@ async function main(argv: string[]): Promise<void> {
     case 'eval': return evalCommand(rest);
     case 'predict': return predictCli(rest);
     case 'export': return exportCli(rest);
+    case 'sweep': return sweepCli(rest);
     case 'analyze': return analyzeCommand(rest);
     case 'report': return reportCommand(rest);
     case 'demo': return demoCommand(rest);
@@ -320,7 +365,7 @@ async function main(argv: string[]): Promise<void> {
     case 'help':
       return void console.log(HELP.scatter);
     default:
-      throw new UsageError(`unknown command '${command}' (train, eval, predict, export, analyze, report, data, demo, launch)`);
+      throw new UsageError(`unknown command '${command}' (train, eval, predict, export, sweep, analyze, report, data, demo, launch)`);
   }
 }
 

@@ -1,7 +1,7 @@
 // The runs a report compares, read from their directories: config.yaml, summary.json, metrics.jsonl and,
 // when present, analysis.json (`scatter analyze`) and batch-covariance.jsonl. A missing optional file is
 // null here, for the page to say so; a directory without config.yaml is not a run and stops the report.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import { ANALYSIS_FILE, type Analysis, parseAnalysisJson } from '../analysis/analyze.js';
@@ -85,9 +85,23 @@ function loadRun(directory: string): Omit<Run, 'label'> {
   };
 }
 
-/** Loads the runs; labels are `name (method)`, with the directory as given where two runs share a name. */
+/**
+ * The run directories that `directory` names: itself when it holds a run, else the runs directly inside it (a
+ * sweep's output folder, or a folder of kept records), in name order.
+ */
+export function runDirectories(directory: string): string[] {
+  if (existsSync(path.join(directory, 'config.yaml')) || !existsSync(directory) || !statSync(directory).isDirectory()) return [directory];
+  const inside = readdirSync(directory).sort().map((name) => path.join(directory, name))
+    .filter((entry) => existsSync(path.join(entry, 'config.yaml')));
+  return inside.length > 0 ? inside : [directory];
+}
+
+/**
+ * Loads the runs (a folder of runs, such as a sweep's, stands for the runs in it); labels are `name (method)`, with
+ * the directory as given where two runs share a name.
+ */
 export function loadRuns(directories: readonly string[]): Run[] {
-  const runs = directories.map(loadRun);
+  const runs = directories.flatMap(runDirectories).map(loadRun);
   const names = runs.map((run) => path.basename(path.resolve(run.dir)));
   return runs.map((run, i) => {
     const name = names.indexOf(names[i]!) === names.lastIndexOf(names[i]!) ? names[i]! : path.normalize(run.dir);
