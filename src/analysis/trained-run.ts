@@ -5,7 +5,7 @@ import { createLoss } from '../longtail/losses.js';
 import type { ImageClassifier } from '../models/index.js';
 import * as torch from '../torch/index.js';
 import { chooseCheckpoint, withModelState } from '../train/checkpoint.js';
-import { type Config, loadConfig, lossConfig } from '../train/config.js';
+import { type Config, lossConfig } from '../train/config.js';
 import { InferencePass } from '../train/inference.js';
 import { type Evaluation, evaluate } from '../train/evaluation.js';
 import { RunDir } from '../train/run-dir.js';
@@ -28,7 +28,7 @@ export interface TrainedRun {
 /** A run's model from its best (or last) checkpoint: the one asked for (checkpoint.ts chooseCheckpoint), or an error. */
 export function loadTrainedRun(runDirectory: string, which: 'best' | 'last' = 'best'): TrainedRun {
   const dir = RunDir.open(runDirectory);
-  const config = loadConfig(dir.configFile);
+  const config = dir.config();
   const checkpoint = chooseCheckpoint(dir, which).file;
   const data = loadRunData(config);
   const model = buildModel(config, modelShape(data));

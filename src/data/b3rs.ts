@@ -1,10 +1,11 @@
-// B3RS (Block-based Relatively Balanced Batch Sampler, GRBS in the later paper) and BET (Batch Embedded
-// Training): batch rules that steady the whitening layer's batch statistics on long-tailed data
-// (docs/paper.md, claim 4). Only their outline is published; docs/method.md ("B3RS", "BET") gives the design
-// chosen here and why. Like every batch sampler, both are pure functions of (options, seed, epoch).
+// B3RS (Block-based Relatively Balanced Batch Sampler, GRBS in the later paper): batches drawn from blocks of
+// frequency-sorted classes, in shares between instance and block-balanced sampling, to steady the whitening
+// layer's batch statistics on long-tailed data (docs/paper.md, claim 4; BET, which embeds its batches in instance
+// sampling, is bet.ts). Only its outline is published; docs/method.md ("B3RS") gives the design chosen here and
+// why. Like every batch sampler, it is a pure function of (options, seed, epoch).
 import type { Dataset } from './dataset.js';
 import { Rng, STREAM } from './random.js';
-import { type BatchSampler, ChunkedBatchSampler, RandomSampler } from './samplers.js';
+import type { BatchSampler } from './samplers.js';
 
 /** How the frequency-sorted classes are cut into contiguous blocks. */
 export type Blocking = 'classes' | 'images';
@@ -21,9 +22,10 @@ export interface B3RSOptions {
   numBatches?: number;
 }
 
-type LabelledData = Pick<Dataset, 'labels' | 'numClasses' | 'length'>;
+/** What the samplers read of a data set. */
+export type LabelledData = Pick<Dataset, 'labels' | 'numClasses' | 'length'>;
 
-function assertInteger(value: number, name: string, min: number): void {
+export function assertInteger(value: number, name: string, min: number): void {
   if (!Number.isInteger(value) || value < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${value}`);
 }
 
@@ -174,86 +176,5 @@ export class B3RSBatchSampler implements BatchSampler {
       permutationStream(items, this.numBatches * this.blockCounts[k]!, Rng.fromKeys(STREAM.sampler, this.options.seed, epoch, k)));
     const taken = new Int32Array(this.numBlocks);
     return Array.from({ length: this.numBatches }, () => this.slotBlocks.map((k) => streams[k]![taken[k]!++]!));
-  }
-}
-
-/** BET's two readings: every `period`-th batch is a B3RS batch, or a B3RS sub-batch joins every batch. */
-export type BETMode = { mode: 'interleave'; period: number } | { mode: 'concat'; subBatchSize: number };
-
-export type BETOptions = BETMode & {
-  seed: number;
-  /** The first epoch with B3RS items (default 0); earlier epochs are plain instance sampling. */
-  startEpoch?: number;
-  /** The embedded B3RS batches' blocks and shares. */
-  b3rs?: Pick<B3RSOptions, 'numBlocks' | 'q' | 'blocking'>;
-};
-
-/**
- * BET: instance sampling (every item once per epoch, in full batches: instance sampling's epoch length)
- * with B3RS items embedded from startEpoch on. 'interleave': batch j is B3RS batch j of the same epoch,
- * in place of instance batch j, when (j + 1) % period === 0. 'concat': every batch j also holds B3RS
- * batch j of subBatchSize items, spread along it (embeddedPositions).
- */
-export class BatchEmbeddedSampler implements BatchSampler {
-  readonly startEpoch: number;
-  readonly numBatches: number;
-  readonly instance: ChunkedBatchSampler;
-  readonly b3rs: B3RSBatchSampler;
-  /** Every period-th batch holds B3RS items: T for 'interleave', 1 for 'concat'. */
-  readonly period: number;
-  /** 'concat': the source of each position of a batch of batchSize + subBatchSize, 0 instance, 1 B3RS. */
-  private readonly concatSources: Int32Array | undefined;
-
-  constructor(dataset: LabelledData, readonly batchSize: number, readonly options: BETOptions) {
-    this.startEpoch = options.startEpoch ?? 0;
-    assertInteger(this.startEpoch, 'BET startEpoch', 0);
-    this.instance = new ChunkedBatchSampler(new RandomSampler(dataset.length, { seed: options.seed }), batchSize, { dropLast: true });
-    this.numBatches = Math.floor(dataset.length / batchSize);
-    assertInteger(this.numBatches, `BET batches per epoch (data set of ${dataset.length} items, batches of ${batchSize})`, 1);
-    const b3rsOptions = { ...options.b3rs, seed: options.seed, numBatches: this.numBatches };
-    switch (options.mode) {
-      case 'interleave':
-        assertInteger(options.period, 'BET period', 1);
-        this.period = options.period;
-        this.b3rs = new B3RSBatchSampler(dataset, batchSize, b3rsOptions);
-        break;
-      case 'concat':
-        this.period = 1;
-        this.b3rs = new B3RSBatchSampler(dataset, options.subBatchSize, b3rsOptions);
-        this.concatSources = spreadSlots([batchSize, options.subBatchSize]);
-        break;
-      default:
-        throw new RangeError(`BET mode must be 'interleave' or 'concat', got '${String((options as { mode: unknown }).mode)}'`);
-    }
-  }
-
-  private embeds(epoch: number, batch: number): boolean {
-    return epoch >= this.startEpoch && (batch + 1) % this.period === 0;
-  }
-
-  /** The batches of `epoch` that hold B3RS items, in order. */
-  embeddedBatches(epoch: number): number[] {
-    return Array.from({ length: this.numBatches }, (_, j) => j).filter((j) => this.embeds(epoch, j));
-  }
-
-  /** The positions of global batch `batch` of `epoch` that hold B3RS items. */
-  embeddedPositions(epoch: number, batch: number): Int32Array {
-    if (!this.embeds(epoch, batch)) return new Int32Array(0);
-    if (this.concatSources === undefined) return Int32Array.from({ length: this.batchSize }, (_, i) => i);
-    const sources = this.concatSources;
-    return Int32Array.from(sources.keys()).filter((position) => sources[position] === 1);
-  }
-
-  epochBatches(epoch: number): Int32Array[] {
-    const instance = this.instance.epochBatches(epoch);
-    if (epoch < this.startEpoch) return instance;
-    const b3rs = this.b3rs.epochBatches(epoch);
-    const sources = this.concatSources;
-    if (sources === undefined) return instance.map((batch, j) => (this.embeds(epoch, j) ? b3rs[j]! : batch));
-    return instance.map((batch, j) => {
-      const parts = [batch, b3rs[j]!];
-      const taken = [0, 0];
-      return sources.map((source) => parts[source]![taken[source]!++]!);
-    });
   }
 }

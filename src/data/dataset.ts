@@ -1,14 +1,10 @@
 // What every data set is: labels for samplers and class counts, class names, and images that the
 // loader's workers can reach on their own (the `storage` plus each item's place in it).
 import { decodeImageFile } from './decode.js';
+import type { Image } from './image.js';
 
-/** An 8-bit image, channel-major (CHW): data[c * height * width + y * width + x]. */
-export interface Image {
-  readonly data: Uint8Array;
-  readonly channels: number;
-  readonly height: number;
-  readonly width: number;
-}
+export type { Image } from './image.js';
+
 
 /**
  * Where the images live, in a form that can be posted to a worker thread once:

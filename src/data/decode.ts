@@ -4,7 +4,7 @@ import { constants } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import type sharpFunction from 'sharp';
 
-import type { Image } from './dataset.js';
+import type { Image } from './image.js';
 
 export interface Rect {
   left: number;

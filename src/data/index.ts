@@ -7,7 +7,7 @@ export { loadIdx, loadMnist } from './idx.js';
 export type { IdxVariant } from './idx.js';
 export { ImageFolderDataset, ListFileDataset, imagesUnder, isImageFile } from './files.js';
 export type { ListFileOptions } from './files.js';
-export { longTailCounts, makeLongTailed, shotGroups } from './longtail.js';
+export { longTailCounts, makeLongTailed, shotGroups, splitHoldout } from './longtail.js';
 export type { LongTailOptions, LongTailProfile, ShotThresholds } from './longtail.js';
 export {
   CIFAR_MEAN, CIFAR_STD, IMAGENET_MEAN, IMAGENET_STD, cifarEvalTransforms, cifarTrainTransforms, imagenetEvalTransforms,
@@ -16,8 +16,10 @@ export {
 export type { Transform } from './transforms.js';
 export { ChunkedBatchSampler, ClassAwareSampler, RandomSampler, SequentialSampler, shardRange } from './samplers.js';
 export type { BatchSampler, ClassAwareOptions, ClassSampling, Sampler } from './samplers.js';
-export { B3RSBatchSampler, BatchEmbeddedSampler, spreadSlots } from './b3rs.js';
-export type { B3RSOptions, BETMode, BETOptions, Blocking } from './b3rs.js';
+export { B3RSBatchSampler, spreadSlots } from './b3rs.js';
+export type { B3RSOptions, Blocking } from './b3rs.js';
+export { BatchEmbeddedSampler } from './bet.js';
+export type { BETMode, BETOptions } from './bet.js';
 export { Loader } from './loader.js';
 export { findBadImages, imageFiles } from './verify.js';
 export type { BadImage } from './verify.js';

@@ -74,3 +74,22 @@ export function shotGroups(counts: ArrayLike<number>, thresholds: ShotThresholds
   }
   return groups;
 }
+
+/**
+ * Holds out the last min(perClass, n_c - 1) items of every class, in the data set's order (record order
+ * for the long-tailed splits), so that every class keeps at least one training item: a validation set
+ * that training never sees, for choosing tau-norm's tau. Both parts keep the data set's order.
+ */
+export function splitHoldout(dataset: Dataset, perClass: number): { train: Subset; holdout: Subset } {
+  if (!(Number.isInteger(perClass) && perClass >= 1)) throw new RangeError(`holdout per class must be an integer >= 1, got ${perClass}`);
+  const byClass: number[][] = Array.from({ length: dataset.numClasses }, () => []);
+  dataset.labels.forEach((label, index) => byClass[label]!.push(index));
+  const train: number[] = [];
+  const holdout: number[] = [];
+  for (const members of byClass) {
+    const kept = members.length - Math.min(perClass, Math.max(members.length - 1, 0));
+    train.push(...members.slice(0, kept));
+    holdout.push(...members.slice(kept));
+  }
+  return { train: new Subset(dataset, Int32Array.from(train).sort()), holdout: new Subset(dataset, Int32Array.from(holdout).sort()) };
+}

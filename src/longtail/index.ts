@@ -12,6 +12,6 @@ export { LOSS_NAMES, classBalancedWeights, createLoss, ldamMargins, logPrior } f
 export type { DrwConfig, Loss, LossConfig, LossContext, LossName } from './losses.js';
 export {
   DECOUPLED_METHODS, DEFAULT_TAU_GRID, LearnableWeightScaling, TauNormalizedClassifier, decoupleClassifier,
-  meanPerClassAccuracy, selectTau, splitHoldout, trainClassifierOnly,
+  meanPerClassAccuracy, selectTau, trainClassifierOnly,
 } from './decoupled.js';
 export type { DecoupledMethod, TauChoice } from './decoupled.js';

@@ -7,7 +7,7 @@ import { createLoss } from '../longtail/losses.js';
 import type { ImageClassifier } from '../models/index.js';
 import * as torch from '../torch/index.js';
 import { type ModelCard, chooseCheckpoint, readCheckpointMeta, withModelState } from '../train/checkpoint.js';
-import { type Config, loadConfig, lossConfig } from '../train/config.js';
+import { type Config, lossConfig } from '../train/config.js';
 import { InferencePass } from '../train/inference.js';
 import { RunDir } from '../train/run-dir.js';
 import { buildModel, loadRunData, modelCard } from '../train/setup.js';
@@ -132,7 +132,7 @@ export class Classifier {
  */
 export async function loadClassifier(runDirectory: string, options: LoadOptions = {}): Promise<Classifier> {
   const dir = RunDir.open(runDirectory);
-  const config: Config = loadConfig(dir.configFile);
+  const config: Config = dir.config();
   const chosen = chooseCheckpoint(dir, options.checkpoint ?? 'best');
   const card = readCheckpointMeta(chosen.file).card ?? modelCard(config, loadRunData(config));
   const model = withModelState(chosen.file, (state) => {

@@ -5,11 +5,11 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import { ANALYSIS_FILE, type Analysis, parseAnalysisJson } from '../analysis/analyze.js';
-import { type Config, loadConfig } from '../train/config.js';
+import type { Config } from '../train/config.js';
 import type { EnvironmentRecord } from '../train/environment.js';
 import { trainingRecipe } from '../train/recipe.js';
 import { RunDir, readJsonLines } from '../train/run-dir.js';
-import type { Summary } from '../train/trainer.js';
+import type { Summary } from '../train/run-dir.js';
 
 /** One line of metrics.jsonl: every epoch has its training loss, evaluated epochs their accuracies. */
 export interface EpochMetrics {
@@ -72,7 +72,7 @@ function readJson<T>(file: string, parseText: (text: string) => T = (text) => JS
 
 function loadRun(directory: string): Omit<Run, 'label'> {
   const dir = RunDir.open(directory);
-  const config = loadConfig(dir.configFile);
+  const config = dir.config();
   return {
     dir: directory,
     method: methodOf(config),

@@ -13,7 +13,7 @@ import {
   type BooleanField, ConfigError, type EnumField, type Fields, type Infer, type NumberField, type NumberListField,
   type SectionField, type StringField, setKey, validate,
 } from './schema.js';
-import { leaves } from './recipe.js';
+import { leaves } from '../util/objects.js';
 
 const int = (doc: string, defaultValue: number | null, min?: number): NumberField =>
   ({ kind: 'number', integer: true, doc, default: defaultValue, min });

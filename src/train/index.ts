@@ -7,6 +7,7 @@ export type { Evaluation } from './evaluation.js';
 export { RunDir } from './run-dir.js';
 export { evaluateRun, resume, train } from './trainer.js';
 export { NonFiniteLossError, NonFiniteStateError, chooseCheckpoint, withModelState } from './checkpoint.js';
-export type { Summary, TrainOptions } from './trainer.js';
+export type { TrainOptions } from './trainer.js';
+export type { Summary } from './run-dir.js';
 export { buildModel, buildOptimizer, buildSchedule, evalLoader, loadRunData, modelShape, testLoader, trainLoader } from './setup.js';
 export type { ModelShape, RunData } from './setup.js';

@@ -1,6 +1,7 @@
 // The training recipe of a config: what decides the trained model, as against how the run executes and the
 // settings its features leave unused. Runs are compared by it (a second stage against its stage 1, the
 // report's seeds) and keys set for a feature that is off are named from it.
+import { leaves } from '../util/objects.js';
 import type { Config } from './config.js';
 
 /** `value` without `keys`. */
@@ -12,16 +13,6 @@ function omit<T extends object>(value: T, keys: readonly string[]): Partial<T> {
 const LOSS_PARAMETERS: Record<string, readonly string[]> = {
   focalGamma: ['focal', 'cb-focal'], cbBeta: ['cb-focal', 'cb-ce'], ldamMaxMargin: ['ldam'], ldamScale: ['ldam'], laTau: ['la'],
 };
-
-/** Dotted key -> JSON value of every leaf of a nested object (lists are leaves). */
-export function leaves(value: unknown, prefix = '', found = new Map<string, string>()): Map<string, string> {
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    for (const [key, inner] of Object.entries(value)) leaves(inner, prefix === '' ? key : `${prefix}.${key}`, found);
-  } else {
-    found.set(prefix, JSON.stringify(value));
-  }
-  return found;
-}
 
 // The keys that only say how a run executes, not what it trains.
 const EXECUTION_KEYS = [

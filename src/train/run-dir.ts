@@ -1,4 +1,4 @@
-// The run directory contract (docs/architecture.md): config.yaml, metrics.jsonl (one JSON object per
+// The run directory contract (docs/architecture.md), its files and their record types: config.yaml, metrics.jsonl (one JSON object per
 // evaluated epoch), summary.json, checkpoints/, environment.jsonl (one object per process that trained the
 // run), and when asked batch-covariance.jsonl (one object per recorded training step). Every file is written
 // atomically (temporary file, fsync, rename), so an interrupted run never leaves a torn file behind. While a
@@ -10,6 +10,8 @@ import path from 'node:path';
 
 import { appendFile, assertWritableFolder, writeFileAtomic } from '../util/files.js';
 import { processRuns } from '../util/processes.js';
+import type { DecoupledMethod } from '../longtail/decoupled.js';
+import { type Config, loadConfig } from './config.js';
 import type { EnvironmentRecord } from './environment.js';
 
 export interface LockHolder {
@@ -27,6 +29,24 @@ function bootId(): string | null {
   } catch {
     return null;
   }
+}
+
+/** summary.json: the run's final evaluation, its best epoch and timings. */
+export interface Summary {
+  top1: number;
+  many: number | null;
+  medium: number | null;
+  few: number | null;
+  perClass: number[];
+  classCounts: number[];
+  bestTop1: number;
+  bestEpoch: number;
+  epochs: number;
+  worldSize: number;
+  timings: { trainSeconds: number; evalSeconds: number; secondsPerEpoch: number };
+  confusion: number[][];
+  /** Decoupled runs only: the method, the stage-1 checkpoint, and tau-norm's chosen tau. */
+  decoupled?: { method: DecoupledMethod; from: string; checkpoint: 'best' | 'last'; tau?: number };
 }
 
 export class RunDir {
@@ -144,7 +164,12 @@ export class RunDir {
     }
   }
 
-  writeSummary(summary: Record<string, unknown>): void {
+  /** The run's config.yaml, resolved. */
+  config(): Config {
+    return loadConfig(this.configFile);
+  }
+
+  writeSummary(summary: Summary): void {
     writeFileAtomic(this.summaryFile, `${JSON.stringify(summary, null, 2)}\n`);
   }
 

@@ -5,9 +5,9 @@ import path from 'node:path';
 import {
   B3RSBatchSampler, type BatchSampler, BatchEmbeddedSampler, ClassAwareSampler, ChunkedBatchSampler, type Dataset, ImageFolderDataset, ListFileDataset, Loader, RandomSampler,
   type Sampler, SequentialSampler, type Transform, cifarEvalTransforms, cifarTrainTransforms, classCounts,
-  imagenetEvalTransforms, imagenetTrainTransforms, loadCifar, loadMnist, makeLongTailed,
+  imagenetEvalTransforms, imagenetTrainTransforms, loadCifar, loadMnist, makeLongTailed, splitHoldout,
 } from '../data/index.js';
-import { createNeck, decoupleClassifier, splitHoldout } from '../longtail/index.js';
+import { createNeck, decoupleClassifier } from '../longtail/index.js';
 import { type ImageClassifier, createModel } from '../models/index.js';
 import type { StateDict } from '../nn/index.js';
 import { type LrSchedule, SGD, constantLr, cosineLr, linearWarmup, multiStepLr } from '../optim/index.js';

@@ -13,11 +13,10 @@
 // global batch; evaluation is sharded too, and only rank 0 writes the run directory.
 import { existsSync } from 'node:fs';
 
-import { type Batch, BatchEmbeddedSampler, type Loader, batchTensors } from '../data/index.js';
+import { type Batch, type Loader, batchTensors } from '../data/index.js';
 import type { ImageClassifier } from '../models/index.js';
 import type { DataParallel } from '../nn/index.js';
-import { type DecoupledMethod, TauNormalizedClassifier, selectTau, trainClassifierOnly } from '../longtail/decoupled.js';
-import { conditionNumber, correlationMatrix, covariance, meanAbsOffDiagonal } from '../longtail/feature-statistics.js';
+import { TauNormalizedClassifier, selectTau, trainClassifierOnly } from '../longtail/decoupled.js';
 import { type Loss, createLoss } from '../longtail/losses.js';
 import type { LrSchedule, SGD, SgdState } from '../optim/index.js';
 import * as torch from '../torch/index.js';
@@ -25,15 +24,18 @@ import { assertWritableFolder } from '../util/files.js';
 import {
   type CheckpointMeta, type EpochRecords, NonFiniteLossError, chooseCheckpoint, commitEpoch, readCheckpoint, reconcileRun, section, withModelState,
 } from './checkpoint.js';
-import { type Config, configToYaml, loadConfig, lossConfig } from './config.js';
+import { type Config, configToYaml, lossConfig } from './config.js';
 import { rankDevice, rowsPerRank } from './distributed.js';
 import { describeEnvironment } from './environment.js';
+import { batchCovarianceRecord, samplerOf } from './batch-covariance.js';
 import { InferencePass } from './inference.js';
 import { checkData } from './preflight.js';
+import { stage1Checkpoint } from './stage1.js';
 import { type Evaluation, evaluate } from './evaluation.js';
 import { Progress, formatDuration } from './progress.js';
-import { leaves, trainingRecipe } from './recipe.js';
-import { RunDir } from './run-dir.js';
+import { RunDir, type Summary } from './run-dir.js';
+
+export type { Summary } from './run-dir.js';
 import { type RunData, buildModel, buildOptimizer, buildSchedule, evalLoader, loadRunData, modelCard, modelShape, testLoader, trainLoader } from './setup.js';
 
 export interface TrainOptions {
@@ -43,23 +45,6 @@ export interface TrainOptions {
   verbose?: boolean;
   /** Data-parallel training: this process's share of a process group (distributed.ts joinFromEnvironment). */
   parallel?: DataParallel | null;
-}
-
-export interface Summary {
-  top1: number;
-  many: number | null;
-  medium: number | null;
-  few: number | null;
-  perClass: number[];
-  classCounts: number[];
-  bestTop1: number;
-  bestEpoch: number;
-  epochs: number;
-  worldSize: number;
-  timings: { trainSeconds: number; evalSeconds: number; secondsPerEpoch: number };
-  confusion: number[][];
-  /** Decoupled runs only: the method, the stage-1 checkpoint, and tau-norm's chosen tau. */
-  decoupled?: { method: DecoupledMethod; from: string; checkpoint: 'best' | 'last'; tau?: number };
 }
 
 class Run {
@@ -81,8 +66,7 @@ class Run {
   readonly testBatches: Loader;
   meta: CheckpointMeta;
   evalSeconds = 0;
-  /** train.recordCovarianceEvery: the step whose batch features() records, and the records of this epoch. */
-  covarianceProbe: { epoch: number; batch: number; step: number } | null = null;
+  /** train.recordCovarianceEvery: this epoch's records (batch-covariance.ts). */
   covarianceRecords: Record<string, unknown>[] = [];
 
   /** `stage1`: the checkpoint a decoupled run starts from; null when it resumes its own, or for joint training. */
@@ -169,12 +153,16 @@ class Run {
     for await (const batch of this.trainBatches.epoch(epoch)) {
       if (step >= steps) break;
       const runStep = epoch * steps + step;
-      this.covarianceProbe = every !== null && runStep % every === 0 ? { epoch, batch: batch.batch, step: runStep } : null;
+      // The steps train.recordCovarianceEvery names have their pooled features recorded.
+      const record = every !== null && runStep % every === 0 ? (features: torch.Tensor): void => {
+        const sampler = samplerOf(this.trainBatches.options.batchSampler, this.config.train.sampler, epoch, batch.batch);
+        this.covarianceRecords.push(batchCovarianceRecord(features, { epoch, step: runStep }, sampler));
+      } : undefined;
       const lr = this.schedule.lrAt(epoch, step, steps);
       for (const group of optimizer.paramGroups) group.lr = lr;
       const loss = torch.scope(() => {
         const { images, labels } = this.images(batch);
-        const { loss: value, mean } = this.batchLoss(images, labels, batch, epoch);
+        const { loss: value, mean } = this.batchLoss(images, labels, batch, epoch, record);
         if (!Number.isFinite(mean)) return mean;
         value.backward();
         this.reduceGradients();
@@ -182,7 +170,6 @@ class Run {
         optimizer.zeroGrad();
         return mean;
       });
-      this.covarianceProbe = null;
       if (!Number.isFinite(loss)) {
         const last = this.dir.checkpoint('last');
         throw new NonFiniteLossError(epoch, step, loss, existsSync(last) ? last : null);
@@ -200,54 +187,31 @@ class Run {
     return { images: this.inference.input(images), labels };
   }
 
-  /** The pooled features (inference.ts), recorded when the step is one train.recordCovarianceEvery names. */
-  features(images: torch.Tensor): torch.Tensor {
-    const features = this.inference.features(images);
-    if (this.covarianceProbe !== null) this.recordCovariance(features, this.covarianceProbe);
-    return features;
-  }
-
-  /** Which sampler drew batch `batch` of `epoch`: interleaved BET alternates instance and B3RS batches. */
-  samplerOf(epoch: number, batch: number): string {
-    const sampler = this.trainBatches.options.batchSampler;
-    if (!(sampler instanceof BatchEmbeddedSampler) || sampler.period === 1) return this.config.train.sampler;
-    return sampler.embeddedBatches(epoch).includes(batch) ? 'bet: b3rs batch' : 'bet: instance batch';
-  }
-
-  /**
-   * The covariance of a training batch's pooled features (this rank's share), the statistic whitening
-   * depends on: its trace, condition number (null when singular) and mean |correlation|, per sampler.
-   */
-  recordCovariance(features: torch.Tensor, at: { epoch: number; batch: number; step: number }): void {
-    const record = torch.noGrad(() => torch.scope(() => {
-      const x = features.detach().to('float64');
-      const cov = covariance(x);
-      const condition = conditionNumber(cov);
-      return {
-        epoch: at.epoch + 1, step: at.step, sampler: this.samplerOf(at.epoch, at.batch), batchSize: x.shape[0]!,
-        trace: cov.diagonal().sum().item(), condition: Number.isFinite(condition) ? condition : null,
-        meanAbsCorrelation: meanAbsOffDiagonal(correlationMatrix(x)),
-      };
-    }));
-    this.covarianceRecords.push(record);
-  }
-
   /** Neck and classifier, in float32: whitening's covariance and eigendecomposition need the precision. */
   head(features: torch.Tensor): torch.Tensor {
     return this.inference.logits(this.inference.embedding(features));
   }
 
-  /** The loss to back-propagate for this rank's share of a batch, and the global batch's mean loss. */
-  batchLoss(images: torch.Tensor, labels: torch.Tensor, batch: Batch, epoch: number): { loss: torch.Tensor; mean: number } {
+  /**
+   * The loss to back-propagate for this rank's share of a batch, and the global batch's mean loss; `record`, when
+   * given, sees this rank's pooled features.
+   */
+  batchLoss(images: torch.Tensor, labels: torch.Tensor, batch: Batch, epoch: number, record?: (features: torch.Tensor) => void):
+    { loss: torch.Tensor; mean: number } {
     const { parallel } = this;
     const loss = (logits: torch.Tensor, targets: torch.Tensor): torch.Tensor => this.loss.compute(logits, targets, { epoch });
+    const features = (x: torch.Tensor): torch.Tensor => {
+      const pooled = this.inference.features(x);
+      record?.(pooled);
+      return pooled;
+    };
     if (parallel === null) {
-      const value = loss(this.head(this.features(images)), labels);
+      const value = loss(this.head(features(images)), labels);
       return { loss: value, mean: value.item() };
     }
     return parallel.stepLoss({
       images, labels, rowsPerRank: rowsPerRank(batch.globalSize, parallel.worldSize), syncHead: this.config.distributed.syncWhitening,
-      features: (x) => this.features(x), head: (features) => this.head(features), loss,
+      features, head: (pooled) => this.head(pooled), loss,
     });
   }
 
@@ -264,7 +228,7 @@ class Run {
     if (!(classifier instanceof TauNormalizedClassifier)) throw new Error('tau-norm: the classifier is not tau-normalised');
     const loader = evalLoader(this.config, holdout);
     try {
-      const { outputs, labels } = await this.inferBatches(loader, (images) => this.inference.embedding(this.features(images)));
+      const { outputs, labels } = await this.inferBatches(loader, (images) => this.inference.embedding(this.inference.features(images)));
       const features = torch.cat(outputs);
       const choice = selectTau(classifier, features, labels, this.config.decoupled.tauGrid);
       for (const tensor of [features, ...outputs]) tensor.dispose();
@@ -297,7 +261,7 @@ class Run {
     // Every rank evaluates rank 0's model (its batch-norm and whitening statistics), the one checkpoints hold.
     parallel?.broadcastState(this.model);
     const { outputs } = await this.inferBatches(this.testBatches, (images, batch) => {
-      const predicted = this.inference.predictions(this.head(this.features(images))).to('int32');
+      const predicted = this.inference.predictions(this.head(this.inference.features(images))).to('int32');
       const labels = torch.fromTypedArray(batch.labels, { device: this.device });
       const pairs = torch.stack([predicted, labels], 1);
       const all = parallel === null ? pairs : parallel.gather(pairs, rowsPerRank(batch.globalSize, parallel.worldSize));
@@ -347,7 +311,7 @@ class Run {
     }
     latest ??= await this.evaluateModel();
     const summary = this.summary(latest);
-    if (this.rank === 0) this.dir.writeSummary(summary as unknown as Record<string, unknown>);
+    if (this.rank === 0) this.dir.writeSummary(summary);
     this.log(`scatter: top-1 ${(summary.top1 * 100).toFixed(2)}% after ${epochs} epochs in ${formatDuration(summary.timings.trainSeconds)}`);
     return summary;
   }
@@ -416,46 +380,6 @@ async function runToEnd(run: Run, prepare: () => void | Promise<void>): Promise<
   }
 }
 
-/**
- * What stage 1 and its second stage must share: the model (the settings that take effect in it) and the keys
- * that choose the training images.
- */
-function sharedKeys(config: Config): Record<string, unknown> {
-  const { dataset, trainList, testList, imbalance, holdoutPerClass } = config.data;
-  return { model: trainingRecipe(config).model, data: { dataset, trainList, testList, imbalance, holdoutPerClass } };
-}
-
-/**
- * The stage-1 checkpoint a decoupled run starts from (null for joint training), after checking that stage 1
- * is a finished joint-training run of the same model on the same training split, held-out images included:
- * the second stage re-balances the classifier on exactly the representation and images stage 1 learned.
- */
-function stage1Checkpoint(config: Config): string | null {
-  const { method, from, checkpoint } = config.decoupled;
-  if (method === null) return null;
-  const fail = (why: string): never => {
-    throw new Error(`decoupled.from: ${why}`);
-  };
-  if (from === null) return fail(`required with decoupled.method ${method}: name the stage-1 run with --set decoupled.from=RUN_DIR`);
-  let dir: RunDir;
-  try {
-    dir = RunDir.open(from);
-  } catch (error) {
-    return fail((error as Error).message);
-  }
-  const stage1 = loadConfig(dir.configFile);
-  if (stage1.decoupled.method !== null) fail(`${from} is a ${stage1.decoupled.method} run, not a joint-training run`);
-  const theirs = leaves(sharedKeys(stage1));
-  for (const [key, ours] of leaves(sharedKeys(config))) {
-    if (theirs.get(key) !== ours) fail(`${from} was trained with ${key} = ${theirs.get(key)}, this config has ${ours}`);
-  }
-  const lastEpoch = dir.readMetrics().at(-1)?.epoch ?? 0;
-  if (lastEpoch !== stage1.train.epochs) fail(`${from} has not finished (${lastEpoch} of ${stage1.train.epochs} epochs): resume it first`);
-  const file = dir.checkpoint(checkpoint);
-  if (!existsSync(file)) fail(`${from} has no ${checkpoint} checkpoint (${file})`);
-  return file;
-}
-
 /** Trains a new run into options.out (which must not hold a run yet). */
 export async function train(config: Config, options: TrainOptions): Promise<Summary> {
   const parallel = options.parallel ?? null;
@@ -480,7 +404,7 @@ export async function train(config: Config, options: TrainOptions): Promise<Summ
 /** Continues a run from its last checkpoint, with the config it was started with. */
 export async function resume(runDirectory: string, options: Omit<TrainOptions, 'out'> = {}): Promise<Summary> {
   const dir = RunDir.open(runDirectory);
-  const config = loadConfig(dir.configFile);
+  const config = dir.config();
   const last = dir.checkpoint('last');
   const resuming = existsSync(last);
   const run = new Run(config, dir, options.verbose ?? true, resuming ? null : stage1Checkpoint(config), options.parallel ?? null);
@@ -515,13 +439,13 @@ export async function evaluateRun(runDirectory: string, options: EvaluateOptions
   const dir = RunDir.open(runDirectory);
   const chosen = chooseCheckpoint(dir, options.checkpoint ?? 'best');
   options.onCheckpoint?.(chosen);
-  const config = loadConfig(dir.configFile);
+  const config = dir.config();
   const run = new Run(config, dir, options.verbose ?? false, null, null);
   try {
     run.loadCheckpoint(chosen.file, { withOptimizer: false });
     const summary = run.summary(await run.evaluateModel());
     options.onResult?.(summary);
-    dir.writeSummary(summary as unknown as Record<string, unknown>);
+    dir.writeSummary(summary);
     return summary;
   } finally {
     await run.close();

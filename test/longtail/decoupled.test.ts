@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { InMemoryDataset } from '../../src/data/index.js';
+import { InMemoryDataset, splitHoldout } from '../../src/data/index.js';
 import {
-  LearnableWeightScaling, TauNormalizedClassifier, decoupleClassifier, meanPerClassAccuracy, selectTau, splitHoldout,
+  LearnableWeightScaling, TauNormalizedClassifier, decoupleClassifier, meanPerClassAccuracy, selectTau,
   trainClassifierOnly,
 } from '../../src/longtail/decoupled.js';
 import { type ImageClassifier, createModel } from '../../src/models/index.js';
