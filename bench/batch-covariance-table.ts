@@ -12,7 +12,10 @@ import { RunDir } from '../src/train/run-dir.js';
 const runs = process.argv.slice(2);
 if (runs.length === 0) throw new Error('usage: batch-covariance-table.js RUN_DIR...');
 
-const lines = ['| run | sampler | records | variation | batch noise | median condition | items | mean abs correlation |', '|---|---|---|---|---|---|---|---|'];
+const lines = [
+  '| run | sampler | records | variation | batch noise | median condition | items | mean abs correlation |',
+  '|---|---|---|---|---|---|---|---|',
+];
 for (const root of runs) {
   if (!existsSync(root)) throw new Error(`no run directory ${root}`);
   const summaries = summarizeRunBatchCovariance(new RunDir(root));
@@ -22,8 +25,10 @@ for (const root of runs) {
   }
   for (const { sampler, batches, traceVariation, traceBatchNoise, medianCondition, medianBatchSize, meanAbsCorrelation } of summaries) {
     const condition = medianCondition === null ? 'singular' : Math.round(medianCondition).toLocaleString('en-US');
-    lines.push(`| ${path.basename(root)} | ${sampler} | ${batches} | ${traceVariation.toFixed(2)} | ${traceBatchNoise.toFixed(3)} | ` +
-      `${condition} | ${medianBatchSize ?? 'not recorded'} | ${meanAbsCorrelation.toFixed(3)} |`);
+    lines.push(
+      `| ${path.basename(root)} | ${sampler} | ${batches} | ${traceVariation.toFixed(2)} | ${traceBatchNoise.toFixed(3)} | ` +
+        `${condition} | ${medianBatchSize ?? 'not recorded'} | ${meanAbsCorrelation.toFixed(3)} |`,
+    );
   }
 }
 console.log(lines.join('\n'));

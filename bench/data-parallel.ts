@@ -28,8 +28,21 @@ const cli = path.join(repo, 'dist', 'src', 'cli', 'main.js');
 
 /** Training images per second of one short run, with `processes` ranks sharing the cores. */
 function imagesPerSecond(processes: number, out: string): number {
-  const train = ['train', '--config', flags.config!, '--out', out, '--set', `data.root=${flags.data}`, '--set', 'data.workers=1',
-    '--set', 'train.epochs=1', '--set', `train.stepsPerEpoch=${steps}`];
+  const train = [
+    'train',
+    '--config',
+    flags.config!,
+    '--out',
+    out,
+    '--set',
+    `data.root=${flags.data}`,
+    '--set',
+    'data.workers=1',
+    '--set',
+    'train.epochs=1',
+    '--set',
+    `train.stepsPerEpoch=${steps}`,
+  ];
   const args = processes === 1 ? train : ['launch', '--nproc', String(processes), '--', ...train];
   const threads = String(Math.max(1, Math.floor(cores / processes)));
   const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, SCATTER_NUM_THREADS: threads } });
@@ -46,11 +59,18 @@ try {
     for (const processes of [1, 2] as const) rates[processes].push(imagesPerSecond(processes, path.join(work, `r${round}-p${processes}`)));
   }
   const [one, two] = [median(rates[1]), median(rates[2])];
-  console.log(JSON.stringify({
-    bench: 'data-parallel', cores, steps, rounds: Number(flags.rounds),
-    oneProcessImagesPerSecond: Math.round(one), twoProcessesImagesPerSecond: Math.round(two), speedup: Number((two / one).toFixed(3)),
-    perRound: { one: rates[1].map(Math.round), two: rates[2].map(Math.round) },
-  }));
+  console.log(
+    JSON.stringify({
+      bench: 'data-parallel',
+      cores,
+      steps,
+      rounds: Number(flags.rounds),
+      oneProcessImagesPerSecond: Math.round(one),
+      twoProcessesImagesPerSecond: Math.round(two),
+      speedup: Number((two / one).toFixed(3)),
+      perRound: { one: rates[1].map(Math.round), two: rates[2].map(Math.round) },
+    }),
+  );
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

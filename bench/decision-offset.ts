@@ -18,7 +18,8 @@ const { values: flags, positionals: runs } = parseArgs({
 });
 if (runs.length === 0) throw new Error('usage: decision-offset.js RUN_DIR... [--checkpoint last|best] [--grid FROM:TO:STEP]');
 const [from, to, step] = flags.grid!.split(':').map(Number) as [number, number, number];
-if (![from, to, step].every(Number.isFinite) || !(step > 0) || to < from) throw new Error(`--grid: expected FROM:TO:STEP with STEP > 0, got ${flags.grid}`);
+if (![from, to, step].every(Number.isFinite) || !(step > 0) || to < from)
+  throw new Error(`--grid: expected FROM:TO:STEP with STEP > 0, got ${flags.grid}`);
 const grid = Array.from({ length: Math.round((to - from) / step) + 1 }, (_, i) => Number((from + i * step).toFixed(6)));
 
 for (const run of runs) {

@@ -34,9 +34,14 @@ async function scene(seed: number): Promise<Buffer> {
     return state / 2 ** 31;
   };
   const coarse = Buffer.from(Array.from({ length: 20 * 15 * 3 }, () => Math.floor(random() * 256)));
-  const smooth = await sharp(coarse, { raw: { width: 20, height: 15, channels: 3 } }).resize(500, 375, { kernel: 'cubic' }).raw().toBuffer();
+  const smooth = await sharp(coarse, { raw: { width: 20, height: 15, channels: 3 } })
+    .resize(500, 375, { kernel: 'cubic' })
+    .raw()
+    .toBuffer();
   for (let i = 0; i < smooth.length; i++) smooth[i] = Math.min(255, Math.max(0, smooth[i]! + Math.floor(random() * 24) - 12));
-  return sharp(smooth, { raw: { width: 500, height: 375, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  return sharp(smooth, { raw: { width: 500, height: 375, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 const root = mkdtempSync(path.join(tmpdir(), 'scatter-jpeg-bench-'));
@@ -52,8 +57,16 @@ try {
 
   const rate = async (workers: number): Promise<number> => {
     const config = resolveConfig({
-      data: { dataset: 'list-file', root, trainList: 'train.txt', testList: 'train.txt', imbalance: { profile: 'none' }, augment: 'imagenet',
-        colorJitter: Number(flags.jitter), workers },
+      data: {
+        dataset: 'list-file',
+        root,
+        trainList: 'train.txt',
+        testList: 'train.txt',
+        imbalance: { profile: 'none' },
+        augment: 'imagenet',
+        colorJitter: Number(flags.jitter),
+        workers,
+      },
       train: { batchSize },
     });
     const loader = trainLoader(config, loadRunData(config));
@@ -77,10 +90,19 @@ try {
 
   const single = await rate(1);
   const all = await rate(cores);
-  console.log(JSON.stringify({
-    bench: 'jpeg-pipeline', size: '500x375 -> 224', images: count, batch: batchSize, colorJitter: Number(flags.jitter), cores,
-    oneWorkerImagesPerSecond: Math.round(single), allCoresImagesPerSecond: Math.round(all), perCore: Math.round(all / cores),
-  }));
+  console.log(
+    JSON.stringify({
+      bench: 'jpeg-pipeline',
+      size: '500x375 -> 224',
+      images: count,
+      batch: batchSize,
+      colorJitter: Number(flags.jitter),
+      cores,
+      oneWorkerImagesPerSecond: Math.round(single),
+      allCoresImagesPerSecond: Math.round(all),
+      perCore: Math.round(all / cores),
+    }),
+  );
 } finally {
   rmSync(root, { recursive: true, force: true });
 }

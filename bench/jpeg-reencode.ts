@@ -21,7 +21,9 @@ const recordSize = labelBytes + PIXELS;
 async function reencode(record: Buffer): Promise<Buffer> {
   const interleaved = Buffer.alloc(PIXELS);
   for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) interleaved[p * 3 + c] = record[labelBytes + c * 1024 + p]!;
-  const jpeg = await sharp(interleaved, { raw: { width: 32, height: 32, channels: 3 } }).jpeg({ quality }).toBuffer();
+  const jpeg = await sharp(interleaved, { raw: { width: 32, height: 32, channels: 3 } })
+    .jpeg({ quality })
+    .toBuffer();
   const { data } = await sharp(jpeg).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   const out = Buffer.from(record);
   for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) out[labelBytes + c * 1024 + p] = data[p * 3 + c]!;
@@ -38,12 +40,16 @@ for (const name of readdirSync(source).sort()) {
     continue;
   }
   const bytes = readFileSync(file);
-  if (bytes.length % recordSize !== 0) throw new Error(`${file}: ${bytes.length} bytes is not a whole number of ${recordSize}-byte records`);
+  if (bytes.length % recordSize !== 0)
+    throw new Error(`${file}: ${bytes.length} bytes is not a whole number of ${recordSize}-byte records`);
   const out = Buffer.alloc(bytes.length);
   const count = bytes.length / recordSize;
   for (let start = 0; start < count; start += 256) {
-    const chunk = await Promise.all(Array.from({ length: Math.min(256, count - start) }, (_, k) =>
-      reencode(bytes.subarray((start + k) * recordSize, (start + k + 1) * recordSize))));
+    const chunk = await Promise.all(
+      Array.from({ length: Math.min(256, count - start) }, (_, k) =>
+        reencode(bytes.subarray((start + k) * recordSize, (start + k + 1) * recordSize)),
+      ),
+    );
     chunk.forEach((record, k) => {
       record.copy(out, (start + k) * recordSize);
       for (let i = labelBytes; i < recordSize; i++) squaredError += (record[i]! - bytes[(start + k) * recordSize + i]!) ** 2;

@@ -25,13 +25,19 @@ for (const run of runs) {
   if (!(neck instanceof ChannelWhitening)) throw new Error(`${run}: its neck is not channel whitening (model.neck ${config.model.neck})`);
   const features = (images: torch.Tensor): [torch.Tensor] => [inference.features(inference.input(images))];
   const [trainFeatures] = await collectOverBatches(evalLoader(config, data.train), features);
-  const [testFeatures, labels] = await collectOverBatches(testLoader(config, data), (images, batchLabels) => [...features(images), batchLabels]);
+  const [testFeatures, labels] = await collectOverBatches(testLoader(config, data), (images, batchLabels) => [
+    ...features(images),
+    batchLabels,
+  ]);
   const testLabels = labels.toArray();
-  const score = (): Record<string, number | null> => torch.noGrad(() => torch.scope(() => {
-    const predictions = inference.predictions(inference.logits(inference.embedding(testFeatures)));
-    const { top1, many, medium, few } = evaluateOnRun(trained, predictions.toArray(), testLabels);
-    return { top1, many, medium, few };
-  }));
+  const score = (): Record<string, number | null> =>
+    torch.noGrad(() =>
+      torch.scope(() => {
+        const predictions = inference.predictions(inference.logits(inference.embedding(testFeatures)));
+        const { top1, many, medium, few } = evaluateOnRun(trained, predictions.toArray(), testLabels);
+        return { top1, many, medium, few };
+      }),
+    );
   const running = score();
   neck.setPopulationStatistics(trainFeatures.double());
   const population = score();

@@ -43,9 +43,10 @@ function stepTimes(variant: (typeof variants)[number]): number[] {
   for (let step = 0; step < Number(flags.warmup) + Number(flags.steps); step++) {
     const started = performance.now();
     torch.scope(() => {
-      const features = variant.precision === 'float32'
-        ? model.features(images)
-        : torch.autocast(device, { dtype: 'bfloat16' }, () => model.features(images)).to('float32');
+      const features =
+        variant.precision === 'float32'
+          ? model.features(images)
+          : torch.autocast(device, { dtype: 'bfloat16' }, () => model.features(images)).to('float32');
       const loss = torch.crossEntropy(model.classifier.call(model.neck.call(features)), labels);
       loss.backward();
       optimizer.step();
@@ -62,10 +63,16 @@ for (let round = 0; round < Number(flags.rounds); round++) {
   for (const variant of variants) times.get(variant.name)!.push(...stepTimes(variant));
 }
 const base = median(times.get('float32')!);
-console.log(JSON.stringify({
-  bench: 'precision-step', model: flags.model, batch, device, threads: torch.getNumThreads(),
-  variants: variants.map(({ name }) => {
-    const seconds = median(times.get(name)!);
-    return { name, medianSeconds: Number(seconds.toFixed(4)), speedOverFloat32: Number((base / seconds).toFixed(3)) };
+console.log(
+  JSON.stringify({
+    bench: 'precision-step',
+    model: flags.model,
+    batch,
+    device,
+    threads: torch.getNumThreads(),
+    variants: variants.map(({ name }) => {
+      const seconds = median(times.get(name)!);
+      return { name, medianSeconds: Number(seconds.toFixed(4)), speedOverFloat32: Number((base / seconds).toFixed(3)) };
+    }),
   }),
-}));
+);

@@ -37,7 +37,13 @@ function makeNet(): Net {
   const params = new Map<string, Tensor>();
   const bn = new Map<string, [Tensor, Tensor]>();
   const conv = (name: string, cin: number, cout: number): void => {
-    params.set(name, torch.randn([cout, cin, 3, 3], { device }).mul(Math.sqrt(2 / (9 * cin))).requiresGrad_());
+    params.set(
+      name,
+      torch
+        .randn([cout, cin, 3, 3], { device })
+        .mul(Math.sqrt(2 / (9 * cin)))
+        .requiresGrad_(),
+    );
   };
   const norm = (name: string, c: number): void => {
     params.set(`${name}.weight`, torch.ones([c], { device, requiresGrad: true }));
@@ -65,7 +71,9 @@ function makeNet(): Net {
 function bnRelu(x: Tensor, net: Net, name: string, relu = true): Tensor {
   const [mean, variance] = net.bn.get(name)!;
   const y = torch.batchNorm(x, mean, variance, {
-    weight: net.params.get(`${name}.weight`)!, bias: net.params.get(`${name}.bias`)!, training: true,
+    weight: net.params.get(`${name}.weight`)!,
+    bias: net.params.get(`${name}.bias`)!,
+    training: true,
   });
   return relu ? torch.relu(y) : y;
 }
@@ -124,7 +132,9 @@ function scatterRound(): number[] {
 
 function pythonRound(): number[] {
   const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'resnet32_step.py');
-  const result = spawnSync(flags.python!, [script, String(batch), String(steps), String(warmup), String(threads), device], { encoding: 'utf8' });
+  const result = spawnSync(flags.python!, [script, String(batch), String(steps), String(warmup), String(threads), device], {
+    encoding: 'utf8',
+  });
   if (result.status !== 0) throw new Error(`Python PyTorch run failed:\n${result.stderr}`);
   return (JSON.parse(result.stdout) as { stepSeconds: number[] }).stepSeconds;
 }
@@ -142,10 +152,19 @@ for (let round = 0; round < Number(flags.rounds); round++) {
 }
 const scatterMedian = median(scatterTimes);
 const pythonMedian = median(pythonTimes);
-console.log(JSON.stringify({
-  bench: 'resnet32-step', device, batch, threads, libtorch: torch.version().libtorch, steps: scatterTimes.length,
-  scatterMedianSeconds: Number(scatterMedian.toFixed(4)), pytorchMedianSeconds: Number(pythonMedian.toFixed(4)),
-  scatterImagesPerSecond: Math.round(batch / scatterMedian), pytorchImagesPerSecond: Math.round(batch / pythonMedian),
-  ratio: Number((pythonMedian / scatterMedian).toFixed(3)),
-  roundRatios: { min: Number(Math.min(...roundRatios).toFixed(3)), max: Number(Math.max(...roundRatios).toFixed(3)) },
-}));
+console.log(
+  JSON.stringify({
+    bench: 'resnet32-step',
+    device,
+    batch,
+    threads,
+    libtorch: torch.version().libtorch,
+    steps: scatterTimes.length,
+    scatterMedianSeconds: Number(scatterMedian.toFixed(4)),
+    pytorchMedianSeconds: Number(pythonMedian.toFixed(4)),
+    scatterImagesPerSecond: Math.round(batch / scatterMedian),
+    pytorchImagesPerSecond: Math.round(batch / pythonMedian),
+    ratio: Number((pythonMedian / scatterMedian).toFixed(3)),
+    roundRatios: { min: Number(Math.min(...roundRatios).toFixed(3)), max: Number(Math.max(...roundRatios).toFixed(3)) },
+  }),
+);

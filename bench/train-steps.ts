@@ -82,8 +82,11 @@ async function loaderImagesPerSecond(): Promise<number> {
 
 function pythonRound(): number[] {
   const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'train_steps.py');
-  const result = spawnSync(flags.python!, [script, flags.data!, String(batch), String(steps), String(warmup), String(threads), String(workers)],
-    { encoding: 'utf8' });
+  const result = spawnSync(
+    flags.python!,
+    [script, flags.data!, String(batch), String(steps), String(warmup), String(threads), String(workers)],
+    { encoding: 'utf8' },
+  );
   if (result.status !== 0) throw new Error(`Python PyTorch run failed:\n${result.stderr}`);
   return (JSON.parse(result.stdout) as { stepSeconds: number[] }).stepSeconds;
 }
@@ -91,16 +94,24 @@ function pythonRound(): number[] {
 const scatterTimes: number[] = [];
 const pythonTimes: number[] = [];
 for (let round = 0; round < Number(flags.rounds); round++) {
-  scatterTimes.push(...await scatterRound(round));
+  scatterTimes.push(...(await scatterRound(round)));
   pythonTimes.push(...pythonRound());
 }
 const loaderRate = await loaderImagesPerSecond();
 const scatterStep = median(scatterTimes);
 const pythonStep = median(pythonTimes);
-console.log(JSON.stringify({
-  bench: 'train-steps', dataset: 'cifar10-lt-ir100', batch, threads, workers, steps: scatterTimes.length,
-  scatterImagesPerSecond: Math.round(batch / scatterStep), pytorchImagesPerSecond: Math.round(batch / pythonStep),
-  ratio: Number((pythonStep / scatterStep).toFixed(3)),
-  loaderImagesPerSecond: Math.round(loaderRate),
-  loaderOverConsumption: Number((loaderRate / (batch / scatterStep)).toFixed(2)),
-}));
+console.log(
+  JSON.stringify({
+    bench: 'train-steps',
+    dataset: 'cifar10-lt-ir100',
+    batch,
+    threads,
+    workers,
+    steps: scatterTimes.length,
+    scatterImagesPerSecond: Math.round(batch / scatterStep),
+    pytorchImagesPerSecond: Math.round(batch / pythonStep),
+    ratio: Number((pythonStep / scatterStep).toFixed(3)),
+    loaderImagesPerSecond: Math.round(loaderRate),
+    loaderOverConsumption: Number((loaderRate / (batch / scatterStep)).toFixed(2)),
+  }),
+);

@@ -35,14 +35,20 @@ result.hundredAdds = milliseconds(() => {
   wait(sum);
 });
 const features = torch.randn([128, 64], { device, dtype: 'float64' });
-const covariance = features.t().mm(features).div(128).add(torch.eye(64, { device, dtype: 'float64' }).mul(0.1));
+const covariance = features
+  .t()
+  .mm(features)
+  .div(128)
+  .add(torch.eye(64, { device, dtype: 'float64' }).mul(0.1));
 result.eighFloat64 = milliseconds(() => wait(torch.linalg.eigh(covariance).eigenvalues));
 result.eighFloat32 = milliseconds(() => wait(torch.linalg.eigh(covariance.float()).eigenvalues));
 result.eighFloat64ViaCpu = milliseconds(() => wait(torch.linalg.eigh(covariance.to('cpu')).eigenvectors.to(device)));
 
 const x = torch.randn([128, 64], { device });
 const variants: Record<string, ChannelWhiteningOptions> = {
-  'zca-float64': {}, 'zca-float32': { decompositionDtype: 'float32' }, 'newton-schulz-5': { method: 'newton-schulz' },
+  'zca-float64': {},
+  'zca-float32': { decompositionDtype: 'float32' },
+  'newton-schulz-5': { method: 'newton-schulz' },
 };
 for (const [name, options] of Object.entries(variants)) {
   const layer = new ChannelWhitening(64, options).to(device);

@@ -59,7 +59,13 @@ for (let round = 0; round < Number(flags.rounds); round++) {
   for (const variant of variants) times.get(variant.name)!.push(...stepTimes(variant));
 }
 const base = median(times.get('identity')!);
-const result: Record<string, unknown> = { bench: 'whitening-share', device, batch, threads: torch.getNumThreads(), identityStepSeconds: Number(base.toFixed(4)) };
+const result: Record<string, unknown> = {
+  bench: 'whitening-share',
+  device,
+  batch,
+  threads: torch.getNumThreads(),
+  identityStepSeconds: Number(base.toFixed(4)),
+};
 for (const variant of variants.slice(1)) {
   const step = median(times.get(variant.name)!);
   result[variant.name] = { stepSeconds: Number(step.toFixed(4)), share: Number(((step - base) / step).toFixed(4)) };

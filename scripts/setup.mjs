@@ -36,8 +36,9 @@ function debianPackagesNeeded() {
 
 function isInstalled(pkg) {
   try {
-    return execFileSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
-      .includes('install ok installed');
+    return execFileSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).includes(
+      'install ok installed',
+    );
   } catch {
     return false;
   }
@@ -46,7 +47,9 @@ function isInstalled(pkg) {
 function ensureDebianPackages() {
   if (!existsSync('/usr/bin/dpkg-query')) {
     if (!process.env.SCATTER_LIBTORCH) {
-      console.error('scatter setup: this is not a Debian-based system: install libtorch yourself and set SCATTER_LIBTORCH=/path/to/libtorch');
+      console.error(
+        'scatter setup: this is not a Debian-based system: install libtorch yourself and set SCATTER_LIBTORCH=/path/to/libtorch',
+      );
       process.exit(1);
     }
     return;
@@ -86,8 +89,11 @@ function ensureNativeAddon() {
   const addon = path.join(nativeDir, 'build', 'Release', 'scatter.node');
   const stampFile = path.join(nativeDir, 'build', 'libtorch.stamp');
   const libtorch = process.env.SCATTER_LIBTORCH ?? 'debian';
-  const sources = [path.join(nativeDir, 'binding.gyp'), path.join(nativeDir, 'libtorch.cjs'),
-    ...readdirSync(path.join(nativeDir, 'src')).map((name) => path.join(nativeDir, 'src', name))];
+  const sources = [
+    path.join(nativeDir, 'binding.gyp'),
+    path.join(nativeDir, 'libtorch.cjs'),
+    ...readdirSync(path.join(nativeDir, 'src')).map((name) => path.join(nativeDir, 'src', name)),
+  ];
   const newest = Math.max(...sources.map(mtime));
   const sameLibtorch = existsSync(stampFile) && readFileSync(stampFile, 'utf8') === libtorch;
   if (existsSync(addon) && mtime(addon) >= newest && sameLibtorch) return;

@@ -80,8 +80,10 @@ async function classify(blob) {
   const top = Math.max(...values);
   const exp = values.map((value) => Math.exp(value - top));
   const sum = exp.reduce((a, b) => a + b, 0);
-  const ranked = exp.map((value, label) => ({ label, name: card.classNames[label], probability: value / sum }))
-    .sort((a, b) => b.probability - a.probability).slice(0, 5);
+  const ranked = exp
+    .map((value, label) => ({ label, name: card.classNames[label], probability: value / sum }))
+    .sort((a, b) => b.probability - a.probability)
+    .slice(0, 5);
   table.innerHTML = ranked.map(({ name, probability }) => `<tr><td>${name}</td><td>${probability.toFixed(3)}</td></tr>`).join('');
   status.textContent = 'Done.';
   // For tests and the curious: the scores, the top 5 and the prepared input.
@@ -91,7 +93,13 @@ async function classify(blob) {
 
 document.getElementById('file').addEventListener('change', (event) => {
   const [file] = event.target.files;
-  if (file) classify(file).catch((error) => { status.textContent = error.message; });
+  if (file)
+    classify(file).catch((error) => {
+      status.textContent = error.message;
+    });
 });
 const imageUrl = params.get('image');
-if (imageUrl) classify(await (await fetch(imageUrl)).blob()).catch((error) => { status.textContent = error.message; });
+if (imageUrl)
+  classify(await (await fetch(imageUrl)).blob()).catch((error) => {
+    status.textContent = error.message;
+  });

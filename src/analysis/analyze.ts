@@ -9,7 +9,11 @@ import type { RunDir } from '../train/run-dir.js';
 import { testLoader } from '../train/setup.js';
 import { writeFileAtomic } from '../util/files.js';
 import {
-  type FeatureDiagnostics, classWeightNorms, classifierHessianCondition, correlationMatrix, describeFeatures,
+  type FeatureDiagnostics,
+  classWeightNorms,
+  classifierHessianCondition,
+  correlationMatrix,
+  describeFeatures,
   gradientCoupling,
 } from './diagnostics.js';
 import { mean } from './seed-statistics.js';
@@ -87,8 +91,13 @@ export function summarizeBatchCovariance(records: readonly BatchCovarianceRecord
     const median = lowerMedian(conditions);
     const sizes = group.flatMap((record) => (record.batchSize === undefined ? [] : [record.batchSize])).sort((a, b) => a - b);
     return {
-      sampler, batches: group.length, traceMean, traceVariation: relative(spread), traceBatchNoise: relative(noise),
-      medianCondition: Number.isFinite(median) ? median : null, medianBatchSize: sizes.length === 0 ? null : lowerMedian(sizes),
+      sampler,
+      batches: group.length,
+      traceMean,
+      traceVariation: relative(spread),
+      traceBatchNoise: relative(noise),
+      medianCondition: Number.isFinite(median) ? median : null,
+      medianBatchSize: sizes.length === 0 ? null : lowerMedian(sizes),
       meanAbsCorrelation: mean(group.map((record) => record.meanAbsCorrelation)),
     };
   });
@@ -114,14 +123,12 @@ export const ANALYSIS_FILE = 'analysis.json';
  * "-Infinity" (its Gaussian entropy), not null.
  */
 export function analysisJson(value: unknown): string {
-  return JSON.stringify(value, (_key, item: unknown) =>
-    (item === Infinity ? 'Infinity' : item === -Infinity ? '-Infinity' : item));
+  return JSON.stringify(value, (_key, item: unknown) => (item === Infinity ? 'Infinity' : item === -Infinity ? '-Infinity' : item));
 }
 
 /** Reads what analysisJson wrote, with the infinities numbers again. */
 export function parseAnalysisJson(text: string): Analysis {
-  return JSON.parse(text, (_key, item: unknown) =>
-    (item === 'Infinity' ? Infinity : item === '-Infinity' ? -Infinity : item)) as Analysis;
+  return JSON.parse(text, (_key, item: unknown) => (item === 'Infinity' ? Infinity : item === '-Infinity' ? -Infinity : item)) as Analysis;
 }
 
 /** Analyses a run's best (or last) checkpoint on its test split and writes DIR/analysis.json. */
@@ -149,7 +156,10 @@ export async function analyzeRun(runDirectory: string, options: AnalyzeOptions =
       top1: result.top1,
       confusion: result.confusion,
       features: { beforeNeck: describeFeatures(x), afterNeck: hasNeck ? describeFeatures(z) : null },
-      correlation: { beforeNeck: correlationMatrix(x).tolist() as number[][], afterNeck: hasNeck ? correlationMatrix(z).tolist() as number[][] : null },
+      correlation: {
+        beforeNeck: correlationMatrix(x).tolist() as number[][],
+        afterNeck: hasNeck ? (correlationMatrix(z).tolist() as number[][]) : null,
+      },
       classifier: {
         kind,
         weightNorms: weight === null ? null : classWeightNorms(weight.double()),

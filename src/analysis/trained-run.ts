@@ -42,7 +42,11 @@ export function loadTrainedRun(runDirectory: string, which: 'best' | 'last' = 'b
 }
 
 /** Top-1, many / medium / few and per class of predictions on the run's test labels, with the run's thresholds. */
-export function evaluateOnRun(run: Pick<TrainedRun, 'config' | 'data'>, predictions: ArrayLike<number>, labels: ArrayLike<number>): Evaluation {
+export function evaluateOnRun(
+  run: Pick<TrainedRun, 'config' | 'data'>,
+  predictions: ArrayLike<number>,
+  labels: ArrayLike<number>,
+): Evaluation {
   const { manyThreshold: many, fewThreshold: few } = run.config.data;
   return evaluate(predictions, labels, run.data.classCounts, { many, few });
 }
@@ -52,14 +56,18 @@ export function evaluateOnRun(run: Pick<TrainedRun, 'config' | 'data'>, predicti
  * concatenated over the batches, in the loader's order. The loader is closed afterwards.
  */
 export async function collectOverBatches<const Outputs extends readonly Tensor[]>(
-  loader: Loader, compute: (images: Tensor, labels: Tensor) => Outputs): Promise<Outputs> {
+  loader: Loader,
+  compute: (images: Tensor, labels: Tensor) => Outputs,
+): Promise<Outputs> {
   const chunks: (readonly Tensor[])[] = [];
   try {
     for await (const batch of loader.epoch(0)) {
-      const outputs = torch.noGrad(() => torch.scope(() => {
-        const { images, labels } = batchTensors(batch);
-        return compute(images, labels);
-      }));
+      const outputs = torch.noGrad(() =>
+        torch.scope(() => {
+          const { images, labels } = batchTensors(batch);
+          return compute(images, labels);
+        }),
+      );
       chunks.push(outputs.map((output) => torch.keep(output)));
     }
   } finally {

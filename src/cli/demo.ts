@@ -22,8 +22,14 @@ const METHODS = [
 /** The demo's schedule: short, with the recipe's shape (warm-up, then two decays near the end). */
 function schedule(quick: boolean): string[] {
   const epochs = quick ? 2 : 4;
-  return [`train.epochs=${epochs}`, `train.evalEvery=${epochs}`, 'schedule.warmupEpochs=1', `schedule.milestones=[${epochs - 1}]`,
-    'schedule.gamma=0.1', ...(quick ? ['train.stepsPerEpoch=25'] : [])];
+  return [
+    `train.epochs=${epochs}`,
+    `train.evalEvery=${epochs}`,
+    'schedule.warmupEpochs=1',
+    `schedule.milestones=[${epochs - 1}]`,
+    'schedule.gamma=0.1',
+    ...(quick ? ['train.stepsPerEpoch=25'] : []),
+  ];
 }
 
 function percent(value: number | null): string {

@@ -27,8 +27,12 @@ export async function exportCommand(options: ExportOptions): Promise<string> {
   const { file, epoch } = classifier.checkpoint;
   const { classNames, classCounts, inChannels, inputTransforms } = classifier.card;
   const metadata = {
-    classNames: JSON.stringify(classNames), classCounts: JSON.stringify(classCounts), inChannels: String(inChannels),
-    inputTransforms: JSON.stringify(inputTransforms), checkpoint: file, epoch: String(epoch),
+    classNames: JSON.stringify(classNames),
+    classCounts: JSON.stringify(classCounts),
+    inChannels: String(inChannels),
+    inputTransforms: JSON.stringify(inputTransforms),
+    checkpoint: file,
+    epoch: String(epoch),
   };
   try {
     if (options.format === 'onnx') {
@@ -37,15 +41,25 @@ export async function exportCommand(options: ExportOptions): Promise<string> {
       writeFileAtomic(out, exportOnnx(classifier.model, { inChannels, scoreOffsets: offsets, metadata, producerVersion: String(version) }));
       offsets?.dispose();
       // The card beside the model too, for runtimes that do not expose ONNX metadata (onnxruntime-web; examples/browser).
-      writeFileAtomic(`${out}.json`, `${JSON.stringify({ classNames, classCounts, inChannels, inputTransforms, checkpoint: file, epoch,
-        outputs: ['logits', 'scores', 'embedding'] }, null, 2)}\n`);
-      process.stderr.write(`scatter: exported ${file} (epoch ${epoch}) to ${out} (opset ${ONNX_OPSET}; input images N x ${inChannels} x H x W; ` +
-        'outputs logits, scores, embedding)\n');
+      writeFileAtomic(
+        `${out}.json`,
+        `${JSON.stringify(
+          { classNames, classCounts, inChannels, inputTransforms, checkpoint: file, epoch, outputs: ['logits', 'scores', 'embedding'] },
+          null,
+          2,
+        )}\n`,
+      );
+      process.stderr.write(
+        `scatter: exported ${file} (epoch ${epoch}) to ${out} (opset ${ONNX_OPSET}; input images N x ${inChannels} x H x W; ` +
+          'outputs logits, scores, embedding)\n',
+      );
     } else {
       const state = classifier.model.stateDict();
       torch.safetensors.saveFile(state, out, metadata);
       for (const tensor of Object.values(state)) tensor.dispose();
-      process.stderr.write(`scatter: exported ${file} (epoch ${epoch}) to ${out} (${Object.keys(state).length} tensors, the model's state dict)\n`);
+      process.stderr.write(
+        `scatter: exported ${file} (epoch ${epoch}) to ${out} (${Object.keys(state).length} tensors, the model's state dict)\n`,
+      );
     }
   } finally {
     classifier.dispose();

@@ -73,8 +73,13 @@ export async function launch(options: LaunchOptions, args: readonly string[]): P
       stdio: 'inherit',
       env: {
         ...process.env,
-        RANK: String(rank), LOCAL_RANK: String(localRank), WORLD_SIZE: String(worldSize), LOCAL_WORLD_SIZE: String(options.nproc),
-        MASTER_ADDR: options.masterAddr ?? '127.0.0.1', MASTER_PORT: String(masterPort), [LAUNCHER_PID]: String(process.pid),
+        RANK: String(rank),
+        LOCAL_RANK: String(localRank),
+        WORLD_SIZE: String(worldSize),
+        LOCAL_WORLD_SIZE: String(options.nproc),
+        MASTER_ADDR: options.masterAddr ?? '127.0.0.1',
+        MASTER_PORT: String(masterPort),
+        [LAUNCHER_PID]: String(process.pid),
       },
     });
     ranks.push(child);
@@ -83,7 +88,9 @@ export async function launch(options: LaunchOptions, args: readonly string[]): P
         if ((code !== 0 || signal !== null) && failure === null) {
           failure = code !== null && code !== 0 ? code : 1;
           if (stoppedBy === null) {
-            process.stderr.write(`scatter launch: rank ${rank} ${signal === null ? `exited with ${code}` : `was killed by ${signal}`}; stopping the other ranks\n`);
+            process.stderr.write(
+              `scatter launch: rank ${rank} ${signal === null ? `exited with ${code}` : `was killed by ${signal}`}; stopping the other ranks\n`,
+            );
             stopAll();
           }
         }

@@ -159,18 +159,21 @@ function defaultRunDir(configFile: string): string {
 
 async function trainCommand(args: string[]): Promise<void> {
   const values = parse(args, {
-    config: { type: 'string' }, set: { type: 'string', multiple: true }, out: { type: 'string' }, resume: { type: 'string' },
+    config: { type: 'string' },
+    set: { type: 'string', multiple: true },
+    out: { type: 'string' },
+    resume: { type: 'string' },
   });
   if (values.help) return void console.log(HELP.train);
   const resuming = typeof values.resume === 'string';
   if (resuming && (values.config !== undefined || values.set !== undefined)) {
-    throw new UsageError('--resume takes the run\'s own config: drop --config and --set');
+    throw new UsageError("--resume takes the run's own config: drop --config and --set");
   }
   if (!resuming && launchedDistributed() && typeof values.out !== 'string') {
     throw new UsageError('data-parallel training needs --out DIR: every rank must name the same run directory');
   }
   const configFile = resuming ? RunDir.open(values.resume as string).configFile : requireString(values.config, '--config');
-  const overrides = resuming ? [] : (values.set as string[] | undefined) ?? [];
+  const overrides = resuming ? [] : ((values.set as string[] | undefined) ?? []);
   const config = loadConfig(configFile, overrides);
   const parallel = joinFromEnvironment(config);
   if (!resuming && (parallel?.rank ?? 0) === 0) {
@@ -200,11 +203,22 @@ async function analyzeCommand(args: string[]): Promise<void> {
   if (values.help) return void console.log(HELP.analyze);
   const analysis = await analyzeRun(requireString(values.run, '--run'), { checkpoint: checkpointFlag(values.checkpoint) });
   const { beforeNeck, afterNeck } = analysis.features;
-  const brief = (f: typeof beforeNeck) => ({ meanAbsCorrelation: f.meanAbsCorrelation, effectiveRank: f.effectiveRank,
-    gaussianEntropy: f.gaussianEntropy, covarianceCondition: f.covarianceCondition });
-  console.log(analysisJson({ top1: analysis.top1, beforeNeck: brief(beforeNeck), afterNeck: afterNeck && brief(afterNeck),
-    hessianCondition: analysis.classifier.hessianCondition, gradientCoupling: analysis.classifier.gradientCoupling,
-    batchCovariance: analysis.batchCovariance }));
+  const brief = (f: typeof beforeNeck) => ({
+    meanAbsCorrelation: f.meanAbsCorrelation,
+    effectiveRank: f.effectiveRank,
+    gaussianEntropy: f.gaussianEntropy,
+    covarianceCondition: f.covarianceCondition,
+  });
+  console.log(
+    analysisJson({
+      top1: analysis.top1,
+      beforeNeck: brief(beforeNeck),
+      afterNeck: afterNeck && brief(afterNeck),
+      hessianCondition: analysis.classifier.hessianCondition,
+      gradientCoupling: analysis.classifier.gradientCoupling,
+      batchCovariance: analysis.batchCovariance,
+    }),
+  );
 }
 
 async function reportCommand(args: string[]): Promise<void> {
@@ -237,8 +251,13 @@ async function evalCommand(args: string[]): Promise<void> {
 
 async function predictCli(args: string[]): Promise<void> {
   const { values, positionals } = parseWithPositionals(args, {
-    run: { type: 'string' }, checkpoint: { type: 'string' }, 'top-k': { type: 'string' }, format: { type: 'string' },
-    'batch-size': { type: 'string' }, device: { type: 'string' }, strict: { type: 'boolean' },
+    run: { type: 'string' },
+    checkpoint: { type: 'string' },
+    'top-k': { type: 'string' },
+    format: { type: 'string' },
+    'batch-size': { type: 'string' },
+    device: { type: 'string' },
+    strict: { type: 'boolean' },
   });
   if (values.help) return void console.log(HELP.predict);
   if (positionals.length === 0) throw new UsageError('predict: name at least one image, folder or list file');
@@ -248,27 +267,51 @@ async function predictCli(args: string[]): Promise<void> {
     return Number(value);
   };
   const format = (values.format ?? 'table') as PredictFormat;
-  if (!PREDICT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${PREDICT_FORMATS.join(', ')}, got ${String(values.format)}`);
+  if (!PREDICT_FORMATS.includes(format))
+    throw new UsageError(`--format must be one of ${PREDICT_FORMATS.join(', ')}, got ${String(values.format)}`);
   await predictCommand({
-    run: requireString(values.run, '--run'), inputs: positionals, checkpoint: checkpointFlag(values.checkpoint),
-    topK: whole('--top-k', values['top-k'], 5), format, batchSize: whole('--batch-size', values['batch-size'], 64),
-    strict: values.strict === true, device: typeof values.device === 'string' ? values.device : 'cpu',
+    run: requireString(values.run, '--run'),
+    inputs: positionals,
+    checkpoint: checkpointFlag(values.checkpoint),
+    topK: whole('--top-k', values['top-k'], 5),
+    format,
+    batchSize: whole('--batch-size', values['batch-size'], 64),
+    strict: values.strict === true,
+    device: typeof values.device === 'string' ? values.device : 'cpu',
   });
 }
 
 async function exportCli(args: string[]): Promise<void> {
-  const values = parse(args, { run: { type: 'string' }, checkpoint: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' } });
+  const values = parse(args, {
+    run: { type: 'string' },
+    checkpoint: { type: 'string' },
+    format: { type: 'string' },
+    out: { type: 'string' },
+  });
   if (values.help) return void console.log(HELP.export);
   const format = (values.format ?? 'onnx') as ExportFormat;
-  if (!EXPORT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got ${String(values.format)}`);
-  console.log(await exportCommand({ run: requireString(values.run, '--run'), checkpoint: checkpointFlag(values.checkpoint), format,
-    out: typeof values.out === 'string' ? values.out : undefined }));
+  if (!EXPORT_FORMATS.includes(format))
+    throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got ${String(values.format)}`);
+  console.log(
+    await exportCommand({
+      run: requireString(values.run, '--run'),
+      checkpoint: checkpointFlag(values.checkpoint),
+      format,
+      out: typeof values.out === 'string' ? values.out : undefined,
+    }),
+  );
 }
 
 async function sweepCli(args: string[]): Promise<void> {
   const { values, positionals } = parseWithPositionals(args, {
-    out: { type: 'string' }, parallel: { type: 'string' }, threads: { type: 'string' }, deadline: { type: 'string' },
-    set: { type: 'string', multiple: true }, results: { type: 'string' }, analyze: { type: 'boolean' }, keep: { type: 'string' },
+    out: { type: 'string' },
+    parallel: { type: 'string' },
+    threads: { type: 'string' },
+    deadline: { type: 'string' },
+    set: { type: 'string', multiple: true },
+    results: { type: 'string' },
+    analyze: { type: 'boolean' },
+    keep: { type: 'string' },
     table: { type: 'string' },
   });
   if (values.help) return void console.log(HELP.sweep);
@@ -285,9 +328,15 @@ async function sweepCli(args: string[]): Promise<void> {
   const out = typeof values.out === 'string' ? values.out : path.join('runs', `sweep-${path.basename(file, path.extname(file))}`);
   const results = typeof values.results === 'string' ? values.results : path.join(out, 'results.jsonl');
   await runSweep({
-    jobs: sweep.jobs, out, results, parallel: whole('--parallel', values.parallel, 2), threads: whole('--threads', values.threads, 1),
-    deadlineSeconds: whole('--deadline', values.deadline, 86_400), set: [...sweep.set, ...((values.set as string[] | undefined) ?? [])],
-    analyze: values.analyze === true, keep: typeof values.keep === 'string' ? values.keep : undefined,
+    jobs: sweep.jobs,
+    out,
+    results,
+    parallel: whole('--parallel', values.parallel, 2),
+    threads: whole('--threads', values.threads, 1),
+    deadlineSeconds: whole('--deadline', values.deadline, 86_400),
+    set: [...sweep.set, ...((values.set as string[] | undefined) ?? [])],
+    analyze: values.analyze === true,
+    keep: typeof values.keep === 'string' ? values.keep : undefined,
   });
   console.log(table(typeof values.keep === 'string' ? values.keep : results));
 }
@@ -312,27 +361,37 @@ async function dataCommand(args: string[]): Promise<void> {
   const data = loadRunData(config);
   await checkData(config, data, (line) => process.stderr.write(`scatter: warning: ${line}\n`));
   const groups = shotGroups(data.classCounts, { many: config.data.manyThreshold, few: config.data.fewThreshold });
-  console.log([
-    `dataset ${config.data.dataset} at ${config.data.root}`,
-    `train ${data.train.length} images, test ${data.test.length} images, ${data.classCounts.length} classes`,
-    `class counts ${data.classCounts.join(' ')}`,
-    ...(data.holdout === null ? [] : [`held out (data.holdoutPerClass ${config.data.holdoutPerClass}): ${data.holdout.length} images, ` +
-      `class counts ${classCounts(data.holdout).join(' ')}`]),
-    `many-shot (> ${config.data.manyThreshold}): ${groups.many.length} classes [${groups.many.join(' ')}]`,
-    `medium-shot: ${groups.medium.length} classes [${groups.medium.join(' ')}]`,
-    `few-shot (< ${config.data.fewThreshold}): ${groups.few.length} classes [${groups.few.join(' ')}]`,
-  ].join('\n'));
+  console.log(
+    [
+      `dataset ${config.data.dataset} at ${config.data.root}`,
+      `train ${data.train.length} images, test ${data.test.length} images, ${data.classCounts.length} classes`,
+      `class counts ${data.classCounts.join(' ')}`,
+      ...(data.holdout === null
+        ? []
+        : [
+            `held out (data.holdoutPerClass ${config.data.holdoutPerClass}): ${data.holdout.length} images, ` +
+              `class counts ${classCounts(data.holdout).join(' ')}`,
+          ]),
+      `many-shot (> ${config.data.manyThreshold}): ${groups.many.length} classes [${groups.many.join(' ')}]`,
+      `medium-shot: ${groups.medium.length} classes [${groups.medium.join(' ')}]`,
+      `few-shot (< ${config.data.fewThreshold}): ${groups.few.length} classes [${groups.few.join(' ')}]`,
+    ].join('\n'),
+  );
 }
 
 async function launchCommand(args: string[]): Promise<void> {
   const separator = args.indexOf('--');
   const own = separator < 0 ? args : args.slice(0, separator);
   const values = parse(own, {
-    nproc: { type: 'string' }, nnodes: { type: 'string' }, 'node-rank': { type: 'string' },
-    'master-addr': { type: 'string' }, 'master-port': { type: 'string' },
+    nproc: { type: 'string' },
+    nnodes: { type: 'string' },
+    'node-rank': { type: 'string' },
+    'master-addr': { type: 'string' },
+    'master-port': { type: 'string' },
   });
   if (values.help) return void console.log(HELP.launch);
-  if (separator < 0) throw new UsageError('launch: put the command after --, e.g. scatter launch --nproc 2 -- train --config FILE --out DIR');
+  if (separator < 0)
+    throw new UsageError('launch: put the command after --, e.g. scatter launch --nproc 2 -- train --config FILE --out DIR');
   const count = (flag: string, value: unknown): number | undefined => {
     if (value === undefined) return undefined;
     const number = Number(value);
@@ -340,25 +399,41 @@ async function launchCommand(args: string[]): Promise<void> {
     return number;
   };
   const nproc = count('--nproc', requireString(values.nproc, '--nproc'))!;
-  process.exitCode = await launch({
-    nproc, nnodes: count('--nnodes', values.nnodes), nodeRank: count('--node-rank', values['node-rank']),
-    masterAddr: values['master-addr'] as string | undefined, masterPort: count('--master-port', values['master-port']),
-  }, args.slice(separator + 1));
+  process.exitCode = await launch(
+    {
+      nproc,
+      nnodes: count('--nnodes', values.nnodes),
+      nodeRank: count('--node-rank', values['node-rank']),
+      masterAddr: values['master-addr'] as string | undefined,
+      masterPort: count('--master-port', values['master-port']),
+    },
+    args.slice(separator + 1),
+  );
 }
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
-    case 'train': return trainCommand(rest);
-    case 'eval': return evalCommand(rest);
-    case 'predict': return predictCli(rest);
-    case 'export': return exportCli(rest);
-    case 'sweep': return sweepCli(rest);
-    case 'analyze': return analyzeCommand(rest);
-    case 'report': return reportCommand(rest);
-    case 'demo': return demoCommand(rest);
-    case 'data': return dataCommand(rest);
-    case 'launch': return launchCommand(rest);
+    case 'train':
+      return trainCommand(rest);
+    case 'eval':
+      return evalCommand(rest);
+    case 'predict':
+      return predictCli(rest);
+    case 'export':
+      return exportCli(rest);
+    case 'sweep':
+      return sweepCli(rest);
+    case 'analyze':
+      return analyzeCommand(rest);
+    case 'report':
+      return reportCommand(rest);
+    case 'demo':
+      return demoCommand(rest);
+    case 'data':
+      return dataCommand(rest);
+    case 'launch':
+      return launchCommand(rest);
     case undefined:
     case '--help':
     case '-h':

@@ -26,16 +26,32 @@ function csvField(value: string | number): string {
 }
 
 /** Lines of output for one batch's predictions (and the header before the first, for table and CSV). */
-function formatted(format: PredictFormat, files: readonly string[], predictions: readonly Prediction[], first: boolean, topK: number): string[] {
+function formatted(
+  format: PredictFormat,
+  files: readonly string[],
+  predictions: readonly Prediction[],
+  first: boolean,
+  topK: number,
+): string[] {
   switch (format) {
     case 'jsonl':
       return files.map((file, i) => JSON.stringify({ input: file, top: predictions[i]!.top }));
     case 'csv':
-      return [...(first ? ['input,rank,label,name,probability'] : []), ...files.flatMap((file, i) => predictions[i]!.top.map((score, rank) =>
-        [csvField(file), rank + 1, score.label, csvField(score.name), score.probability.toFixed(6)].join(',')))];
+      return [
+        ...(first ? ['input,rank,label,name,probability'] : []),
+        ...files.flatMap((file, i) =>
+          predictions[i]!.top.map((score, rank) =>
+            [csvField(file), rank + 1, score.label, csvField(score.name), score.probability.toFixed(6)].join(','),
+          ),
+        ),
+      ];
     case 'table':
-      return [...(first ? [['input', ...Array.from({ length: topK }, (_, k) => `top ${k + 1}`)].join('\t')] : []),
-        ...files.map((file, i) => [file, ...predictions[i]!.top.map((score) => `${score.name} (${score.probability.toFixed(3)})`)].join('\t'))];
+      return [
+        ...(first ? [['input', ...Array.from({ length: topK }, (_, k) => `top ${k + 1}`)].join('\t')] : []),
+        ...files.map((file, i) =>
+          [file, ...predictions[i]!.top.map((score) => `${score.name} (${score.probability.toFixed(3)})`)].join('\t'),
+        ),
+      ];
   }
 }
 
@@ -44,8 +60,10 @@ export async function predictCommand(options: PredictOptions, out: NodeJS.Writab
   const files = expandInputs(options.inputs);
   if (files.length === 0) throw new Error('predict: the inputs name no image');
   const classifier: Classifier = await loadClassifier(options.run, { checkpoint: options.checkpoint, device: options.device });
-  process.stderr.write(`scatter: predicting ${files.length} image${files.length === 1 ? '' : 's'} with ${classifier.checkpoint.file} ` +
-    `(epoch ${classifier.checkpoint.epoch}), ${classifier.classNames.length} classes\n`);
+  process.stderr.write(
+    `scatter: predicting ${files.length} image${files.length === 1 ? '' : 's'} with ${classifier.checkpoint.file} ` +
+      `(epoch ${classifier.checkpoint.epoch}), ${classifier.classNames.length} classes\n`,
+  );
   const batches = Math.ceil(files.length / options.batchSize);
   const progress = batches > 1 ? new Progress('predict', batches, options.batchSize) : null;
   let skipped = 0;

@@ -69,12 +69,14 @@ function apportion(weights: Float64Array, total: number): Int32Array {
   let quotas = quotasWith();
   // Each round lifts at least one block and the free quotas average >= 1 (total >= blocks): it ends.
   while (quotas.some((quota) => quota < 1)) {
-    quotas.forEach((quota, k) => { if (quota < 1) lifted[k] = true; });
+    quotas.forEach((quota, k) => {
+      if (quota < 1) lifted[k] = true;
+    });
     quotas = quotasWith();
   }
   const counts = Int32Array.from(quotas, Math.floor);
   const left = total - counts.reduce((sum, count) => sum + count, 0);
-  const byRemainder = Array.from(quotas.keys()).sort((a, b) => (quotas[b]! - counts[b]!) - (quotas[a]! - counts[a]!) || a - b);
+  const byRemainder = Array.from(quotas.keys()).sort((a, b) => quotas[b]! - counts[b]! - (quotas[a]! - counts[a]!) || a - b);
   for (const k of byRemainder.slice(0, left)) counts[k]!++;
   return counts;
 }
@@ -98,7 +100,7 @@ export function spreadSlots(counts: ArrayLike<number>): Int32Array {
       if (((position + 1) * counts[g]! - total * placed[g]!) * slack < total) continue;
       if (chosen < 0 || ((placed[g]! + 1) * slack - 1) * counts[chosen]! < ((placed[chosen]! + 1) * slack - 1) * counts[g]!) chosen = g;
     }
-    if (chosen < 0) throw new Error('spreadSlots: no eligible group (Tijdeman\'s theorem says there always is one)');
+    if (chosen < 0) throw new Error("spreadSlots: no eligible group (Tijdeman's theorem says there always is one)");
     slots[position] = chosen;
     placed[chosen]!++;
   }
@@ -139,28 +141,44 @@ export class B3RSBatchSampler implements BatchSampler {
   readonly slotBlocks: Int32Array;
   private readonly blockItems: Int32Array[];
 
-  constructor(dataset: LabelledData, readonly batchSize: number, readonly options: B3RSOptions) {
+  constructor(
+    dataset: LabelledData,
+    readonly batchSize: number,
+    readonly options: B3RSOptions,
+  ) {
     this.numBlocks = options.numBlocks ?? 4;
     this.q = options.q ?? 0.5;
     this.blocking = options.blocking ?? 'classes';
     assertInteger(batchSize, 'B3RS batchSize', 1);
     assertInteger(this.numBlocks, 'B3RS numBlocks', 1);
     if (!(this.q >= 0 && this.q <= 1)) throw new RangeError(`B3RS q must lie in [0, 1], got ${this.q}`);
-    if (this.blocking !== 'classes' && this.blocking !== 'images') throw new RangeError(`B3RS blocking must be 'classes' or 'images', got '${String(this.blocking)}'`);
+    if (this.blocking !== 'classes' && this.blocking !== 'images')
+      throw new RangeError(`B3RS blocking must be 'classes' or 'images', got '${String(this.blocking)}'`);
     const byClass: number[][] = Array.from({ length: dataset.numClasses }, () => []);
     dataset.labels.forEach((label, index) => byClass[label]!.push(index));
     // Most frequent first; equal counts in class order, so the blocks never depend on sort stability.
-    const sorted = Array.from(byClass.keys()).filter((c) => byClass[c]!.length > 0)
+    const sorted = Array.from(byClass.keys())
+      .filter((c) => byClass[c]!.length > 0)
       .sort((a, b) => byClass[b]!.length - byClass[a]!.length || a - b);
-    if (this.numBlocks > sorted.length) throw new RangeError(`B3RS numBlocks ${this.numBlocks} exceeds the ${sorted.length} classes that have images`);
-    if (batchSize < this.numBlocks) throw new RangeError(`B3RS: a batch of ${batchSize} cannot hold an item of each of ${this.numBlocks} blocks`);
+    if (this.numBlocks > sorted.length)
+      throw new RangeError(`B3RS numBlocks ${this.numBlocks} exceeds the ${sorted.length} classes that have images`);
+    if (batchSize < this.numBlocks)
+      throw new RangeError(`B3RS: a batch of ${batchSize} cannot hold an item of each of ${this.numBlocks} blocks`);
     this.numBatches = options.numBatches ?? Math.floor(dataset.length / batchSize);
     assertInteger(this.numBatches, `B3RS numBatches (data set of ${dataset.length} items, batches of ${batchSize})`, 1);
 
-    const boundaries = blockBoundaries(sorted.map((c) => byClass[c]!.length), this.numBlocks, this.blocking);
+    const boundaries = blockBoundaries(
+      sorted.map((c) => byClass[c]!.length),
+      this.numBlocks,
+      this.blocking,
+    );
     this.blockClasses = Array.from({ length: this.numBlocks }, (_, k) => Int32Array.from(sorted.slice(boundaries[k], boundaries[k + 1])));
     this.classBlock = new Int32Array(dataset.numClasses).fill(-1);
-    this.blockClasses.forEach((classes, k) => classes.forEach((c) => { this.classBlock[c] = k; }));
+    this.blockClasses.forEach((classes, k) =>
+      classes.forEach((c) => {
+        this.classBlock[c] = k;
+      }),
+    );
     this.blockItems = this.blockClasses.map((classes) => Int32Array.from(Array.from(classes).flatMap((c) => byClass[c]!)));
     this.blockSizes = Int32Array.from(this.blockItems, (items) => items.length);
     const weights = Float64Array.from(this.blockSizes, (size) => size ** this.q);
@@ -173,7 +191,8 @@ export class B3RSBatchSampler implements BatchSampler {
   epochBatches(epoch: number): Int32Array[] {
     // The block as a fourth key sets these streams apart from each other and from instance sampling's.
     const streams = this.blockItems.map((items, k) =>
-      permutationStream(items, this.numBatches * this.blockCounts[k]!, Rng.fromKeys(STREAM.sampler, this.options.seed, epoch, k)));
+      permutationStream(items, this.numBatches * this.blockCounts[k]!, Rng.fromKeys(STREAM.sampler, this.options.seed, epoch, k)),
+    );
     const taken = new Int32Array(this.numBlocks);
     return Array.from({ length: this.numBatches }, () => this.slotBlocks.map((k) => streams[k]![taken[k]!++]!));
   }

@@ -26,15 +26,20 @@ export interface BatchPixels {
  * not on the rank, the worker or the order of completion, so batches are the same however they are made.
  */
 export async function assembleBatch(storage: ImageStorage, plan: TransformPlan, seed: number, job: BatchJob): Promise<BatchPixels> {
-  const images = await Promise.all(Array.from(job.storageIndices, (index, j) =>
-    transformImage(storage, index, plan, Rng.fromKeys(STREAM.augmentation, seed, job.epoch, job.batch, job.firstPosition + j))));
+  const images = await Promise.all(
+    Array.from(job.storageIndices, (index, j) =>
+      transformImage(storage, index, plan, Rng.fromKeys(STREAM.augmentation, seed, job.epoch, job.batch, job.firstPosition + j)),
+    ),
+  );
   const first = images[0];
   if (first === undefined) throw new Error(`epoch ${job.epoch} batch ${job.batch}: no items`);
   const { channels, height, width } = first;
   images.forEach((image, j) => {
     if (image.channels !== channels || image.height !== height || image.width !== width) {
-      throw new Error(`epoch ${job.epoch} batch ${job.batch}: item ${j} is ${image.channels}x${image.height}x${image.width}, ` +
-        `item 0 is ${channels}x${height}x${width} (add a resize or crop transform)`);
+      throw new Error(
+        `epoch ${job.epoch} batch ${job.batch}: item ${j} is ${image.channels}x${image.height}x${image.width}, ` +
+          `item 0 is ${channels}x${height}x${width} (add a resize or crop transform)`,
+      );
     }
   });
   const size = channels * height * width;

@@ -32,7 +32,11 @@ export class BatchEmbeddedSampler implements BatchSampler {
   /** 'concat': the source of each position of a batch of batchSize + subBatchSize, 0 instance, 1 B3RS. */
   private readonly concatSources: Int32Array | undefined;
 
-  constructor(dataset: LabelledData, readonly batchSize: number, readonly options: BETOptions) {
+  constructor(
+    dataset: LabelledData,
+    readonly batchSize: number,
+    readonly options: BETOptions,
+  ) {
     this.startEpoch = options.startEpoch ?? 0;
     assertInteger(this.startEpoch, 'BET startEpoch', 0);
     this.instance = new ChunkedBatchSampler(new RandomSampler(dataset.length, { seed: options.seed }), batchSize, { dropLast: true });

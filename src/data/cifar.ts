@@ -40,11 +40,15 @@ const LAYOUTS: Record<CifarVariant, Layout> = {
     classes: CIFAR10_CLASSES,
     binary: {
       files: { train: [1, 2, 3, 4, 5].map((b) => `data_batch_${b}.bin`), test: ['test_batch.bin'] },
-      labelBytes: 1, labelOffset: 0, meta: 'batches.meta.txt',
+      labelBytes: 1,
+      labelOffset: 0,
+      meta: 'batches.meta.txt',
     },
     python: {
       files: { train: [1, 2, 3, 4, 5].map((b) => `data_batch_${b}`), test: ['test_batch'] },
-      labelKey: 'labels', meta: 'batches.meta', metaKey: 'label_names',
+      labelKey: 'labels',
+      meta: 'batches.meta',
+      metaKey: 'label_names',
     },
   },
   cifar100: {
@@ -70,7 +74,9 @@ function binaryPart(file: string, layout: Layout): Part {
   const { labelBytes, labelOffset } = layout.binary;
   const recordSize = labelBytes + PIXELS;
   if (bytes.length === 0 || bytes.length % recordSize !== 0) {
-    throw new Error(`${file}: truncated or not ${layout.title} binary: ${bytes.length} bytes is not a whole number of ${recordSize}-byte records`);
+    throw new Error(
+      `${file}: truncated or not ${layout.title} binary: ${bytes.length} bytes is not a whole number of ${recordSize}-byte records`,
+    );
   }
   return {
     count: bytes.length / recordSize,
@@ -103,7 +109,9 @@ function pythonPart(file: string, layout: Layout): Part {
     count,
     copyInto(images, out, first) {
       images.set(data.data, first * PIXELS);
-      labels.forEach((label: number, r) => { out[first + r] = checkLabel(label, layout.classes.length, file, r); });
+      labels.forEach((label: number, r) => {
+        out[first + r] = checkLabel(label, layout.classes.length, file, r);
+      });
     },
   };
 }

@@ -5,7 +5,6 @@ import type { Image } from './image.js';
 
 export type { Image } from './image.js';
 
-
 /**
  * Where the images live, in a form that can be posted to a worker thread once:
  * - 'uint8': all records in one buffer (a SharedArrayBuffer, so workers read it without a copy),
@@ -56,15 +55,21 @@ export class InMemoryDataset implements Dataset {
    * `images` holds labels.length records of shape [C, H, W]; labels are checked against classNames, and
    * errors start with `source` (the file the labels came from).
    */
-  constructor(images: Uint8Array, readonly shape: readonly [number, number, number], readonly labels: Int32Array,
-              readonly classNames: readonly string[], source = 'InMemoryDataset') {
+  constructor(
+    images: Uint8Array,
+    readonly shape: readonly [number, number, number],
+    readonly labels: Int32Array,
+    readonly classNames: readonly string[],
+    source = 'InMemoryDataset',
+  ) {
     const recordSize = shape[0] * shape[1] * shape[2];
     if (images.length !== labels.length * recordSize) {
       throw new Error(`${source}: ${images.length} bytes of images do not hold ${labels.length} records of shape ${shape.join('x')}`);
     }
     this.numClasses = classNames.length;
     labels.forEach((label, i) => {
-      if (label < 0 || label >= this.numClasses) throw new Error(`${source}: item ${i} has label ${label}, outside 0..${this.numClasses - 1}`);
+      if (label < 0 || label >= this.numClasses)
+        throw new Error(`${source}: item ${i} has label ${label}, outside 0..${this.numClasses - 1}`);
     });
     this.storage = { kind: 'uint8', data: images, shape };
     this.length = labels.length;
@@ -83,7 +88,10 @@ export class Subset implements Dataset {
   readonly classNames: readonly string[];
   readonly storage: ImageStorage;
 
-  constructor(readonly base: Dataset, readonly indices: Int32Array) {
+  constructor(
+    readonly base: Dataset,
+    readonly indices: Int32Array,
+  ) {
     this.labels = new Int32Array(indices.length);
     for (let i = 0; i < indices.length; i++) {
       const index = indices[i]!;

@@ -104,7 +104,10 @@ async function decodedPixels(file: string, cache: DecodedCache): Promise<Decoded
   const sharp = await loadSharp();
   const bytes = await readImageBytes(file);
   try {
-    const { data, info } = await sharp(bytes, { failOn: 'error' }).removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' })
+    const { data, info } = await sharp(bytes, { failOn: 'error' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     const image: DecodedImage = { pixels: data, width: info.width, height: info.height, channels: 3 };
     cache.offer(file, image);
@@ -127,19 +130,20 @@ export async function decodeImageFile(source: string | Uint8Array, resampling?: 
   try {
     // failOn 'error': a truncated or damaged image is an error, not a half-grey image; mere warnings
     // (extra bytes before a marker, as in a few ImageNet JPEGs) pass, as they do in PIL.
-    let image = decoded === null
-      ? sharp(bytes!, { failOn: 'error' })
-      : sharp(decoded.pixels, { raw: { width: decoded.width, height: decoded.height, channels: decoded.channels } });
+    let image =
+      decoded === null
+        ? sharp(bytes!, { failOn: 'error' })
+        : sharp(decoded.pixels, { raw: { width: decoded.width, height: decoded.height, channels: decoded.channels } });
     if (resampling) {
-      const { width, height } = decoded ?? await image.metadata();
+      const { width, height } = decoded ?? (await image.metadata());
       const plan = resampling(width, height);
       if (plan.crop) image = image.extract(plan.crop);
       // A resize to the size the image already has is none (libvips would still filter it).
       const size = plan.crop ?? { width, height };
-      if (plan.width !== size.width || plan.height !== size.height) image = image.resize(plan.width, plan.height, { fit: 'fill', kernel: 'linear' });
+      if (plan.width !== size.width || plan.height !== size.height)
+        image = image.resize(plan.width, plan.height, { fit: 'fill', kernel: 'linear' });
     }
-    const { data, info } = await image.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
+    const { data, info } = await image.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     return toChannelMajor(data, info.channels, info.height, info.width);
   } catch (error) {
     throw new Error(`${file}: cannot decode image: ${firstLine((error as Error).message)}`);

@@ -2,7 +2,16 @@
 // published MD5 sums, resumed with HTTP Range when a transfer breaks, unpacked atomically.
 import { createHash } from 'node:crypto';
 import {
-  closeSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statSync, truncateSync,
+  closeSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  truncateSync,
 } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
@@ -44,15 +53,27 @@ export const DOWNLOADS: Readonly<Record<DownloadName, Source>> = {
     folder: 'cifar-100-binary',
     unpack: true,
   },
-  mnist: { // LeCun's site refuses downloads now; this is the mirror that torchvision uses first
+  mnist: {
+    // LeCun's site refuses downloads now; this is the mirror that torchvision uses first
     baseUrl: 'https://ossci-datasets.s3.amazonaws.com/mnist/',
-    files: idxFiles(['f68b3c2dcbeaaa9fbdd348bbdeb94873', 'd53e105ee54ea40749a09fcbcd1e9432', '9fb629c4189551a2d022fa330f9573f3', 'ec29112dd5afa0611ce80d1b7f02629c']),
+    files: idxFiles([
+      'f68b3c2dcbeaaa9fbdd348bbdeb94873',
+      'd53e105ee54ea40749a09fcbcd1e9432',
+      '9fb629c4189551a2d022fa330f9573f3',
+      'ec29112dd5afa0611ce80d1b7f02629c',
+    ]),
     folder: 'mnist',
     unpack: false,
   },
-  'fashion-mnist': { // Zalando's repository; the MD5 sums are those of its README
+  'fashion-mnist': {
+    // Zalando's repository; the MD5 sums are those of its README
     baseUrl: 'https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/',
-    files: idxFiles(['8d4fb7e6c68d591d4c3dfef9ec88bf0d', '25c81989df183df01b3e8a0aad5dffbe', 'bef4ecab320f06d8554ea6380940ec79', 'bb300cfdad3c16e7a12a480ee83cd310']),
+    files: idxFiles([
+      '8d4fb7e6c68d591d4c3dfef9ec88bf0d',
+      '25c81989df183df01b3e8a0aad5dffbe',
+      'bef4ecab320f06d8554ea6380940ec79',
+      'bb300cfdad3c16e7a12a480ee83cd310',
+    ]),
     folder: 'fashion-mnist',
     unpack: false,
   },
@@ -112,7 +133,8 @@ async function transfer(url: string, partFile: string): Promise<void> {
   const have = fileSize(partFile);
   const response = await get(url, have > 0 ? { Range: `bytes=${have}-` } : {});
   const status = response.statusCode ?? 0;
-  if (status === 416 && have > 0) { // nothing after what we have: the file is complete (the checksum will tell)
+  if (status === 416 && have > 0) {
+    // nothing after what we have: the file is complete (the checksum will tell)
     response.resume();
     return;
   }
@@ -126,7 +148,9 @@ async function transfer(url: string, partFile: string): Promise<void> {
     throw new HttpError(`${url}: the server answered a resume at byte ${have} with range ${response.headers['content-range']}`);
   }
   if (!resumed && have > 0) truncateSync(partFile, 0); // the server ignored the Range header: start over
-  const total = resumed ? Number(/\/(\d+)$/.exec(response.headers['content-range'] ?? '')?.[1]) : Number(response.headers['content-length']);
+  const total = resumed
+    ? Number(/\/(\d+)$/.exec(response.headers['content-range'] ?? '')?.[1])
+    : Number(response.headers['content-length']);
   // Each chunk goes to disk as it arrives (a stream pipeline would drop what it buffered when the
   // connection breaks), so that the next attempt resumes after every byte received.
   const fd = openSync(partFile, 'a');
@@ -161,8 +185,10 @@ async function downloadFile(url: string, file: string, md5: string, options: Dow
     } catch (error) {
       if (error instanceof HttpError) throw error;
       if (attempt >= retries) {
-        throw new Error(`${url}: transfer broke at ${fileSize(partFile)} bytes after ${attempt + 1} attempts ` +
-          `(${(error as Error).message}); ${partFile} is kept: run again to resume`);
+        throw new Error(
+          `${url}: transfer broke at ${fileSize(partFile)} bytes after ${attempt + 1} attempts ` +
+            `(${(error as Error).message}); ${partFile} is kept: run again to resume`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, (options.retryDelayMs ?? 1000) * (attempt + 1)));
     }
@@ -170,7 +196,9 @@ async function downloadFile(url: string, file: string, md5: string, options: Dow
   const actual = await md5Of(partFile);
   if (actual !== md5) {
     rmSync(partFile);
-    throw new Error(`${file}: MD5 ${actual} does not match the expected ${md5}: the download is corrupt or not the official file (removed it)`);
+    throw new Error(
+      `${file}: MD5 ${actual} does not match the expected ${md5}: the download is corrupt or not the official file (removed it)`,
+    );
   }
   renameSync(partFile, file);
 }
@@ -187,7 +215,12 @@ export async function downloadDataset(name: DownloadName, options: DownloadOptio
   mkdirSync(downloadDir, { recursive: true });
   for (const [file, publishedMd5] of Object.entries(source.files)) {
     const local = path.join(downloadDir, file);
-    await downloadFile(new URL(file, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`).href, local, options.checksums?.[file] ?? publishedMd5, options);
+    await downloadFile(
+      new URL(file, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`).href,
+      local,
+      options.checksums?.[file] ?? publishedMd5,
+      options,
+    );
     if (!source.unpack) continue;
     options.log?.(`unpacking ${local}`);
     // Unpacked beside the target and renamed into place: an interrupted unpack leaves no half data set.

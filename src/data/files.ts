@@ -14,7 +14,11 @@ class FileDataset implements Dataset {
   readonly length: number;
   readonly numClasses: number;
 
-  protected constructor(readonly paths: readonly string[], readonly labels: Int32Array, readonly classNames: readonly string[]) {
+  protected constructor(
+    readonly paths: readonly string[],
+    readonly labels: Int32Array,
+    readonly classNames: readonly string[],
+  ) {
     this.storage = { kind: 'files', paths };
     this.length = paths.length;
     this.numClasses = classNames.length;
@@ -42,7 +46,10 @@ export function imagesUnder(dir: string): string[] {
 export class ImageFolderDataset extends FileDataset {
   constructor(readonly root: string) {
     assertDirectory(root);
-    const classNames = readdirSync(root, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+    const classNames = readdirSync(root, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
+      .sort();
     if (classNames.length === 0) throw new Error(`${root}: no class sub-folders`);
     const paths: string[] = [];
     const labels: number[] = [];
@@ -67,23 +74,31 @@ export interface ListFileOptions {
  * paths relative to `root`. Blank lines are skipped.
  */
 export class ListFileDataset extends FileDataset {
-  constructor(readonly listFile: string, readonly root: string, options: ListFileOptions = {}) {
+  constructor(
+    readonly listFile: string,
+    readonly root: string,
+    options: ListFileOptions = {},
+  ) {
     assertDirectory(root);
     const paths: string[] = [];
     const labels: number[] = [];
-    readBytes(listFile).toString('utf8').split(/\r?\n/).forEach((rawLine, lineIndex) => {
-      const line = rawLine.trim();
-      if (line.length === 0) return;
-      const match = /^(.+?)\s+(-?\d+)$/.exec(line);
-      if (!match) throw new Error(`${listFile}:${lineIndex + 1}: malformed line (expected 'PATH LABEL'): ${JSON.stringify(line.slice(0, 80))}`);
-      const label = Number(match[2]);
-      if (label < 0 || (options.classNames !== undefined && label >= options.classNames.length)) {
-        const range = options.classNames === undefined ? 'labels must be >= 0' : `outside 0..${options.classNames.length - 1}`;
-        throw new Error(`${listFile}:${lineIndex + 1}: label ${label} ${range}`);
-      }
-      paths.push(path.join(root, match[1]!));
-      labels.push(label);
-    });
+    readBytes(listFile)
+      .toString('utf8')
+      .split(/\r?\n/)
+      .forEach((rawLine, lineIndex) => {
+        const line = rawLine.trim();
+        if (line.length === 0) return;
+        const match = /^(.+?)\s+(-?\d+)$/.exec(line);
+        if (!match)
+          throw new Error(`${listFile}:${lineIndex + 1}: malformed line (expected 'PATH LABEL'): ${JSON.stringify(line.slice(0, 80))}`);
+        const label = Number(match[2]);
+        if (label < 0 || (options.classNames !== undefined && label >= options.classNames.length)) {
+          const range = options.classNames === undefined ? 'labels must be >= 0' : `outside 0..${options.classNames.length - 1}`;
+          throw new Error(`${listFile}:${lineIndex + 1}: label ${label} ${range}`);
+        }
+        paths.push(path.join(root, match[1]!));
+        labels.push(label);
+      });
     if (paths.length === 0) throw new Error(`${listFile}: no entries`);
     const numClasses = options.classNames?.length ?? labels.reduce((max, label) => Math.max(max, label), 0) + 1;
     super(paths, Int32Array.from(labels), options.classNames ?? Array.from({ length: numClasses }, (_, label) => String(label)));

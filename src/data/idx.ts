@@ -19,7 +19,8 @@ function readIdx(file: string): { dims: number[]; data: Uint8Array } {
     }
   }
   if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) throw new Error(`${file}: not an IDX file (bad magic number)`);
-  if (bytes[2] !== UNSIGNED_BYTE) throw new Error(`${file}: IDX value type 0x${bytes[2]!.toString(16)} (only unsigned bytes, 0x08, are read)`);
+  if (bytes[2] !== UNSIGNED_BYTE)
+    throw new Error(`${file}: IDX value type 0x${bytes[2]!.toString(16)} (only unsigned bytes, 0x08, are read)`);
   const rank = bytes[3]!;
   const headerSize = 4 + 4 * rank;
   if (bytes.length < headerSize) throw new Error(`${file}: truncated IDX header`);

@@ -10,8 +10,17 @@ export type { ListFileOptions } from './files.js';
 export { longTailCounts, makeLongTailed, shotGroups, splitHoldout } from './longtail.js';
 export type { LongTailOptions, LongTailProfile, ShotThresholds } from './longtail.js';
 export {
-  CIFAR_MEAN, CIFAR_STD, IMAGENET_MEAN, IMAGENET_STD, cifarEvalTransforms, cifarTrainTransforms, imagenetEvalTransforms,
-  imagenetTrainTransforms, prepareImage, randomResizedCropRect, resizedSize,
+  CIFAR_MEAN,
+  CIFAR_STD,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  cifarEvalTransforms,
+  cifarTrainTransforms,
+  imagenetEvalTransforms,
+  imagenetTrainTransforms,
+  prepareImage,
+  randomResizedCropRect,
+  resizedSize,
 } from './transforms.js';
 export type { Transform } from './transforms.js';
 export { ChunkedBatchSampler, ClassAwareSampler, RandomSampler, SequentialSampler, shardRange } from './samplers.js';

@@ -37,5 +37,9 @@ export function isFile(file: string): boolean {
 
 /** Non-empty lines of a text file, trimmed (class-name files). */
 export function readLines(file: string): string[] {
-  return readBytes(file).toString('utf8').split(/\r?\n/).map((line) => line.trim()).filter((line) => line.length > 0);
+  return readBytes(file)
+    .toString('utf8')
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
 }

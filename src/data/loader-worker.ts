@@ -14,8 +14,10 @@ setDecodedCacheBytes(decodedCacheBytes);
 const ready = storage.kind === 'files' ? setDecodeThreads(1) : Promise.resolve();
 
 port.on('message', ({ id, job }: WorkerRequest) => {
-  ready.then(() => assembleBatch(storage, plan, seed, job)).then(
-    (pixels) => port.postMessage({ id, pixels } satisfies WorkerReply, [pixels.images.buffer as ArrayBuffer]),
-    (error: unknown) => port.postMessage({ id, error: (error as Error).message } satisfies WorkerReply),
-  );
+  ready
+    .then(() => assembleBatch(storage, plan, seed, job))
+    .then(
+      (pixels) => port.postMessage({ id, pixels } satisfies WorkerReply, [pixels.images.buffer as ArrayBuffer]),
+      (error: unknown) => port.postMessage({ id, error: (error as Error).message } satisfies WorkerReply),
+    );
 });

@@ -90,7 +90,10 @@ class WorkerPool {
 
   constructor(count: number, init: WorkerInit) {
     this.workers = Array.from({ length: count }, () => {
-      const entry: PoolWorker = { worker: new Worker(new URL('./loader-worker.js', import.meta.url), { workerData: init }), pending: new Set() };
+      const entry: PoolWorker = {
+        worker: new Worker(new URL('./loader-worker.js', import.meta.url), { workerData: init }),
+        pending: new Set(),
+      };
       // An idle worker must not keep the process alive; one with work does (its reply is awaited).
       entry.worker.unref();
       entry.worker.on('message', (reply: WorkerReply) => this.settle(entry, reply));
@@ -137,10 +140,12 @@ class WorkerPool {
     // promise never settled and exit code 0. A timer holds the event loop until every worker is gone.
     const keepAlive = setInterval(() => undefined, 1000);
     try {
-      await Promise.all(this.workers.map((entry) => {
-        entry.worker.removeAllListeners('exit');
-        return entry.worker.terminate();
-      }));
+      await Promise.all(
+        this.workers.map((entry) => {
+          entry.worker.removeAllListeners('exit');
+          return entry.worker.terminate();
+        }),
+      );
     } finally {
       clearInterval(keepAlive);
     }
@@ -157,7 +162,10 @@ export class Loader {
   private readonly seed: number;
   private pool: WorkerPool | undefined;
 
-  constructor(readonly dataset: Dataset, readonly options: LoaderOptions) {
+  constructor(
+    readonly dataset: Dataset,
+    readonly options: LoaderOptions,
+  ) {
     this.plan = planTransforms(options.transforms ?? [], dataset.storage.kind);
     this.storage = dataset.storage;
     this.workerCount = options.workers ?? Math.min(4, Math.max(1, availableParallelism() - 1));
@@ -166,8 +174,10 @@ export class Loader {
     this.worldSize = options.worldSize ?? 1;
     this.seed = options.seed ?? 0;
     shardRange(0, this.rank, this.worldSize); // validates rank and world size
-    if (!Number.isInteger(this.workerCount) || this.workerCount < 0) throw new RangeError(`workers must be an integer >= 0, got ${this.workerCount}`);
-    if (!Number.isInteger(this.prefetch) || this.prefetch < 1) throw new RangeError(`prefetch must be an integer >= 1, got ${this.prefetch}`);
+    if (!Number.isInteger(this.workerCount) || this.workerCount < 0)
+      throw new RangeError(`workers must be an integer >= 0, got ${this.workerCount}`);
+    if (!Number.isInteger(this.prefetch) || this.prefetch < 1)
+      throw new RangeError(`prefetch must be an integer >= 1, got ${this.prefetch}`);
   }
 
   numBatches(epoch: number): number {
@@ -186,7 +196,9 @@ export class Loader {
     }
     const small = batches.findIndex((batch) => batch.length < this.worldSize);
     if (small >= 0) {
-      throw new Error(`epoch ${epoch} batch ${small} has ${batches[small]!.length} items for ${this.worldSize} ranks: a rank would get none (use dropLast)`);
+      throw new Error(
+        `epoch ${epoch} batch ${small} has ${batches[small]!.length} items for ${this.worldSize} ranks: a rank would get none (use dropLast)`,
+      );
     }
     const queue: { batch: number; indices: Int32Array; globalSize: number; pixels: Promise<BatchPixels> }[] = [];
     let next = startBatch;
@@ -214,7 +226,12 @@ export class Loader {
   private produce(job: BatchJob): Promise<BatchPixels> {
     if (this.workerCount === 0) return assembleBatch(this.storage, this.plan, this.seed, job);
     const decodedCacheBytes = Math.floor((this.options.decodedCacheBytes ?? 0) / this.workerCount);
-    this.pool ??= new WorkerPool(this.workerCount, { storage: shareable(this.storage), plan: this.plan, seed: this.seed, decodedCacheBytes });
+    this.pool ??= new WorkerPool(this.workerCount, {
+      storage: shareable(this.storage),
+      plan: this.plan,
+      seed: this.seed,
+      decodedCacheBytes,
+    });
     return this.pool.run(job);
   }
 

@@ -20,8 +20,12 @@ export interface LongTailOptions {
 }
 
 /** How many images each class keeps. Computed as LDAM-DRW's reference code does, to the same integers. */
-export function longTailCounts(maxPerClass: number, numClasses: number, imbalanceRatio: number,
-                               profile: LongTailProfile = 'exponential'): number[] {
+export function longTailCounts(
+  maxPerClass: number,
+  numClasses: number,
+  imbalanceRatio: number,
+  profile: LongTailProfile = 'exponential',
+): number[] {
   if (!(imbalanceRatio >= 1)) throw new RangeError(`imbalance ratio must be >= 1, got ${imbalanceRatio}`);
   const factor = 1 / imbalanceRatio;
   return Array.from({ length: numClasses }, (_, i) => {
@@ -42,7 +46,9 @@ export function makeLongTailed(dataset: Dataset, options: LongTailOptions): Subs
   byClass.forEach((members, label) => {
     const count = keep[label]!;
     if (count > members.length) {
-      throw new Error(`long-tail construction: class ${label} (${dataset.classNames[label]}) has ${members.length} images, the profile asks for ${count}`);
+      throw new Error(
+        `long-tail construction: class ${label} (${dataset.classNames[label]}) has ${members.length} images, the profile asks for ${count}`,
+      );
     }
     if (rng) {
       // A partial Fisher-Yates shuffle: the first `count` places become a uniform random choice.
@@ -64,8 +70,10 @@ export interface ShotThresholds {
 }
 
 /** The many / medium / few class split by training-image counts (> 100, 20-100, < 20 by default). */
-export function shotGroups(counts: ArrayLike<number>, thresholds: ShotThresholds = { many: 100, few: 20 }):
-  { many: number[]; medium: number[]; few: number[] } {
+export function shotGroups(
+  counts: ArrayLike<number>,
+  thresholds: ShotThresholds = { many: 100, few: 20 },
+): { many: number[]; medium: number[]; few: number[] } {
   const groups = { many: [] as number[], medium: [] as number[], few: [] as number[] };
   for (let label = 0; label < counts.length; label++) {
     const count = counts[label]!;

@@ -20,7 +20,11 @@ class PickleGlobal {
 }
 
 const KNOWN_GLOBALS = new Set([
-  'numpy.core.multiarray._reconstruct', 'numpy._core.multiarray._reconstruct', 'numpy.ndarray', 'numpy.dtype', '_codecs.encode',
+  'numpy.core.multiarray._reconstruct',
+  'numpy._core.multiarray._reconstruct',
+  'numpy.ndarray',
+  'numpy.dtype',
+  '_codecs.encode',
 ]);
 
 const MARK = Symbol('MARK');
@@ -56,9 +60,9 @@ export function unpickle(bytes: Uint8Array, file: string): unknown {
     return bytes.subarray(position - count, position);
   };
   const uint8 = (): number => take(1)[0]!;
-  const uint16 = (): number => (need(2), position += 2, view.getUint16(position - 2, true));
-  const int32 = (): number => (need(4), position += 4, view.getInt32(position - 4, true));
-  const uint32 = (): number => (need(4), position += 4, view.getUint32(position - 4, true));
+  const uint16 = (): number => (need(2), (position += 2), view.getUint16(position - 2, true));
+  const int32 = (): number => (need(4), (position += 4), view.getInt32(position - 4, true));
+  const uint32 = (): number => (need(4), (position += 4), view.getUint32(position - 4, true));
   const line = (): string => {
     const end = bytes.indexOf(0x0a, position);
     if (end < 0) throw fail('unterminated GLOBAL name');
@@ -107,7 +111,8 @@ export function unpickle(bytes: Uint8Array, file: string): unknown {
       }
       case '_codecs.encode': {
         const [text, encoding] = args;
-        if (typeof text !== 'string' || (encoding !== 'latin1' && encoding !== 'latin-1')) throw fail('_codecs.encode other than of latin-1 text');
+        if (typeof text !== 'string' || (encoding !== 'latin1' && encoding !== 'latin-1'))
+          throw fail('_codecs.encode other than of latin-1 text');
         for (let i = 0; i < text.length; i++) {
           if (text.charCodeAt(i) > 255) throw fail('latin-1 text outside 0..255');
         }
@@ -120,7 +125,8 @@ export function unpickle(bytes: Uint8Array, file: string): unknown {
 
   const build = (target: unknown, state: unknown): void => {
     if (target instanceof NumpyDtype) return; // state: byte order and flags; 'u1' and friends need none
-    if (!(target instanceof NdArray) || !Array.isArray(state) || state.length !== 5) throw fail('BUILD of something that is not a numpy array');
+    if (!(target instanceof NdArray) || !Array.isArray(state) || state.length !== 5)
+      throw fail('BUILD of something that is not a numpy array');
     const [, shape, dtype, fortranOrder, data] = state;
     if (!(dtype instanceof NumpyDtype)) throw fail('numpy array without a dtype');
     if (fortranOrder !== false) throw fail('Fortran-ordered numpy array');
@@ -134,82 +140,122 @@ export function unpickle(bytes: Uint8Array, file: string): unknown {
   for (;;) {
     const opcode = uint8();
     switch (opcode) {
-      case 0x80: { // PROTO
+      case 0x80: {
+        // PROTO
         const protocol = uint8();
         if (protocol > 2) throw fail(`pickle protocol ${protocol} (this reader knows protocol 2, the format of the official files)`);
         break;
       }
       case 0x2e: // STOP
         return pop();
-      case 0x28: stack.push(MARK); break; // MARK
-      case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
+      case 0x28:
+        stack.push(MARK);
+        break; // MARK
+      case 0x7d:
+        stack.push(new Map());
+        break; // EMPTY_DICT
       case 0x5d: // EMPTY_LIST
-      case 0x29: stack.push([]); break; // EMPTY_TUPLE
-      case 0x71: memo.set(uint8(), top()); break; // BINPUT
-      case 0x72: memo.set(uint32(), top()); break; // LONG_BINPUT
+      case 0x29:
+        stack.push([]);
+        break; // EMPTY_TUPLE
+      case 0x71:
+        memo.set(uint8(), top());
+        break; // BINPUT
+      case 0x72:
+        memo.set(uint32(), top());
+        break; // LONG_BINPUT
       case 0x68: // BINGET
-      case 0x6a: { // LONG_BINGET
+      case 0x6a: {
+        // LONG_BINGET
         const key = opcode === 0x68 ? uint8() : uint32();
         if (!memo.has(key)) throw fail(`memo ${key} was never stored`);
         stack.push(memo.get(key));
         break;
       }
-      case 0x55: stack.push(take(uint8())); break; // SHORT_BINSTRING
-      case 0x54: { // BINSTRING
+      case 0x55:
+        stack.push(take(uint8()));
+        break; // SHORT_BINSTRING
+      case 0x54: {
+        // BINSTRING
         const length = int32();
         if (length < 0) throw fail('negative string length');
         stack.push(take(length));
         break;
       }
-      case 0x58: stack.push(Buffer.from(take(uint32())).toString('utf8')); break; // BINUNICODE
-      case 0x4a: stack.push(int32()); break; // BININT
-      case 0x4b: stack.push(uint8()); break; // BININT1
-      case 0x4d: stack.push(uint16()); break; // BININT2
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x88: stack.push(true); break; // NEWTRUE
-      case 0x89: stack.push(false); break; // NEWFALSE
+      case 0x58:
+        stack.push(Buffer.from(take(uint32())).toString('utf8'));
+        break; // BINUNICODE
+      case 0x4a:
+        stack.push(int32());
+        break; // BININT
+      case 0x4b:
+        stack.push(uint8());
+        break; // BININT1
+      case 0x4d:
+        stack.push(uint16());
+        break; // BININT2
+      case 0x4e:
+        stack.push(null);
+        break; // NONE
+      case 0x88:
+        stack.push(true);
+        break; // NEWTRUE
+      case 0x89:
+        stack.push(false);
+        break; // NEWFALSE
       case 0x85: // TUPLE1
       case 0x86: // TUPLE2
-      case 0x87: { // TUPLE3
+      case 0x87: {
+        // TUPLE3
         const items = Array.from({ length: opcode - 0x84 }, pop).reverse();
         stack.push(items);
         break;
       }
-      case 0x74: stack.push(popToMark()); break; // TUPLE
-      case 0x63: { // GLOBAL
+      case 0x74:
+        stack.push(popToMark());
+        break; // TUPLE
+      case 0x63: {
+        // GLOBAL
         const name = `${line()}.${line()}`;
         if (!KNOWN_GLOBALS.has(name)) throw fail(`refers to ${name} (only numpy arrays, lists, dicts and strings are read)`);
         stack.push(new PickleGlobal(name));
         break;
       }
-      case 0x52: { // REDUCE
+      case 0x52: {
+        // REDUCE
         const args = pop();
         stack.push(call(pop(), args));
         break;
       }
-      case 0x62: { // BUILD
+      case 0x62: {
+        // BUILD
         const state = pop();
         build(top(), state);
         break;
       }
-      case 0x61: { // APPEND
+      case 0x61: {
+        // APPEND
         const item = pop();
         topList().push(item);
         break;
       }
-      case 0x65: { // APPENDS
+      case 0x65: {
+        // APPENDS
         const items = popToMark();
         const list = topList();
         for (const item of items) list.push(item);
         break;
       }
-      case 0x73: { // SETITEM
+      case 0x73: {
+        // SETITEM
         const value = pop();
         const key = pop();
         setItems([key, value]);
         break;
       }
-      case 0x75: setItems(popToMark()); break; // SETITEMS
+      case 0x75:
+        setItems(popToMark());
+        break; // SETITEMS
       default:
         position--;
         throw fail(`unsupported opcode 0x${opcode.toString(16).padStart(2, '0')}`);

@@ -28,7 +28,10 @@ export class SequentialSampler implements Sampler {
 
 /** Instance sampling: every item once per epoch, shuffled anew each epoch. */
 export class RandomSampler implements Sampler {
-  constructor(readonly length: number, readonly options: { seed: number }) {}
+  constructor(
+    readonly length: number,
+    readonly options: { seed: number },
+  ) {}
 
   epochIndices(epoch: number): Int32Array {
     const order = Int32Array.from({ length: this.length }, (_, i) => i);
@@ -43,10 +46,7 @@ export class RandomSampler implements Sampler {
  * - progressive (Kang et al. 2020): p = (1 - t/T) p_instance + t/T p_balanced at epoch t of T, with
  *   p_instance = n_c / N; from epoch T on it stays class-balanced.
  */
-export type ClassSampling =
-  | { kind: 'classBalanced' }
-  | { kind: 'squareRoot' }
-  | { kind: 'progressive'; totalEpochs: number };
+export type ClassSampling = { kind: 'classBalanced' } | { kind: 'squareRoot' } | { kind: 'progressive'; totalEpochs: number };
 
 export interface ClassAwareOptions {
   seed: number;
@@ -60,7 +60,11 @@ export class ClassAwareSampler implements Sampler {
   private readonly counts: Int32Array;
   readonly numSamples: number;
 
-  constructor(dataset: Pick<Dataset, 'labels' | 'numClasses' | 'length'>, readonly sampling: ClassSampling, readonly options: ClassAwareOptions) {
+  constructor(
+    dataset: Pick<Dataset, 'labels' | 'numClasses' | 'length'>,
+    readonly sampling: ClassSampling,
+    readonly options: ClassAwareOptions,
+  ) {
     if (sampling.kind === 'progressive' && !(sampling.totalEpochs > 0)) throw new RangeError('progressive sampling needs totalEpochs > 0');
     if (dataset.length === 0) throw new RangeError('ClassAwareSampler: the data set is empty');
     const byClass: number[][] = Array.from({ length: dataset.numClasses }, () => []);
@@ -94,7 +98,9 @@ export class ClassAwareSampler implements Sampler {
     const probabilities = this.classProbabilities(epoch);
     const cumulative = new Float64Array(probabilities.length);
     let sum = 0;
-    probabilities.forEach((p, c) => { cumulative[c] = sum += p; });
+    probabilities.forEach((p, c) => {
+      cumulative[c] = sum += p;
+    });
     // Rounding may leave the total a hair under 1; the last drawable class takes that sliver.
     let last = probabilities.length - 1;
     while (probabilities[last] === 0) last--;
@@ -105,7 +111,8 @@ export class ClassAwareSampler implements Sampler {
       const u = rng.nextFloat();
       let low = 0;
       let high = cumulative.length - 1;
-      while (low < high) { // the first class whose cumulative probability exceeds u
+      while (low < high) {
+        // the first class whose cumulative probability exceeds u
         const middle = (low + high) >>> 1;
         if (cumulative[middle]! > u) high = middle;
         else low = middle + 1;
@@ -119,7 +126,11 @@ export class ClassAwareSampler implements Sampler {
 
 /** Cuts a sampler's epoch into consecutive batches of batchSize; the last, shorter one is kept unless dropLast. */
 export class ChunkedBatchSampler implements BatchSampler {
-  constructor(readonly sampler: Sampler, readonly batchSize: number, readonly options: { dropLast?: boolean } = {}) {
+  constructor(
+    readonly sampler: Sampler,
+    readonly batchSize: number,
+    readonly options: { dropLast?: boolean } = {},
+  ) {
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
   }
 

@@ -28,7 +28,7 @@ export function extractTarGz(archive: string, dir: string): string[] {
     throw new Error(`${archive}: corrupt gzip data: ${(error as Error).message}`);
   }
   const written: string[] = [];
-  for (let offset = 0; offset + BLOCK <= data.length;) {
+  for (let offset = 0; offset + BLOCK <= data.length; ) {
     const header = data.subarray(offset, offset + BLOCK);
     if (header.every((byte) => byte === 0)) break; // end of archive
     // The checksum is the byte sum of the header with its own 8-byte field read as spaces.
@@ -41,14 +41,16 @@ export function extractTarGz(archive: string, dir: string): string[] {
     offset += BLOCK;
     if (offset + size > data.length) throw new Error(`${archive}: truncated: ${name} needs ${size} bytes, ${data.length - offset} remain`);
     const target = path.resolve(dir, name);
-    if (path.isAbsolute(name) || !target.startsWith(path.resolve(dir) + path.sep)) throw new Error(`${archive}: entry ${name} points outside the destination`);
+    if (path.isAbsolute(name) || !target.startsWith(path.resolve(dir) + path.sep))
+      throw new Error(`${archive}: entry ${name} points outside the destination`);
     if (type === '0' || type === '\0') {
       mkdirSync(path.dirname(target), { recursive: true });
       writeFileSync(target, data.subarray(offset, offset + size));
       written.push(name);
     } else if (type === '5') {
       mkdirSync(target, { recursive: true });
-    } else if (type !== 'x' && type !== 'g') { // pax metadata (mtime, owner) is not needed
+    } else if (type !== 'x' && type !== 'g') {
+      // pax metadata (mtime, owner) is not needed
       throw new Error(`${archive}: entry ${name} has tar type '${type}' (only files and directories are unpacked)`);
     }
     offset += Math.ceil(size / BLOCK) * BLOCK;

@@ -7,6 +7,9 @@ import type { Batch } from './loader.js';
 export function batchTensors(batch: Batch, options: { device?: Device } = {}): { images: torch.Tensor; labels: torch.Tensor } {
   return {
     images: torch.fromTypedArray(batch.images, { shape: batch.shape, device: options.device }),
-    labels: torch.fromTypedArray(BigInt64Array.from(batch.labels, (label) => BigInt(label)), { device: options.device }),
+    labels: torch.fromTypedArray(
+      BigInt64Array.from(batch.labels, (label) => BigInt(label)),
+      { device: options.device },
+    ),
   };
 }

@@ -40,13 +40,17 @@ export interface TransformPlan {
 }
 
 export const CIFAR_MEAN = [0.4914, 0.4822, 0.4465] as const;
-export const CIFAR_STD = [0.2023, 0.1994, 0.2010] as const;
+export const CIFAR_STD = [0.2023, 0.1994, 0.201] as const;
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
 export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
 
 /** The CIFAR-LT recipe: random crop 32 with padding 4, flip, normalise. */
 export function cifarTrainTransforms(): Transform[] {
-  return [{ kind: 'randomCrop', size: 32, padding: 4 }, { kind: 'horizontalFlip' }, { kind: 'normalize', mean: CIFAR_MEAN, std: CIFAR_STD }];
+  return [
+    { kind: 'randomCrop', size: 32, padding: 4 },
+    { kind: 'horizontalFlip' },
+    { kind: 'normalize', mean: CIFAR_MEAN, std: CIFAR_STD },
+  ];
 }
 
 export function cifarEvalTransforms(): Transform[] {
@@ -55,13 +59,21 @@ export function cifarEvalTransforms(): Transform[] {
 
 /** The ImageNet-LT recipe: random-resized-crop 224, flip, (optional colour jitter,) normalise. */
 export function imagenetTrainTransforms(size = 224, colorJitter?: Extract<Transform, { kind: 'colorJitter' }>): Transform[] {
-  return [{ kind: 'randomResizedCrop', size }, { kind: 'horizontalFlip' }, ...(colorJitter ? [colorJitter] : []),
-    { kind: 'normalize', mean: IMAGENET_MEAN, std: IMAGENET_STD }];
+  return [
+    { kind: 'randomResizedCrop', size },
+    { kind: 'horizontalFlip' },
+    ...(colorJitter ? [colorJitter] : []),
+    { kind: 'normalize', mean: IMAGENET_MEAN, std: IMAGENET_STD },
+  ];
 }
 
 /** Resize 256, center-crop 224, normalise. */
 export function imagenetEvalTransforms(resize = 256, size = 224): Transform[] {
-  return [{ kind: 'resize', size: resize }, { kind: 'centerCrop', size }, { kind: 'normalize', mean: IMAGENET_MEAN, std: IMAGENET_STD }];
+  return [
+    { kind: 'resize', size: resize },
+    { kind: 'centerCrop', size },
+    { kind: 'normalize', mean: IMAGENET_MEAN, std: IMAGENET_STD },
+  ];
 }
 
 function positiveInteger(value: number, what: string): void {
@@ -74,7 +86,8 @@ function checkTransform(transform: Transform): void {
       positiveInteger(transform.size, 'randomResizedCrop size');
       const [minScale, maxScale] = transform.scale ?? [0.08, 1];
       const [minRatio, maxRatio] = transform.ratio ?? [3 / 4, 4 / 3];
-      if (!(minScale > 0 && minScale <= maxScale && maxScale <= 1)) throw new RangeError(`transforms: randomResizedCrop scale must satisfy 0 < min <= max <= 1`);
+      if (!(minScale > 0 && minScale <= maxScale && maxScale <= 1))
+        throw new RangeError(`transforms: randomResizedCrop scale must satisfy 0 < min <= max <= 1`);
       if (!(minRatio > 0 && minRatio <= maxRatio)) throw new RangeError(`transforms: randomResizedCrop ratio must satisfy 0 < min <= max`);
       return;
     }
@@ -83,8 +96,10 @@ function checkTransform(transform: Transform): void {
       return positiveInteger(transform.size, `${transform.kind} size`);
     case 'randomCrop':
       positiveInteger(transform.size, 'randomCrop size');
-      if (!Number.isInteger(transform.padding ?? 0) || (transform.padding ?? 0) < 0) throw new RangeError('transforms: randomCrop padding must be an integer >= 0');
-      if (!Number.isInteger(transform.fill ?? 0) || (transform.fill ?? 0) < 0 || (transform.fill ?? 0) > 255) throw new RangeError('transforms: randomCrop fill must be an integer in 0..255');
+      if (!Number.isInteger(transform.padding ?? 0) || (transform.padding ?? 0) < 0)
+        throw new RangeError('transforms: randomCrop padding must be an integer >= 0');
+      if (!Number.isInteger(transform.fill ?? 0) || (transform.fill ?? 0) < 0 || (transform.fill ?? 0) > 255)
+        throw new RangeError('transforms: randomCrop fill must be an integer in 0..255');
       return;
     case 'horizontalFlip': {
       const p = transform.p ?? 0.5;
@@ -100,7 +115,8 @@ function checkTransform(transform: Transform): void {
     case 'grayscale':
       return;
     case 'normalize':
-      if (transform.mean.length === 0 || transform.mean.length !== transform.std.length) throw new RangeError('transforms: normalize needs as many means as standard deviations');
+      if (transform.mean.length === 0 || transform.mean.length !== transform.std.length)
+        throw new RangeError('transforms: normalize needs as many means as standard deviations');
       if (!transform.std.every((std) => std > 0)) throw new RangeError('transforms: normalize standard deviations must be > 0');
       return;
     default:
@@ -138,8 +154,13 @@ export function roundHalfEven(value: number): number {
 }
 
 /** torchvision's RandomResizedCrop.get_params: ten tries at a random area and ratio, else a central crop. */
-export function randomResizedCropRect(width: number, height: number, rng: Rng, scale: readonly [number, number] = [0.08, 1],
-                                      ratio: readonly [number, number] = [3 / 4, 4 / 3]): Rect {
+export function randomResizedCropRect(
+  width: number,
+  height: number,
+  rng: Rng,
+  scale: readonly [number, number] = [0.08, 1],
+  ratio: readonly [number, number] = [3 / 4, 4 / 3],
+): Rect {
   const area = width * height;
   const logRatio = [Math.log(ratio[0]), Math.log(ratio[1])] as const;
   for (let attempt = 0; attempt < 10; attempt++) {
@@ -258,7 +279,14 @@ function centerOffset(inSize: number, size: number): number {
 function applyPixelTransform(image: Image, transform: PixelTransform, rng: Rng): Image {
   switch (transform.kind) {
     case 'centerCrop':
-      return crop(image, centerOffset(image.height, transform.size), centerOffset(image.width, transform.size), transform.size, transform.size, 0);
+      return crop(
+        image,
+        centerOffset(image.height, transform.size),
+        centerOffset(image.width, transform.size),
+        transform.size,
+        transform.size,
+        0,
+      );
     case 'randomCrop': {
       const padding = transform.padding ?? 0;
       const { size } = transform;
@@ -291,9 +319,10 @@ function grayscale(image: Image): Image {
 
 /** Item `index` of `storage` through the resampling and 8-bit stages of `plan` (normalisation is left to writeNormalized). */
 export async function transformImage(storage: ImageStorage, index: number, plan: TransformPlan, rng: Rng): Promise<Image> {
-  let image = storage.kind === 'files' && plan.resampling
-    ? await decodeImageFile(storage.paths[index]!, resamplingOf(plan.resampling, rng))
-    : await readStoredImage(storage, index);
+  let image =
+    storage.kind === 'files' && plan.resampling
+      ? await decodeImageFile(storage.paths[index]!, resamplingOf(plan.resampling, rng))
+      : await readStoredImage(storage, index);
   for (const transform of plan.pixel) image = applyPixelTransform(image, transform, rng);
   return image;
 }
@@ -302,8 +331,11 @@ export async function transformImage(storage: ImageStorage, index: number, plan:
  * One encoded image (a file's path or its bytes) through `transforms` to float32 CHW, as the loader prepares an
  * item: what predicting on a new image needs. Random transforms draw from a fixed stream (`seed`).
  */
-export async function prepareImage(source: string | Uint8Array, transforms: readonly Transform[], seed = 0):
-  Promise<{ data: Float32Array; shape: [number, number, number] }> {
+export async function prepareImage(
+  source: string | Uint8Array,
+  transforms: readonly Transform[],
+  seed = 0,
+): Promise<{ data: Float32Array; shape: [number, number, number] }> {
   const plan = planTransforms(transforms, 'files');
   const rng = Rng.fromKeys(seed);
   let image = await decodeImageFile(source, plan.resampling && resamplingOf(plan.resampling, rng));

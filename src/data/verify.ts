@@ -21,8 +21,10 @@ export function imageFiles(datasets: readonly Dataset[]): string[] {
 export async function findBadImages(files: readonly string[], depth: 'headers' | 'decode', concurrency = 16): Promise<BadImage[]> {
   const problems: (string | null)[] = new Array(files.length).fill(null);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, async () => {
-    for (let i = next++; i < files.length; i = next++) problems[i] = await imageFileProblem(files[i]!, depth);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, files.length) }, async () => {
+      for (let i = next++; i < files.length; i = next++) problems[i] = await imageFileProblem(files[i]!, depth);
+    }),
+  );
   return files.flatMap((file, i) => (problems[i] === null ? [] : [{ file, problem: problems[i]! }]));
 }

@@ -35,7 +35,12 @@ class GraphBuilder {
   constant(tensor: Tensor, prefix = 'const'): string {
     const name = this.#name(prefix);
     const data = torch.noGrad(() => tensor.detach().to('float32').cpu().contiguous().toTypedArray()) as Float32Array;
-    this.initializers.push({ name, dataType: FLOAT, dims: tensor.shape, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+    this.initializers.push({
+      name,
+      dataType: FLOAT,
+      dims: tensor.shape,
+      rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    });
     return name;
   }
 
@@ -69,7 +74,10 @@ function batchNormAffine(bn: BatchNorm1d | BatchNorm2d): { scale: Tensor; shift:
   const mean = bn.runningMean;
   const variance = bn.runningVar;
   if (mean === null || variance === null) throw new Error('export: a batch norm without running statistics has no evaluation form');
-  const scale = variance.add(bn.eps).rsqrt().mul(bn.weight ?? 1);
+  const scale = variance
+    .add(bn.eps)
+    .rsqrt()
+    .mul(bn.weight ?? 1);
   return { scale, shift: (bn.bias ?? torch.zerosLike(mean)).sub(mean.mul(scale)) };
 }
 
@@ -80,7 +88,11 @@ function convBatchNorm(g: GraphBuilder, conv: Conv2d, bn: BatchNorm2d, input: st
   const bias = conv.bias === null ? shift : conv.bias.mul(scale).add(shift);
   const [padH, padW] = conv.padding;
   return g.node('Conv', [input, g.constant(weight, 'conv_w'), g.constant(bias, 'conv_b')], {
-    kernel_shape: conv.kernelSize, strides: conv.stride, pads: [padH, padW, padH, padW], dilations: conv.dilation, group: conv.groups,
+    kernel_shape: conv.kernelSize,
+    strides: conv.stride,
+    pads: [padH, padW, padH, padW],
+    dilations: conv.dilation,
+    group: conv.groups,
   });
 }
 
@@ -131,8 +143,12 @@ function backbone(g: GraphBuilder, model: ImageClassifier, input: string): strin
       value === undefined ? [...fallback] : typeof value === 'number' ? [value, value] : [...value];
     const kernel = pair(kernelSize, []);
     const padding = pair(options.padding, [0, 0]);
-    out = g.node('MaxPool', [out], { kernel_shape: kernel, strides: pair(options.stride, kernel), pads: [...padding, ...padding],
-      ceil_mode: options.ceilMode === true ? 1 : 0 });
+    out = g.node('MaxPool', [out], {
+      kernel_shape: kernel,
+      strides: pair(options.stride, kernel),
+      pads: [...padding, ...padding],
+      ceil_mode: options.ceilMode === true ? 1 : 0,
+    });
     for (const name of ['layer1', 'layer2', 'layer3', 'layer4'] as const) out = stage(g, model[name], out, name);
   } else {
     return unsupported(model, 'the model');
@@ -149,7 +165,10 @@ function neck(g: GraphBuilder, module: Module, input: string): string {
   }
   if (module instanceof ChannelWhitening) {
     // (x - mu) W (+ affine: * w + b) = x M + c, with M = blockdiag(W_1, ..., W_G) (diag(w)) and c = -mu M (+ b).
-    let matrix = torch.op('block_diag', Array.from({ length: module.groups }, (_, k) => module.runningWhitening.select(0, k))) as Tensor;
+    let matrix = torch.op(
+      'block_diag',
+      Array.from({ length: module.groups }, (_, k) => module.runningWhitening.select(0, k)),
+    ) as Tensor;
     if (module.weight !== null) matrix = matrix.mul(module.weight.view([1, -1]));
     let offset = module.runningMean.view([1, -1]).matmul(matrix).neg().view([-1]);
     if (module.bias !== null) offset = offset.add(module.bias);
@@ -160,7 +179,9 @@ function neck(g: GraphBuilder, module: Module, input: string): string {
 
 function classifier(g: GraphBuilder, module: Module, input: string): string {
   if (module instanceof Linear) {
-    return g.node('Gemm', [input, g.constant(module.weight, 'fc_w'), ...(module.bias === null ? [] : [g.constant(module.bias, 'fc_b')])], { transB: 1 });
+    return g.node('Gemm', [input, g.constant(module.weight, 'fc_w'), ...(module.bias === null ? [] : [g.constant(module.bias, 'fc_b')])], {
+      transB: 1,
+    });
   }
   if (module instanceof CosineLinear) {
     // torch's normalize: x / max(||x||, 1e-12); the weights' columns normalised at export.
@@ -192,29 +213,42 @@ export interface OnnxExportOptions {
 
 /** The model (in evaluation mode: its running statistics) as an ONNX model's bytes. */
 export function exportOnnx(model: ImageClassifier, options: OnnxExportOptions): Uint8Array {
-  return torch.noGrad(() => torch.scope(() => {
-    const g = new GraphBuilder();
-    const features = backbone(g, model, 'images');
-    const embedding = g.node('Identity', [neck(g, model.neck, features)], {}, 'embedding');
-    const logits = g.node('Identity', [classifier(g, model.classifier, embedding)], {}, 'logits');
-    const offsets = options.scoreOffsets ?? null;
-    g.node(offsets === null ? 'Identity' : 'Add', offsets === null ? [logits] : [logits, g.constant(offsets.view([1, -1]), 'score_offsets')], {}, 'scores');
-    const dim = (value: number | string) => (typeof value === 'number' ? { dimValue: value } : { dimParam: value });
-    const valueInfo = (name: string, dims: (number | string)[]) =>
-      ({ name, type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map(dim) } } } });
-    const numClasses = Number((model.classifier as Module & { outFeatures?: number }).outFeatures ?? NaN);
-    const classes = Number.isFinite(numClasses) ? numClasses : 'classes';
-    const graph: onnxProto.onnx.IGraphProto = {
-      name: model.constructor.name,
-      node: g.nodes,
-      initializer: g.initializers,
-      input: [valueInfo('images', ['N', options.inChannels, 'height', 'width'])],
-      output: [valueInfo('logits', ['N', classes]), valueInfo('scores', ['N', classes]), valueInfo('embedding', ['N', model.featureDim])],
-    };
-    const proto = onnx.ModelProto.create({
-      irVersion: 8, opsetImport: [{ domain: '', version: ONNX_OPSET }], producerName: 'scatter', producerVersion: options.producerVersion ?? '',
-      graph, metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
-    });
-    return onnx.ModelProto.encode(proto).finish();
-  }));
+  return torch.noGrad(() =>
+    torch.scope(() => {
+      const g = new GraphBuilder();
+      const features = backbone(g, model, 'images');
+      const embedding = g.node('Identity', [neck(g, model.neck, features)], {}, 'embedding');
+      const logits = g.node('Identity', [classifier(g, model.classifier, embedding)], {}, 'logits');
+      const offsets = options.scoreOffsets ?? null;
+      g.node(
+        offsets === null ? 'Identity' : 'Add',
+        offsets === null ? [logits] : [logits, g.constant(offsets.view([1, -1]), 'score_offsets')],
+        {},
+        'scores',
+      );
+      const dim = (value: number | string) => (typeof value === 'number' ? { dimValue: value } : { dimParam: value });
+      const valueInfo = (name: string, dims: (number | string)[]) => ({
+        name,
+        type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map(dim) } } },
+      });
+      const numClasses = Number((model.classifier as Module & { outFeatures?: number }).outFeatures ?? NaN);
+      const classes = Number.isFinite(numClasses) ? numClasses : 'classes';
+      const graph: onnxProto.onnx.IGraphProto = {
+        name: model.constructor.name,
+        node: g.nodes,
+        initializer: g.initializers,
+        input: [valueInfo('images', ['N', options.inChannels, 'height', 'width'])],
+        output: [valueInfo('logits', ['N', classes]), valueInfo('scores', ['N', classes]), valueInfo('embedding', ['N', model.featureDim])],
+      };
+      const proto = onnx.ModelProto.create({
+        irVersion: 8,
+        opsetImport: [{ domain: '', version: ONNX_OPSET }],
+        producerName: 'scatter',
+        producerVersion: options.producerVersion ?? '',
+        graph,
+        metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
+      });
+      return onnx.ModelProto.encode(proto).finish();
+    }),
+  );
 }

@@ -49,7 +49,10 @@ export class LearnableWeightScaling extends Module {
  * and tau is a buffer, so a checkpoint holds the chosen tau.
  */
 export class TauNormalizedClassifier extends Module {
-  constructor(base: Linear, readonly keepBias: boolean) {
+  constructor(
+    base: Linear,
+    readonly keepBias: boolean,
+  ) {
     super();
     this.registerModule('base', base);
     this.registerBuffer('tau', torch.zeros([], { dtype: 'float64' }));
@@ -101,7 +104,9 @@ function secondStageHead(method: DecoupledMethod, stage1: Linear | CosineLinear,
     }
     case 'tau-norm':
       if (!(stage1 instanceof Linear)) {
-        throw new Error('tau-norm needs a linear classifier: the cosine classifier normalises its class vectors already, so every tau would predict the same');
+        throw new Error(
+          'tau-norm needs a linear classifier: the cosine classifier normalises its class vectors already, so every tau would predict the same',
+        );
       }
       return { head: new TauNormalizedClassifier(stage1, keepBias), trains: [] };
   }
@@ -166,7 +171,8 @@ export function selectTau(classifier: TauNormalizedClassifier, features: Tensor,
     return { tau, accuracy: meanPerClassAccuracy(predictions as Int32Array, labels) };
   });
   const best = tried.reduce((chosen, next) =>
-    next.accuracy > chosen.accuracy || (next.accuracy === chosen.accuracy && next.tau < chosen.tau) ? next : chosen);
+    next.accuracy > chosen.accuracy || (next.accuracy === chosen.accuracy && next.tau < chosen.tau) ? next : chosen,
+  );
   classifier.tau = best.tau;
   return { tau: best.tau, accuracy: best.accuracy, grid: tried };
 }

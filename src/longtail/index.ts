@@ -1,17 +1,34 @@
 // scatter's long-tail methods: channel whitening and the batch-norm baseline for the model's neck, and the
 // long-tail losses (docs/method.md).
 export {
-  BatchNormNeck, ChannelWhitening, DECOMPOSITION_DTYPES, DEFAULT_MAX_GROUP_SIZE, NECK_KINDS, RUNNING_STATISTICS,
-  WHITENING_METHODS, createNeck,
+  BatchNormNeck,
+  ChannelWhitening,
+  DECOMPOSITION_DTYPES,
+  DEFAULT_MAX_GROUP_SIZE,
+  NECK_KINDS,
+  RUNNING_STATISTICS,
+  WHITENING_METHODS,
+  createNeck,
 } from './whitening.js';
 export type {
-  ChannelWhiteningOptions, DecompositionDtype, NeckKind, NeckOptions, RunningStatistic, WhiteningMethod,
+  ChannelWhiteningOptions,
+  DecompositionDtype,
+  NeckKind,
+  NeckOptions,
+  RunningStatistic,
+  WhiteningMethod,
 } from './whitening.js';
 export { conditionNumber, correlationMatrix, covariance, meanAbsOffDiagonal } from './feature-statistics.js';
 export { LOSS_NAMES, classBalancedWeights, createLoss, ldamMargins, logPrior } from './losses.js';
 export type { DrwConfig, Loss, LossConfig, LossContext, LossName } from './losses.js';
 export {
-  DECOUPLED_METHODS, DEFAULT_TAU_GRID, LearnableWeightScaling, TauNormalizedClassifier, decoupleClassifier,
-  meanPerClassAccuracy, selectTau, trainClassifierOnly,
+  DECOUPLED_METHODS,
+  DEFAULT_TAU_GRID,
+  LearnableWeightScaling,
+  TauNormalizedClassifier,
+  decoupleClassifier,
+  meanPerClassAccuracy,
+  selectTau,
+  trainClassifierOnly,
 } from './decoupled.js';
 export type { DecoupledMethod, TauChoice } from './decoupled.js';

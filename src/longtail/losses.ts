@@ -88,7 +88,7 @@ export function createLoss(config: LossConfig, classCounts: readonly number[]): 
   if (!LOSS_NAMES.includes(name)) throw new Error(`unknown loss '${String(name)}' (${LOSS_NAMES.join(', ')})`);
   const labelSmoothing = config.labelSmoothing ?? 0;
   if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) throw new RangeError(`labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
-  const focalGamma = name === 'focal' || name === 'cb-focal' ? config.focalGamma ?? 1 : null;
+  const focalGamma = name === 'focal' || name === 'cb-focal' ? (config.focalGamma ?? 1) : null;
   if (focalGamma !== null && !(focalGamma >= 0 && Number.isFinite(focalGamma))) {
     throw new RangeError(`focalGamma must be a finite number >= 0, got ${focalGamma}`);
   }
@@ -97,24 +97,26 @@ export function createLoss(config: LossConfig, classCounts: readonly number[]): 
   const numClasses = classCounts.length;
 
   const loss: Loss = {
-    compute: (logits, labels, { epoch }) => torch.scope(() => {
-      checkLogits(logits, numClasses);
-      const shifted = shiftLogits(logits, labels);
-      const weight = weightsAt(epoch)?.like(logits) ?? null;
-      return focalGamma === null
-        ? torch.crossEntropy(shifted, labels, { weight, labelSmoothing })
-        : focalLoss(shifted, labels, focalGamma, weight, labelSmoothing);
-    }),
+    compute: (logits, labels, { epoch }) =>
+      torch.scope(() => {
+        checkLogits(logits, numClasses);
+        const shifted = shiftLogits(logits, labels);
+        const weight = weightsAt(epoch)?.like(logits) ?? null;
+        return focalGamma === null
+          ? torch.crossEntropy(shifted, labels, { weight, labelSmoothing })
+          : focalLoss(shifted, labels, focalGamma, weight, labelSmoothing);
+      }),
   };
   const posthocTau = config.posthocTau ?? null;
   if (posthocTau !== null) {
     if (name !== 'ce') throw new Error(`posthocTau applies to 'ce' only (it adjusts a cross-entropy model), not to '${name}'`);
     checkNonNegative('posthocTau', posthocTau);
     const offsets = new ClassVector(logPrior(classCounts).map((value) => posthocTau * value));
-    loss.adjustForEval = (logits) => torch.scope(() => {
-      checkLogits(logits, numClasses);
-      return logits.sub(offsets.like(logits));
-    });
+    loss.adjustForEval = (logits) =>
+      torch.scope(() => {
+        checkLogits(logits, numClasses);
+        return logits.sub(offsets.like(logits));
+      });
   }
   return loss;
 }
@@ -155,7 +157,8 @@ function classWeightSchedule(config: LossConfig, classCounts: readonly number[])
   };
   const drw = config.drw ?? null;
   if (config.name === 'cb-ce' || config.name === 'cb-focal') {
-    if (drw !== null) throw new Error(`'${config.name}' re-weights from the first epoch; drw would weight twice (use 'ce' or 'focal' with drw)`);
+    if (drw !== null)
+      throw new Error(`'${config.name}' re-weights from the first epoch; drw would weight twice (use 'ce' or 'focal' with drw)`);
     const weights = effectiveNumberWeights('cbBeta', config.cbBeta ?? DEFAULT_BETA);
     return () => weights;
   }

@@ -197,15 +197,19 @@ export class ChannelWhitening extends Module {
    */
   setPopulationStatistics(features: Tensor): void {
     if (features.ndim !== 2 || features.shape[1] !== this.numFeatures || features.shape[0]! < 2) {
-      throw new Error(`ChannelWhitening(${this.numFeatures}): population statistics need features (N >= 2, ${this.numFeatures}), got [${features.shape.join(', ')}]`);
+      throw new Error(
+        `ChannelWhitening(${this.numFeatures}): population statistics need features (N >= 2, ${this.numFeatures}), got [${features.shape.join(', ')}]`,
+      );
     }
-    torch.noGrad(() => torch.scope(() => {
-      const mean = features.mean({ dim: 0 });
-      const covariance = this.#regularisedCovariance(features.sub(mean));
-      this.runningMean.copy_(mean);
-      this.runningCovariance?.copy_(covariance);
-      this.runningWhitening.copy_(this.#whiteningMatrix(covariance));
-    }));
+    torch.noGrad(() =>
+      torch.scope(() => {
+        const mean = features.mean({ dim: 0 });
+        const covariance = this.#regularisedCovariance(features.sub(mean));
+        this.runningMean.copy_(mean);
+        this.runningCovariance?.copy_(covariance);
+        this.runningWhitening.copy_(this.#whiteningMatrix(covariance));
+      }),
+    );
   }
 
   /** The covariance blocks [G, g, g] of centred features [N, d], plus eps I. */
@@ -267,7 +271,9 @@ function rejectUnusedOptions(kind: NeckKind, options: NeckOptions, takes: readon
     .filter(([name, value]) => value !== undefined && !takes.includes(name as keyof NeckOptions))
     .map(([name]) => `'${name}'`);
   if (unused.length > 0) {
-    throw new Error(`createNeck('${kind}'): option ${unused.join(', ')} does not apply (${kind} takes ${takes.length > 0 ? takes.join(', ') : 'no options'})`);
+    throw new Error(
+      `createNeck('${kind}'): option ${unused.join(', ')} does not apply (${kind} takes ${takes.length > 0 ? takes.join(', ') : 'no options'})`,
+    );
   }
 }
 

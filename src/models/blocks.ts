@@ -153,7 +153,7 @@ export function makeStage(type: BlockType, inPlanes: number, planes: number, cou
   }
   const stage = new Sequential();
   for (let index = 0; index < count; index++) {
-    const blockOptions = { ...options, stride: index === 0 ? options.stride ?? 1 : 1 };
+    const blockOptions = { ...options, stride: index === 0 ? (options.stride ?? 1) : 1 };
     const blockIn = index === 0 ? inPlanes : blockOutPlanes(type, planes);
     stage.append(type === 'basic' ? new BasicBlock(blockIn, planes, blockOptions) : new Bottleneck(blockIn, planes, blockOptions));
   }

@@ -25,7 +25,8 @@ export class CifarResNet extends ImageClassifier {
     super(64, 'linear');
     const depth = options.depth ?? 32;
     const blocks = (depth - 2) / 6;
-    if (!(Number.isInteger(blocks) && blocks >= 1)) throw new Error(`CIFAR ResNet depth must be 6n + 2 (20, 32, 44, 56, 110), got ${depth}`);
+    if (!(Number.isInteger(blocks) && blocks >= 1))
+      throw new Error(`CIFAR ResNet depth must be 6n + 2 (20, 32, 44, 56, 110), got ${depth}`);
     this.conv1 = this.registerModule('conv1', new Conv2d(options.inChannels ?? 3, 16, 3, { padding: 1, bias: false }));
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(16));
     this.layer1 = this.registerModule('layer1', makeStage('basic', 16, 16, blocks, { shortcut: 'A' }));

@@ -67,8 +67,10 @@ abstract class BatchNorm extends Module {
   forward(input: Tensor): Tensor {
     const shape = input.shape;
     if (!this.acceptsRank(shape.length) || shape[1] !== this.numFeatures) {
-      throw new Error(`${this.constructor.name}(${this.numFeatures}): expected input of shape ` +
-        `${this.expectedShape.replaceAll('C', String(this.numFeatures))}, got [${shape.join(', ')}]`);
+      throw new Error(
+        `${this.constructor.name}(${this.numFeatures}): expected input of shape ` +
+          `${this.expectedShape.replaceAll('C', String(this.numFeatures))}, got [${shape.join(', ')}]`,
+      );
     }
     // Batch statistics when training, or always without running statistics (PyTorch's bn_training).
     const useBatchStats = this.training || !this.trackRunningStats;
@@ -83,7 +85,11 @@ abstract class BatchNorm extends Module {
       if (this.momentum === null) momentum = 1 / counter.item();
     }
     return torch.batchNorm(input, this.runningMean, this.runningVar, {
-      weight: this.weight, bias: this.bias, training: useBatchStats, momentum, eps: this.eps,
+      weight: this.weight,
+      bias: this.bias,
+      training: useBatchStats,
+      momentum,
+      eps: this.eps,
     });
   }
 }

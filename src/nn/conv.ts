@@ -46,11 +46,16 @@ export class Conv2d extends WeightedLayer {
   forward(input: Tensor): Tensor {
     const shape = input.shape;
     if (shape.length !== 4 || shape[1] !== this.inChannels) {
-      throw new Error(`Conv2d(${this.inChannels}, ${this.outChannels}, kernel ${this.kernelSize.join('x')}): expected input of ` +
-        `shape (N, ${this.inChannels}, H, W), got [${shape.join(', ')}]`);
+      throw new Error(
+        `Conv2d(${this.inChannels}, ${this.outChannels}, kernel ${this.kernelSize.join('x')}): expected input of ` +
+          `shape (N, ${this.inChannels}, H, W), got [${shape.join(', ')}]`,
+      );
     }
     return torch.conv2d(input, this.weight, this.bias, {
-      stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups,
+      stride: this.stride,
+      padding: this.padding,
+      dilation: this.dilation,
+      groups: this.groups,
     });
   }
 }

@@ -41,7 +41,10 @@ function buckets(tensors: readonly Tensor[], maxBytes: number): Tensor[][] {
 export class DataParallel {
   readonly #bucketBytes: number;
 
-  constructor(readonly group: torch.distributed.ProcessGroup, options: DataParallelOptions = {}) {
+  constructor(
+    readonly group: torch.distributed.ProcessGroup,
+    options: DataParallelOptions = {},
+  ) {
     this.#bucketBytes = options.bucketBytes ?? 25 * 2 ** 20;
     if (!(this.#bucketBytes > 0)) throw new RangeError(`DataParallel: bucketBytes must be positive, got ${this.#bucketBytes}`);
   }
@@ -95,8 +98,13 @@ export class DataParallel {
    * statistics in the head (whitening's covariance) are the global batch's.
    */
   stepLoss(step: {
-    images: Tensor; labels: Tensor; rowsPerRank: readonly number[]; syncHead: boolean;
-    features: (images: Tensor) => Tensor; head: (features: Tensor) => Tensor; loss: (logits: Tensor, labels: Tensor) => Tensor;
+    images: Tensor;
+    labels: Tensor;
+    rowsPerRank: readonly number[];
+    syncHead: boolean;
+    features: (images: Tensor) => Tensor;
+    head: (features: Tensor) => Tensor;
+    loss: (logits: Tensor, labels: Tensor) => Tensor;
   }): { loss: Tensor; mean: number } {
     const { images, labels, rowsPerRank } = step;
     if (step.syncHead) {
@@ -122,7 +130,10 @@ export class DataParallel {
       return;
     }
     const head = new Set(headParameters);
-    this.reduceGradients(parameters.filter((parameter) => !head.has(parameter)), 'sum');
+    this.reduceGradients(
+      parameters.filter((parameter) => !head.has(parameter)),
+      'sum',
+    );
     this.reduceGradients(headParameters, 'avg');
   }
 
@@ -132,8 +143,10 @@ export class DataParallel {
    */
   gather(tensor: Tensor, rowsPerRank: readonly number[]): Tensor {
     if (rowsPerRank.length !== this.worldSize || rowsPerRank[this.rank] !== tensor.shape[0]) {
-      throw new RangeError(`DataParallel.gather: rank ${this.rank} holds ${tensor.shape[0]} rows, expected ${rowsPerRank[this.rank]} ` +
-        `(rows per rank ${JSON.stringify(rowsPerRank)})`);
+      throw new RangeError(
+        `DataParallel.gather: rank ${this.rank} holds ${tensor.shape[0]} rows, expected ${rowsPerRank[this.rank]} ` +
+          `(rows per rank ${JSON.stringify(rowsPerRank)})`,
+      );
     }
     // Gloo and NCCL gather equal shapes: pad to the largest share, then cut each rank's rows out.
     const most = Math.max(...rowsPerRank);

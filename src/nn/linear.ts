@@ -46,8 +46,9 @@ export class CosineLinear extends Module {
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
     this.scale = options.scale ?? 1;
-    const weight = torch.noGrad(() => torch.scope(() =>
-      torch.op('renorm', torch.empty([inFeatures, outFeatures]).uniform_(-1, 1), 2, 1, 1e-5).mul(1e5)));
+    const weight = torch.noGrad(() =>
+      torch.scope(() => torch.op('renorm', torch.empty([inFeatures, outFeatures]).uniform_(-1, 1), 2, 1, 1e-5).mul(1e5)),
+    );
     this.registerParameter('weight', weight);
   }
 

@@ -59,8 +59,13 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     if (name === '' || name.includes('.')) {
       throw new Error(`${this.constructor.name}: ${kind} name '${name}' must be non-empty and contain no '.'`);
     }
-    const taken = this.#parameters.has(name) ? 'parameter' : this.#buffers.has(name) ? 'buffer' :
-      this.#children.has(name) ? 'module' : null;
+    const taken = this.#parameters.has(name)
+      ? 'parameter'
+      : this.#buffers.has(name)
+        ? 'buffer'
+        : this.#children.has(name)
+          ? 'module'
+          : null;
     if (taken !== null && taken !== kind) {
       throw new Error(`${this.constructor.name}: cannot register ${kind} '${name}': a ${taken} has that name`);
     }
@@ -282,14 +287,16 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
       const converted = tensor.to(target);
       if (converted.dtype !== tensor.dtype || converted.device !== tensor.device) torch.callOp('set_data', tensor, converted);
     };
-    torch.noGrad(() => torch.scope(() => {
-      for (const tensor of [...this.namedParameters().values(), ...this.namedBuffers().values()]) {
-        if (isDtype && !tensor.isFloatingPoint()) continue;
-        moveData(tensor);
-        const grad = tensor.grad;
-        if (grad !== null) moveData(grad);
-      }
-    }));
+    torch.noGrad(() =>
+      torch.scope(() => {
+        for (const tensor of [...this.namedParameters().values(), ...this.namedBuffers().values()]) {
+          if (isDtype && !tensor.isFloatingPoint()) continue;
+          moveData(tensor);
+          const grad = tensor.grad;
+          if (grad !== null) moveData(grad);
+        }
+      }),
+    );
     return this;
   }
 
@@ -298,11 +305,14 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
    * with channels-last inputs, oneDNN and cuDNN then skip layout conversions around each convolution.
    */
   toChannelsLast(): this {
-    torch.noGrad(() => torch.scope(() => {
-      for (const tensor of [...this.namedParameters().values(), ...this.namedBuffers().values()]) {
-        if (tensor.ndim === 4 && !tensor.isContiguous('channelsLast')) torch.callOp('set_data', tensor, tensor.contiguous('channelsLast'));
-      }
-    }));
+    torch.noGrad(() =>
+      torch.scope(() => {
+        for (const tensor of [...this.namedParameters().values(), ...this.namedBuffers().values()]) {
+          if (tensor.ndim === 4 && !tensor.isContiguous('channelsLast'))
+            torch.callOp('set_data', tensor, tensor.contiguous('channelsLast'));
+        }
+      }),
+    );
     return this;
   }
 }

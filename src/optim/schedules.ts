@@ -11,7 +11,8 @@ export interface LrSchedule {
 }
 
 function checkPosition(epoch: number, iteration: number, itersPerEpoch: number): void {
-  if (!(Number.isInteger(itersPerEpoch) && itersPerEpoch >= 1)) throw new RangeError(`itersPerEpoch must be a positive integer, got ${itersPerEpoch}`);
+  if (!(Number.isInteger(itersPerEpoch) && itersPerEpoch >= 1))
+    throw new RangeError(`itersPerEpoch must be a positive integer, got ${itersPerEpoch}`);
   if (!(Number.isInteger(epoch) && epoch >= 0)) throw new RangeError(`epoch must be an integer >= 0, got ${epoch}`);
   if (!(Number.isInteger(iteration) && iteration >= 0 && iteration < itersPerEpoch)) {
     throw new RangeError(`iteration must be an integer in [0, ${itersPerEpoch}), got ${iteration}`);
@@ -46,7 +47,7 @@ export function linearWarmup(inner: LrSchedule, warmupEpochs: number): LrSchedul
   checkEpochCount('warmupEpochs', warmupEpochs);
   return schedule((epoch, iteration, itersPerEpoch) => {
     const lr = inner.lrAt(epoch, iteration, itersPerEpoch);
-    return epoch < warmupEpochs ? lr * (epoch + 1) / warmupEpochs : lr;
+    return epoch < warmupEpochs ? (lr * (epoch + 1)) / warmupEpochs : lr;
   });
 }
 
@@ -100,7 +101,7 @@ export function cosineLr(options: CosineOptions): LrSchedule {
   const annealed = schedule((epoch, iteration, itersPerEpoch) => {
     const done = (epoch - warmupEpochs + iteration / itersPerEpoch) / (epochs - warmupEpochs);
     const t = Math.min(Math.max(done, 0), 1);
-    return minLr + (lr - minLr) * (1 + Math.cos(Math.PI * t)) / 2;
+    return minLr + ((lr - minLr) * (1 + Math.cos(Math.PI * t))) / 2;
   });
   return linearWarmup(annealed, warmupEpochs);
 }

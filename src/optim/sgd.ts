@@ -66,8 +66,10 @@ export class SGD {
    * defaults: lr (required), momentum, dampening, weightDecay (0) and nesterov (false).
    */
   constructor(params: readonly Tensor[] | readonly ParamGroupInput[], defaults: Partial<SgdHyperParameters> & { lr: number }) {
-    const inputs: readonly ParamGroupInput[] = params.length > 0 && params[0] instanceof torch.Tensor
-      ? [{ params: params as readonly Tensor[] }] : params as readonly ParamGroupInput[];
+    const inputs: readonly ParamGroupInput[] =
+      params.length > 0 && params[0] instanceof torch.Tensor
+        ? [{ params: params as readonly Tensor[] }]
+        : (params as readonly ParamGroupInput[]);
     const seen = new Set<Tensor>();
     this.paramGroups = inputs.map((input, index) => {
       const group: ParamGroup = {
@@ -91,9 +93,11 @@ export class SGD {
 
   /** One update of every parameter that has a gradient. */
   step(): void {
-    torch.noGrad(() => torch.scope(() => {
-      for (const group of this.paramGroups) this.#updateGroup(group);
-    }));
+    torch.noGrad(() =>
+      torch.scope(() => {
+        for (const group of this.paramGroups) this.#updateGroup(group);
+      }),
+    );
   }
 
   #updateGroup(group: ParamGroup): void {

@@ -42,9 +42,13 @@ export interface LoadOptions {
 export class Classifier {
   readonly #pass: InferencePass;
 
-  constructor(readonly model: ImageClassifier, readonly card: ModelCard, pass: InferencePass,
+  constructor(
+    readonly model: ImageClassifier,
+    readonly card: ModelCard,
+    pass: InferencePass,
     /** The checkpoint file loaded and its epoch. */
-    readonly checkpoint: { file: string; epoch: number }) {
+    readonly checkpoint: { file: string; epoch: number },
+  ) {
     this.#pass = pass;
   }
 
@@ -100,19 +104,26 @@ export class Classifier {
   async #run<T>(inputs: readonly ClassifierInput[], read: (outputs: ReturnType<InferencePass['forward']>) => T): Promise<T> {
     const prepared = await Promise.all(inputs.map((input) => this.prepare(input)));
     try {
-      return torch.noGrad(() => torch.scope(() => {
-        const shapes = new Set(prepared.map((tensor) => tensor.shape.join('x')));
-        if (shapes.size > 1) throw new Error(`predict: the inputs prepare to different shapes (${[...shapes].join(', ')}): classify them in separate calls`);
-        // libtorch 1.13's CPU convolution takes a slow path for a batch of one (a 16-channel 32 x 32 conv2d: 0.98 ms
-        // against 0.22 ms for two, in Python PyTorch 1.13 too; a ResNet-32 forward 32 ms against 4.6): one input runs
-        // as a batch of two copies, and the first row is read.
-        const batch = prepared.length === 1 ? torch.stack([prepared[0]!, prepared[0]!]) : torch.stack(prepared);
-        const outputs = this.#pass.forward(this.#pass.input(batch));
-        if (prepared.length > 1) return read(outputs);
-        const first = (tensor: Tensor): Tensor => tensor.narrow(0, 0, 1);
-        return read({ features: first(outputs.features), embedding: first(outputs.embedding), logits: first(outputs.logits),
-          predictions: first(outputs.predictions) });
-      }));
+      return torch.noGrad(() =>
+        torch.scope(() => {
+          const shapes = new Set(prepared.map((tensor) => tensor.shape.join('x')));
+          if (shapes.size > 1)
+            throw new Error(`predict: the inputs prepare to different shapes (${[...shapes].join(', ')}): classify them in separate calls`);
+          // libtorch 1.13's CPU convolution takes a slow path for a batch of one (a 16-channel 32 x 32 conv2d: 0.98 ms
+          // against 0.22 ms for two, in Python PyTorch 1.13 too; a ResNet-32 forward 32 ms against 4.6): one input runs
+          // as a batch of two copies, and the first row is read.
+          const batch = prepared.length === 1 ? torch.stack([prepared[0]!, prepared[0]!]) : torch.stack(prepared);
+          const outputs = this.#pass.forward(this.#pass.input(batch));
+          if (prepared.length > 1) return read(outputs);
+          const first = (tensor: Tensor): Tensor => tensor.narrow(0, 0, 1);
+          return read({
+            features: first(outputs.features),
+            embedding: first(outputs.embedding),
+            logits: first(outputs.logits),
+            predictions: first(outputs.predictions),
+          });
+        }),
+      );
     } finally {
       prepared.forEach((tensor, i) => {
         if (tensor !== inputs[i]) tensor.dispose();
@@ -145,6 +156,11 @@ export async function loadClassifier(runDirectory: string, options: LoadOptions 
   if (config.train.channelsLast) model.toChannelsLast();
   model.eval();
   const { adjustForEval } = createLoss(lossConfig(config), card.classCounts);
-  const pass = new InferencePass(model, { device, precision: config.train.precision, channelsLast: config.train.channelsLast, adjustForEval });
+  const pass = new InferencePass(model, {
+    device,
+    precision: config.train.precision,
+    channelsLast: config.train.channelsLast,
+    adjustForEval,
+  });
   return new Classifier(model, card, pass, { file: chosen.file, epoch: chosen.epoch });
 }

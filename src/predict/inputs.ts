@@ -16,12 +16,14 @@ export function expandInputs(inputs: readonly string[]): string[] {
     }
     if (isImageFile(input)) return [input];
     const root = path.dirname(input);
-    return readFileSync(input, 'utf8').split(/\r?\n/).flatMap((line) => {
-      const entry = line.trim();
-      if (entry === '') return [];
-      // The label, where there is one, is the last field; a path may contain spaces.
-      const file = /^(.+?)\s+-?\d+$/.exec(entry)?.[1] ?? entry;
-      return [path.isAbsolute(file) ? file : path.join(root, file)];
-    });
+    return readFileSync(input, 'utf8')
+      .split(/\r?\n/)
+      .flatMap((line) => {
+        const entry = line.trim();
+        if (entry === '') return [];
+        // The label, where there is one, is the last field; a path may contain spaces.
+        const file = /^(.+?)\s+-?\d+$/.exec(entry)?.[1] ?? entry;
+        return [path.isAbsolute(file) ? file : path.join(root, file)];
+      });
   });
 }

@@ -56,7 +56,9 @@ export function lineChart(points: Point[], options: LineChartOptions): TopLevelS
     lengths.set(key, (lengths.get(key) ?? 0) + 1);
   }
   return {
-    width: 420, height: 240, background: 'white',
+    width: 420,
+    height: 240,
+    background: 'white',
     data: { values: points },
     mark: { type: 'line', point: Math.max(...lengths.values()) <= MAX_MARKED_POINTS, strokeWidth: 1.5 },
     encoding: {
@@ -74,7 +76,9 @@ export function heatmap(matrix: number[][]): TopLevelSpec {
   // Whole pixels per cell: fractional ones leave hairline seams between cells.
   const step = Math.max(4, Math.floor(256 / matrix.length));
   return {
-    width: { step }, height: { step }, background: 'white',
+    width: { step },
+    height: { step },
+    background: 'white',
     data: { values: cells },
     mark: 'rect',
     encoding: {
@@ -94,16 +98,18 @@ export function blockAverage(matrix: number[][], maxSize: number): { matrix: num
   const block = Math.ceil(matrix.length / maxSize);
   if (block <= 1) return { matrix, block: 1 };
   const size = Math.ceil(matrix.length / block);
-  const averaged = Array.from({ length: size }, (_, bi) => Array.from({ length: size }, (_, bj) => {
-    let sum = 0;
-    let count = 0;
-    for (let i = bi * block; i < Math.min((bi + 1) * block, matrix.length); i++) {
-      for (let j = bj * block; j < Math.min((bj + 1) * block, matrix.length); j++) {
-        sum += matrix[i]![j]!;
-        count += 1;
+  const averaged = Array.from({ length: size }, (_, bi) =>
+    Array.from({ length: size }, (_, bj) => {
+      let sum = 0;
+      let count = 0;
+      for (let i = bi * block; i < Math.min((bi + 1) * block, matrix.length); i++) {
+        for (let j = bj * block; j < Math.min((bj + 1) * block, matrix.length); j++) {
+          sum += matrix[i]![j]!;
+          count += 1;
+        }
       }
-    }
-    return sum / count;
-  }));
+      return sum / count;
+    }),
+  );
   return { matrix: averaged, block };
 }

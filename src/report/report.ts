@@ -62,8 +62,9 @@ async function figure(caption: string, spec: TopLevelSpec): Promise<Markup> {
 }
 
 function notAnalysed(runs: Run[]): Markup[] {
-  return runs.filter((run) => run.analysis === null).map((run) =>
-    missing(`${run.label}: not analysed yet (no analysis.json); scatter analyze --run ${run.dir} adds its diagnostics.`));
+  return runs
+    .filter((run) => run.analysis === null)
+    .map((run) => missing(`${run.label}: not analysed yet (no analysis.json); scatter analyze --run ${run.dir} adds its diagnostics.`));
 }
 
 /** How the run was trained, from the last process that trained it (environment.jsonl). */
@@ -77,9 +78,11 @@ function trainedWith(run: Run): string {
 }
 
 function runList(runs: Run[]): Markup {
-  return html`<ul>${runs.map((run) => html`<li><b>${run.label}</b>: <code>${run.dir}</code>, ${run.config.data.dataset}
+  return html`<ul>${runs.map(
+    (run) => html`<li><b>${run.label}</b>: <code>${run.dir}</code>, ${run.config.data.dataset}
     (imbalance ratio ${run.config.data.imbalance.ratio}), ${run.config.model.name}, ${run.config.train.epochs} epochs;
-    ${trainedWith(run)}</li>`)}</ul>`;
+    ${trainedWith(run)}</li>`,
+  )}</ul>`;
 }
 
 function resultsTable(runs: Run[]): Markup {
@@ -113,7 +116,10 @@ function acrossSeeds(runs: Run[]): Markup {
   const groups = seedGroups(runs).filter((group) => group.length >= 2);
   if (groups.length === 0) return missing('No configuration here has more than one finished seed: nothing to average.');
   const percents = (group: Run[], key: 'top1' | 'many' | 'medium' | 'few'): number[] =>
-    group.map((run) => run.summary![key]).filter((value): value is number => value !== null).map((value) => value * 100);
+    group
+      .map((run) => run.summary![key])
+      .filter((value): value is number => value !== null)
+      .map((value) => value * 100);
   const cell = (values: number[]) => html`<td>${values.length === 0 ? '–' : formatMeanSpread(values)}</td>`;
   const reference = percents(groups[0]!, 'top1');
   const rows = groups.map((group, i) => {
@@ -139,7 +145,11 @@ function diagnosticsTable(runs: Run[]): Markup {
   const pair = (key: keyof Omit<FeatureDiagnostics, 'singularValues'>, before: FeatureDiagnostics, after: FeatureDiagnostics | null) =>
     html`<td>${number(before[key])}${after === null ? '' : ` → ${number(after[key])}`}</td>`;
   const rows = analysed.map((run) => {
-    const { features: { beforeNeck, afterNeck }, classifier, checkpoint } = run.analysis!;
+    const {
+      features: { beforeNeck, afterNeck },
+      classifier,
+      checkpoint,
+    } = run.analysis!;
     return html`<tr><th>${run.label}</th><td><code>${checkpoint}</code></td>
       ${(['meanAbsCorrelation', 'effectiveRank', 'gaussianEntropy', 'covarianceCondition'] as const).map((key) => pair(key, beforeNeck, afterNeck))}
       <td>${number(classifier.hessianCondition)}</td><td>${number(classifier.gradientCoupling)}</td></tr>`;
@@ -153,39 +163,70 @@ function diagnosticsTable(runs: Run[]): Markup {
 }
 
 async function curves(runs: Run[]): Promise<Markup[]> {
-  const series = (field: 'trainLoss' | 'top1'): Point[] => runs.flatMap((run) => run.metrics
-    .filter((record) => typeof record[field] === 'number')
-    .map((record) => ({ x: record.epoch, y: record[field]!, series: run.label })));
+  const series = (field: 'trainLoss' | 'top1'): Point[] =>
+    runs.flatMap((run) =>
+      run.metrics
+        .filter((record) => typeof record[field] === 'number')
+        .map((record) => ({ x: record.epoch, y: record[field]!, series: run.label })),
+    );
   const loss = series('trainLoss');
   const accuracy = series('top1');
   const options = { x: { title: 'epoch', integer: true }, series: 'run' };
   return [
     ...runs.filter((run) => run.metrics.length === 0).map((run) => missing(`${run.label}: no epochs in metrics.jsonl yet.`)),
-    html`<div class="figures">${loss.length === 0 ? null : await figure('Training loss (mean over the epoch)',
-      lineChart(loss, { ...options, y: { title: 'training loss' } }))}
-    ${accuracy.length === 0 ? null : await figure('Test top-1 accuracy at the evaluated epochs',
-      lineChart(accuracy, { ...options, y: { title: 'top-1', percent: true } }))}</div>`,
+    html`<div class="figures">${
+      loss.length === 0
+        ? null
+        : await figure('Training loss (mean over the epoch)', lineChart(loss, { ...options, y: { title: 'training loss' } }))
+    }
+    ${
+      accuracy.length === 0
+        ? null
+        : await figure(
+            'Test top-1 accuracy at the evaluated epochs',
+            lineChart(accuracy, { ...options, y: { title: 'top-1', percent: true } }),
+          )
+    }</div>`,
   ];
 }
 
 /** Per-class values against the class's training images, log scale, one line per run. */
 function perClassChart(points: Point[], title: string, percentages: boolean): TopLevelSpec {
-  return lineChart(points.filter((point) => point.x > 0), {
-    x: { title: 'training images of the class', log: true }, y: { title, percent: percentages }, series: 'run',
-  });
+  return lineChart(
+    points.filter((point) => point.x > 0),
+    {
+      x: { title: 'training images of the class', log: true },
+      y: { title, percent: percentages },
+      series: 'run',
+    },
+  );
 }
 
 async function perClass(runs: Run[]): Promise<Markup[]> {
   const finished = runs.filter((run) => run.summary !== null);
-  const accuracy = finished.flatMap((run) => run.summary!.perClass.map((y, c) => ({ x: run.summary!.classCounts[c]!, y, series: run.label })));
-  const norms = runs.flatMap((run) => (run.analysis?.classifier.weightNorms ?? [])
-    .map((y, c) => ({ x: run.analysis!.classCounts[c]!, y, series: run.label })));
+  const accuracy = finished.flatMap((run) =>
+    run.summary!.perClass.map((y, c) => ({ x: run.summary!.classCounts[c]!, y, series: run.label })),
+  );
+  const norms = runs.flatMap((run) =>
+    (run.analysis?.classifier.weightNorms ?? []).map((y, c) => ({ x: run.analysis!.classCounts[c]!, y, series: run.label })),
+  );
   return [
-    ...runs.filter((run) => run.summary === null).map((run) => missing(`${run.label}: no per-class accuracy until the run finishes (summary.json).`)),
-    html`<div class="figures">${finished.length === 0 ? null
-      : await figure('Per-class test accuracy against class frequency', perClassChart(accuracy, 'accuracy', true))}
-    ${norms.length === 0 ? null : await figure('Classifier weight norm of each class against class frequency (analysis.json)',
-      perClassChart(norms, 'weight norm', false))}</div>`,
+    ...runs
+      .filter((run) => run.summary === null)
+      .map((run) => missing(`${run.label}: no per-class accuracy until the run finishes (summary.json).`)),
+    html`<div class="figures">${
+      finished.length === 0
+        ? null
+        : await figure('Per-class test accuracy against class frequency', perClassChart(accuracy, 'accuracy', true))
+    }
+    ${
+      norms.length === 0
+        ? null
+        : await figure(
+            'Classifier weight norm of each class against class frequency (analysis.json)',
+            perClassChart(norms, 'weight norm', false),
+          )
+    }</div>`,
   ];
 }
 
@@ -201,9 +242,15 @@ async function correlations(runs: Run[]): Promise<Markup[]> {
     if (run.analysis === null) continue;
     const { correlation, features } = run.analysis;
     const before = await correlationHeatmap(run, 'before the neck', correlation.beforeNeck, features.beforeNeck.meanAbsCorrelation);
-    const after = correlation.afterNeck === null || features.afterNeck === null
-      ? missing(`${run.label}: no neck (model.neck identity): the classifier sees the features on the left.`)
-      : await correlationHeatmap(run, `after the neck (${run.config.model.neck})`, correlation.afterNeck, features.afterNeck.meanAbsCorrelation);
+    const after =
+      correlation.afterNeck === null || features.afterNeck === null
+        ? missing(`${run.label}: no neck (model.neck identity): the classifier sees the features on the left.`)
+        : await correlationHeatmap(
+            run,
+            `after the neck (${run.config.model.neck})`,
+            correlation.afterNeck,
+            features.afterNeck.meanAbsCorrelation,
+          );
     rows.push(html`<div class="figures">${before}${after}</div>`);
   }
   return [...notAnalysed(runs), ...rows];
@@ -216,28 +263,53 @@ async function spectra(runs: Run[]): Promise<Markup[]> {
   const points = runs.flatMap((run) => {
     if (run.analysis === null) return [];
     const { beforeNeck, afterNeck } = run.analysis.features;
-    return [...normalised(run, beforeNeck.singularValues, 'before the neck'), ...(afterNeck === null ? [] : normalised(run, afterNeck.singularValues, 'after the neck'))];
+    return [
+      ...normalised(run, beforeNeck.singularValues, 'before the neck'),
+      ...(afterNeck === null ? [] : normalised(run, afterNeck.singularValues, 'after the neck')),
+    ];
   });
   if (points.length === 0) return notAnalysed(runs);
-  return [...notAnalysed(runs), await figure('Singular values of the centred test features, divided by the largest (those under 1e-12 left out)',
-    lineChart(points, { x: { title: 'index', integer: true }, y: { title: 'singular value / largest', log: true }, series: 'run', style: 'features' }))];
+  return [
+    ...notAnalysed(runs),
+    await figure(
+      'Singular values of the centred test features, divided by the largest (those under 1e-12 left out)',
+      lineChart(points, {
+        x: { title: 'index', integer: true },
+        y: { title: 'singular value / largest', log: true },
+        series: 'run',
+        style: 'features',
+      }),
+    ),
+  ];
 }
 
 async function batchCovariance(runs: Run[]): Promise<Markup[]> {
   const recorded = runs.filter((run) => run.batchCovariance !== null);
   if (recorded.length === 0) return [missing(`No run recorded batch covariances (${BATCH_COVARIANCE_FILE}).`)];
-  const points = (value: (record: NonNullable<Run['batchCovariance']>[number]) => number | null): Point[] => recorded.flatMap((run) =>
-    run.batchCovariance!.map((record) => ({ x: record.step, y: value(record) ?? NaN, series: `${run.label} · ${record.sampler}` }))
-      .filter((point) => Number.isFinite(point.y) && point.y > 0));
+  const points = (value: (record: NonNullable<Run['batchCovariance']>[number]) => number | null): Point[] =>
+    recorded.flatMap((run) =>
+      run
+        .batchCovariance!.map((record) => ({ x: record.step, y: value(record) ?? NaN, series: `${run.label} · ${record.sampler}` }))
+        .filter((point) => Number.isFinite(point.y) && point.y > 0),
+    );
   const options = { x: { title: 'step', integer: true }, series: 'run · sampler' };
   const trace = points((record) => record.trace);
   const condition = points((record) => record.condition);
   return [
     ...runs.filter((run) => run.batchCovariance === null).map((run) => missing(`${run.label}: no ${BATCH_COVARIANCE_FILE}.`)),
-    html`<div class="figures">${trace.length === 0 ? null : await figure('Trace of the batch feature covariance',
-      lineChart(trace, { ...options, y: { title: 'trace', log: true } }))}
-    ${condition.length === 0 ? null : await figure('Condition number of the batch feature covariance (infinite ones left out)',
-      lineChart(condition, { ...options, y: { title: 'condition number', log: true } }))}</div>`,
+    html`<div class="figures">${
+      trace.length === 0
+        ? null
+        : await figure('Trace of the batch feature covariance', lineChart(trace, { ...options, y: { title: 'trace', log: true } }))
+    }
+    ${
+      condition.length === 0
+        ? null
+        : await figure(
+            'Condition number of the batch feature covariance (infinite ones left out)',
+            lineChart(condition, { ...options, y: { title: 'condition number', log: true } }),
+          )
+    }</div>`,
   ];
 }
 

@@ -58,7 +58,9 @@ export function methodOf(config: Config): string {
     loss.drwStartEpoch === null ? loss.name : `${loss.name}-drw`,
     loss.posthocTau === null ? null : 'post-hoc la',
     train.sampler === 'instance' ? null : train.sampler,
-  ].filter((part) => part !== null).join(' + ');
+  ]
+    .filter((part) => part !== null)
+    .join(' + ');
 }
 
 function readJson<T>(file: string, parseText: (text: string) => T = (text) => JSON.parse(text) as T): T | null {
@@ -91,7 +93,9 @@ function loadRun(directory: string): Omit<Run, 'label'> {
  */
 export function runDirectories(directory: string): string[] {
   if (existsSync(path.join(directory, 'config.yaml')) || !existsSync(directory) || !statSync(directory).isDirectory()) return [directory];
-  const inside = readdirSync(directory).sort().map((name) => path.join(directory, name))
+  const inside = readdirSync(directory)
+    .sort()
+    .map((name) => path.join(directory, name))
     .filter((entry) => existsSync(path.join(entry, 'config.yaml')));
   return inside.length > 0 ? inside : [directory];
 }

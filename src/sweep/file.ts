@@ -59,7 +59,8 @@ function jobsOf(file: string, entry: unknown, index: number): SweepJob[] {
   if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) fail(file, `${where} is not a mapping`);
   const job = entry as Record<string, unknown>;
   const unknown = Object.keys(job).filter((key) => !JOB_KEYS.has(key));
-  if (unknown.length > 0) fail(file, `${where} has unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (${[...JOB_KEYS].join(', ')})`);
+  if (unknown.length > 0)
+    fail(file, `${where} has unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (${[...JOB_KEYS].join(', ')})`);
   if (typeof job.name !== 'string' || !/^[\w.-]+$/.test(job.name)) fail(file, `${where}: name must be letters, digits, '.', '_' or '-'`);
   if (typeof job.config !== 'string') fail(file, `${where} (${job.name}): config is required`);
   if (job.stage1 !== undefined && typeof job.stage1 !== 'string') fail(file, `${where} (${job.name}): stage1 must name a job`);
@@ -69,8 +70,13 @@ function jobsOf(file: string, entry: unknown, index: number): SweepJob[] {
     fail(file, `${where} (${job.name}): seeds must be whole numbers >= 0`);
   }
   const set = strings(file, `${where} (${job.name}): set`, job.set);
-  return (seeds as number[]).map((seed) => ({ name: job.name as string, config: job.config as string, seed, set,
-    ...(job.stage1 === undefined ? {} : { stage1: job.stage1 as string }) }));
+  return (seeds as number[]).map((seed) => ({
+    name: job.name as string,
+    config: job.config as string,
+    seed,
+    set,
+    ...(job.stage1 === undefined ? {} : { stage1: job.stage1 as string }),
+  }));
 }
 
 /** Reads and checks a sweep file; errors name the file and the job. */
@@ -84,7 +90,8 @@ export function readSweepFile(file: string): SweepFile {
   const top = Array.isArray(document) ? { jobs: document } : document;
   if (typeof top !== 'object' || top === null) fail(file, 'expected a list of jobs or a mapping with jobs');
   const { jobs, set, rows, against, ...rest } = top as Record<string, unknown>;
-  if (Object.keys(rest).length > 0) fail(file, `unknown key${Object.keys(rest).length > 1 ? 's' : ''} ${Object.keys(rest).join(', ')} (jobs, set, rows, against)`);
+  if (Object.keys(rest).length > 0)
+    fail(file, `unknown key${Object.keys(rest).length > 1 ? 's' : ''} ${Object.keys(rest).join(', ')} (jobs, set, rows, against)`);
   if (!Array.isArray(jobs) || jobs.length === 0) fail(file, 'no jobs');
   const expanded = jobs.flatMap((entry, index) => jobsOf(file, entry, index));
   const seen = new Set<string>();
@@ -94,12 +101,15 @@ export function readSweepFile(file: string): SweepFile {
     seen.add(key);
   }
   for (const job of expanded) {
-    if (job.stage1 !== undefined && !seen.has(`${job.stage1}-seed${job.seed}`)) fail(file, `${job.name}: its stage1 ${job.stage1} has no job with seed ${job.seed}`);
+    if (job.stage1 !== undefined && !seen.has(`${job.stage1}-seed${job.seed}`))
+      fail(file, `${job.name}: its stage1 ${job.stage1} has no job with seed ${job.seed}`);
   }
-  if (rows !== undefined && (!Array.isArray(rows) || !rows.every((row) => typeof row?.name === 'string'))) fail(file, 'rows must be a list of { name, what }');
+  if (rows !== undefined && (!Array.isArray(rows) || !rows.every((row) => typeof row?.name === 'string')))
+    fail(file, 'rows must be a list of { name, what }');
   if (against !== undefined && typeof against !== 'string') fail(file, 'against must name a job');
   return {
-    jobs: expanded, set: strings(file, 'set', set),
+    jobs: expanded,
+    set: strings(file, 'set', set),
     rows: rows === undefined ? null : (rows as { name: string; what?: string }[]).map(({ name, what }) => ({ name, what: what ?? '' })),
     against: (against as string | undefined) ?? null,
   };

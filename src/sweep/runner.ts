@@ -65,11 +65,17 @@ export async function runSweep(options: SweepOptions): Promise<void> {
   const env = { ...process.env, SCATTER_NUM_THREADS: threads };
 
   const record = (job: SweepJob, fields: Record<string, unknown>): void => {
-    appendFileSync(results, `${JSON.stringify({ name: job.name, config: job.config, seed: job.seed, set: [...shared, ...(job.set ?? [])], ...fields })}\n`);
+    appendFileSync(
+      results,
+      `${JSON.stringify({ name: job.name, config: job.config, seed: job.seed, set: [...shared, ...(job.set ?? [])], ...fields })}\n`,
+    );
   };
   // Runs whose finished record the results file already holds: a restarted sweep does not record them again.
-  const recorded = new Set((readJsonLines<SweepRecord>(results) ?? [])
-    .filter((entry) => entry.unfinished !== true).map((entry) => `${entry.name}-seed${entry.seed}`));
+  const recorded = new Set(
+    (readJsonLines<SweepRecord>(results) ?? [])
+      .filter((entry) => entry.unfinished !== true)
+      .map((entry) => `${entry.name}-seed${entry.seed}`),
+  );
 
   /** `scatter ARGS` with its stderr appended to `logFile`; resolves to the exit code. */
   const scatter = (args: string[], logFile: string, onStart?: (child: ChildProcess) => void): Promise<number | null> => {
@@ -86,15 +92,27 @@ export async function runSweep(options: SweepOptions): Promise<void> {
       if (code !== 0) log(`sweep: analyze ${dir} failed (exit ${code}; see ${dir}.log)`);
     }
     if (options.keep !== undefined) new RunDir(dir).copyRecord(path.join(options.keep, path.basename(dir)));
-    const { top1, many, medium, few, bestTop1, timings } = JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')) as Record<string, unknown>;
-    record(job, { top1, many, medium, few, bestTop1, trainSeconds: (timings as { trainSeconds: number }).trainSeconds, wallSeconds: seconds });
+    const { top1, many, medium, few, bestTop1, timings } = JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    record(job, {
+      top1,
+      many,
+      medium,
+      few,
+      bestTop1,
+      trainSeconds: (timings as { trainSeconds: number }).trainSeconds,
+      wallSeconds: seconds,
+    });
   };
 
   const runDir = (name: string, seed: number): string => path.join(out, `${name}-seed${seed}`);
   // Jobs running now, by run directory, so that a decoupled job can wait for its stage 1.
   const running = new Map<string, Promise<void>>();
   const queue = [...jobs];
-  const waitsForStage1 = (job: SweepJob): boolean => job.stage1 !== undefined &&
+  const waitsForStage1 = (job: SweepJob): boolean =>
+    job.stage1 !== undefined &&
     (running.has(runDir(job.stage1, job.seed)) || queue.some((other) => other.name === job.stage1 && other.seed === job.seed));
 
   const run = async (job: SweepJob): Promise<void> => {
@@ -128,36 +146,46 @@ export async function runSweep(options: SweepOptions): Promise<void> {
     let stopped = false;
     let stop: NodeJS.Timeout | undefined;
     const code = await scatter(args, `${dir}.log`, (child) => {
-      stop = setTimeout(() => {
-        stopped = true;
-        child.kill('SIGTERM');
-      }, Math.max(0, deadline - Date.now()));
+      stop = setTimeout(
+        () => {
+          stopped = true;
+          child.kill('SIGTERM');
+        },
+        Math.max(0, deadline - Date.now()),
+      );
     });
     clearTimeout(stop);
     const seconds = Math.round((Date.now() - startTime) / 1000);
     if (code === 0 && existsSync(summaryFile)) {
       await collect(job, dir, seconds);
     } else {
-      const last = readFileSync(`${dir}.log`, 'utf8').trim().split('\n').filter((line) => line.startsWith('scatter:')).at(-1) ?? '';
+      const last =
+        readFileSync(`${dir}.log`, 'utf8')
+          .trim()
+          .split('\n')
+          .filter((line) => line.startsWith('scatter:'))
+          .at(-1) ?? '';
       record(job, { unfinished: true, exit: code, wallSeconds: seconds, error: stopped ? 'stopped at the deadline (resumable)' : last });
     }
     log(`sweep: ${job.name} seed ${job.seed} ${code === 0 ? 'done' : `ended (${code})`} after ${seconds} s`);
   };
 
-  await Promise.all(Array.from({ length: options.parallel ?? 2 }, async () => {
-    for (let job = queue.shift(); job !== undefined && Date.now() < deadline; job = queue.shift()) {
-      // A job waiting for its stage 1 lets the next job that need not wait have the slot, and comes after it.
-      const next = waitsForStage1(job) ? queue.findIndex((other) => !waitsForStage1(other)) : -1;
-      if (next >= 0) {
-        queue.splice(next + 1, 0, job);
-        continue;
+  await Promise.all(
+    Array.from({ length: options.parallel ?? 2 }, async () => {
+      for (let job = queue.shift(); job !== undefined && Date.now() < deadline; job = queue.shift()) {
+        // A job waiting for its stage 1 lets the next job that need not wait have the slot, and comes after it.
+        const next = waitsForStage1(job) ? queue.findIndex((other) => !waitsForStage1(other)) : -1;
+        if (next >= 0) {
+          queue.splice(next + 1, 0, job);
+          continue;
+        }
+        const dir = runDir(job.name, job.seed);
+        const finished = run(job);
+        running.set(dir, finished);
+        await finished;
+        running.delete(dir);
       }
-      const dir = runDir(job.name, job.seed);
-      const finished = run(job);
-      running.set(dir, finished);
-      await finished;
-      running.delete(dir);
-    }
-  }));
+    }),
+  );
   for (const job of queue) record(job, { unfinished: true, error: 'not started before the deadline' });
 }

@@ -25,13 +25,15 @@ export interface TableOptions {
 
 /** The finished runs of a folder of kept records, from each <name>-seed<seed>/summary.json. */
 function readRecordsDir(dir: string): SweepRecord[] {
-  return readdirSync(dir).sort().flatMap((entry) => {
-    const match = /^(.+)-seed(\d+)$/.exec(entry);
-    const summaryFile = path.join(dir, entry, 'summary.json');
-    if (match === null || !existsSync(summaryFile)) return [];
-    const { top1, many, medium, few } = JSON.parse(readFileSync(summaryFile, 'utf8')) as SweepRecord;
-    return [{ name: match[1]!, seed: Number(match[2]), top1, many, medium, few }];
-  });
+  return readdirSync(dir)
+    .sort()
+    .flatMap((entry) => {
+      const match = /^(.+)-seed(\d+)$/.exec(entry);
+      const summaryFile = path.join(dir, entry, 'summary.json');
+      if (match === null || !existsSync(summaryFile)) return [];
+      const { top1, many, medium, few } = JSON.parse(readFileSync(summaryFile, 'utf8')) as SweepRecord;
+      return [{ name: match[1]!, seed: Number(match[2]), top1, many, medium, few }];
+    });
 }
 
 /** The values present, in %. */
@@ -69,8 +71,17 @@ export function sweepTable(options: TableOptions): string {
 
   const rows = options.rows ?? [...byName.keys()].map((name) => ({ name, what: undefined }));
   const described = options.rows !== undefined && options.rows !== null;
-  const header = ['run', ...(described ? ['what'] : []), 'seeds', 'top-1', 'many', 'medium', 'few', 'top-1 per seed',
-    ...(reference === undefined ? [] : [`vs ${reference}`, 't', 'df', 'p'])];
+  const header = [
+    'run',
+    ...(described ? ['what'] : []),
+    'seeds',
+    'top-1',
+    'many',
+    'medium',
+    'few',
+    'top-1 per seed',
+    ...(reference === undefined ? [] : [`vs ${reference}`, 't', 'df', 'p']),
+  ];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---|').join('')}`];
   for (const { name, what } of rows) {
     const runs = byName.get(name);
@@ -79,14 +90,22 @@ export function sweepTable(options: TableOptions): string {
       continue;
     }
     runs.sort((a, b) => a.seed - b.seed);
-    const compared = reference === undefined ? '' : name === reference ? ' (reference) | | | |' : ` ${comparison(percents(runs.map((run) => run.top1)))} |`;
-    lines.push(`| ${name} |${described ? ` ${what} |` : ''} ${runs.map((run) => run.seed).join(', ')} | ${cell(runs.map((run) => run.top1))} | ` +
-      `${cell(runs.map((run) => run.many))} | ${cell(runs.map((run) => run.medium))} | ${cell(runs.map((run) => run.few))} | ` +
-      `${runs.map((run) => cell([run.top1])).join(', ')} |${compared}`);
+    const compared =
+      reference === undefined
+        ? ''
+        : name === reference
+          ? ' (reference) | | | |'
+          : ` ${comparison(percents(runs.map((run) => run.top1)))} |`;
+    lines.push(
+      `| ${name} |${described ? ` ${what} |` : ''} ${runs.map((run) => run.seed).join(', ')} | ${cell(runs.map((run) => run.top1))} | ` +
+        `${cell(runs.map((run) => run.many))} | ${cell(runs.map((run) => run.medium))} | ${cell(runs.map((run) => run.few))} | ` +
+        `${runs.map((run) => cell([run.top1])).join(', ')} |${compared}`,
+    );
   }
-  const pending = options.jobs === undefined
-    ? [...latest.values()].filter((result) => result.unfinished)
-    : options.jobs.filter((job) => !byName.get(job.name)?.some((run) => run.seed === job.seed));
+  const pending =
+    options.jobs === undefined
+      ? [...latest.values()].filter((result) => result.unfinished)
+      : options.jobs.filter((job) => !byName.get(job.name)?.some((run) => run.seed === job.seed));
   const missing = pending.map((result) => `${result.name} (seed ${result.seed})`);
   return missing.length === 0 ? lines.join('\n') : `${lines.join('\n')}\n\nNot finished: ${missing.join(', ')}.`;
 }

@@ -34,13 +34,22 @@ export interface GradOptions {
 }
 
 /** The gradients of outputs with respect to inputs, returned rather than accumulated into .grad. */
-export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | readonly Tensor[], options: GradOptions = {}): (Tensor | null)[] {
+export function grad(
+  outputs: Tensor | readonly Tensor[],
+  inputs: Tensor | readonly Tensor[],
+  options: GradOptions = {},
+): (Tensor | null)[] {
   const outputList = outputs instanceof Tensor ? [outputs] : outputs;
   const inputList = inputs instanceof Tensor ? [inputs] : inputs;
   const gradOutputs = options.gradOutputs ?? outputList.map(() => null);
-  const result = native.grad(outputList.map((t) => t.handle), inputList.map((t) => t.handle),
-    gradOutputs.map((g) => (g === null ? null : g.handle)), options.retainGraph, options.createGraph ?? false,
-    options.allowUnused ?? false);
+  const result = native.grad(
+    outputList.map((t) => t.handle),
+    inputList.map((t) => t.handle),
+    gradOutputs.map((g) => (g === null ? null : g.handle)),
+    options.retainGraph,
+    options.createGraph ?? false,
+    options.allowUnused ?? false,
+  );
   return result.map((handle) => (handle === null ? null : new Tensor(handle)));
 }
 

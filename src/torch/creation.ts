@@ -23,7 +23,10 @@ function finish(tensor: Tensor, options: TensorOptions): Tensor {
 }
 
 /** The factory arguments that every aten creation op takes: dtype, layout, device, pin_memory. */
-function factoryArgs(options: TensorOptions, defaultDtype: Dtype | null = 'float32'): [Dtype | null, undefined, Device | undefined, undefined] {
+function factoryArgs(
+  options: TensorOptions,
+  defaultDtype: Dtype | null = 'float32',
+): [Dtype | null, undefined, Device | undefined, undefined] {
   if (options.device !== undefined) assertDeviceAvailable(options.device);
   return [options.dtype ?? defaultDtype, undefined, options.device, undefined];
 }
@@ -57,16 +60,25 @@ function flattenInto(data: Nested, shape: number[], depth: number, out: (number 
 
 function encode(values: (number | boolean | bigint)[], dtype: Dtype): ArrayBufferView {
   switch (dtype) {
-    case 'float32': return Float32Array.from(values, Number);
-    case 'float64': return Float64Array.from(values, Number);
-    case 'int64': return BigInt64Array.from(values, (v) => BigInt(typeof v === 'bigint' ? v : Math.trunc(Number(v))));
-    case 'int32': return Int32Array.from(values, Number);
-    case 'int16': return Int16Array.from(values, Number);
-    case 'int8': return Int8Array.from(values, Number);
-    case 'uint8': return Uint8Array.from(values, Number);
-    case 'bool': return Uint8Array.from(values, (v) => (v ? 1 : 0));
+    case 'float32':
+      return Float32Array.from(values, Number);
+    case 'float64':
+      return Float64Array.from(values, Number);
+    case 'int64':
+      return BigInt64Array.from(values, (v) => BigInt(typeof v === 'bigint' ? v : Math.trunc(Number(v))));
+    case 'int32':
+      return Int32Array.from(values, Number);
+    case 'int16':
+      return Int16Array.from(values, Number);
+    case 'int8':
+      return Int8Array.from(values, Number);
+    case 'uint8':
+      return Uint8Array.from(values, Number);
+    case 'bool':
+      return Uint8Array.from(values, (v) => (v ? 1 : 0));
     case 'bfloat16':
-    case 'float16': return Float32Array.from(values, Number);
+    case 'float16':
+      return Float32Array.from(values, Number);
   }
 }
 

@@ -107,9 +107,10 @@ export class ProcessGroup {
 export function initProcessGroup(options: InitOptions = {}): ProcessGroup {
   const worldSize = intSetting(options.worldSize, 'worldSize', 'WORLD_SIZE', 1, 2 ** 31 - 1);
   const rank = intSetting(options.rank, 'rank', 'RANK', 0, worldSize - 1);
-  const localRank = options.localRank !== undefined || process.env.LOCAL_RANK !== undefined
-    ? intSetting(options.localRank, 'localRank', 'LOCAL_RANK', 0, worldSize - 1)
-    : rank;
+  const localRank =
+    options.localRank !== undefined || process.env.LOCAL_RANK !== undefined
+      ? intSetting(options.localRank, 'localRank', 'LOCAL_RANK', 0, worldSize - 1)
+      : rank;
   const masterAddr = options.masterAddr ?? process.env.MASTER_ADDR;
   if (masterAddr === undefined || masterAddr === '') {
     throw new Error('initProcessGroup: MASTER_ADDR is not set: pass masterAddr in the options or launch with torchrun');

@@ -34,8 +34,7 @@ export function bytesPerElement(dtype: Dtype): number {
   }
 }
 
-export type TypedArray =
-  | Float32Array | Float64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array | BigInt64Array;
+export type TypedArray = Float32Array | Float64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array | BigInt64Array;
 
 /** The dtype a typed array holds by default (Uint16Array is ambiguous and needs an explicit dtype). */
 export function dtypeOfTypedArray(data: TypedArray): Dtype {

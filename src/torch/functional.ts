@@ -38,12 +38,25 @@ export interface BatchNormOptions {
 
 /** Batch normalisation over dim 1; running statistics are updated in place when training. */
 export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormOptions = {}): Tensor {
-  return op('batch_norm', input, options.weight ?? null, options.bias ?? null, runningMean, runningVar,
-    options.training ?? false, options.momentum ?? 0.1, options.eps ?? 1e-5, true);
+  return op(
+    'batch_norm',
+    input,
+    options.weight ?? null,
+    options.bias ?? null,
+    runningMean,
+    runningVar,
+    options.training ?? false,
+    options.momentum ?? 0.1,
+    options.eps ?? 1e-5,
+    true,
+  );
 }
 
-export function layerNorm(input: Tensor, normalizedShape: readonly number[],
-  options: { weight?: Tensor | null; bias?: Tensor | null; eps?: number } = {}): Tensor {
+export function layerNorm(
+  input: Tensor,
+  normalizedShape: readonly number[],
+  options: { weight?: Tensor | null; bias?: Tensor | null; eps?: number } = {},
+): Tensor {
   return op('layer_norm', input, normalizedShape, options.weight ?? null, options.bias ?? null, options.eps ?? 1e-5, true);
 }
 
@@ -80,13 +93,28 @@ export interface PoolOptions {
 }
 
 export function maxPool2d(input: Tensor, kernelSize: Pair, options: PoolOptions & { dilation?: Pair } = {}): Tensor {
-  return op('max_pool2d', input, kernelSize, options.stride ?? kernelSize, options.padding ?? 0, options.dilation ?? 1,
-    options.ceilMode ?? false);
+  return op(
+    'max_pool2d',
+    input,
+    kernelSize,
+    options.stride ?? kernelSize,
+    options.padding ?? 0,
+    options.dilation ?? 1,
+    options.ceilMode ?? false,
+  );
 }
 
 export function avgPool2d(input: Tensor, kernelSize: Pair, options: PoolOptions & { countIncludePad?: boolean } = {}): Tensor {
-  return op('avg_pool2d', input, kernelSize, options.stride ?? kernelSize, options.padding ?? 0, options.ceilMode ?? false,
-    options.countIncludePad ?? true, null);
+  return op(
+    'avg_pool2d',
+    input,
+    kernelSize,
+    options.stride ?? kernelSize,
+    options.padding ?? 0,
+    options.ceilMode ?? false,
+    options.countIncludePad ?? true,
+    null,
+  );
 }
 
 export function adaptiveAvgPool2d(input: Tensor, outputSize: Pair): Tensor {
@@ -102,8 +130,15 @@ export interface LossOptions {
 
 /** Cross-entropy of logits (N, C, ...) against class indices or class probabilities. */
 export function crossEntropy(input: Tensor, target: Tensor, options: LossOptions & { labelSmoothing?: number } = {}): Tensor {
-  return op('cross_entropy_loss', input, target, options.weight ?? null, reductionCode(options.reduction),
-    options.ignoreIndex ?? -100, options.labelSmoothing ?? 0);
+  return op(
+    'cross_entropy_loss',
+    input,
+    target,
+    options.weight ?? null,
+    reductionCode(options.reduction),
+    options.ignoreIndex ?? -100,
+    options.labelSmoothing ?? 0,
+  );
 }
 
 /** Negative log-likelihood of log-probabilities (N, C, ...) against class indices. */
@@ -115,21 +150,36 @@ export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = 'm
   return op('mse_loss', input, target, reductionCode(reduction));
 }
 
-export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor,
-  options: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction } = {}): Tensor {
-  return op('binary_cross_entropy_with_logits', input, target, options.weight ?? null, options.posWeight ?? null,
-    reductionCode(options.reduction));
+export function binaryCrossEntropyWithLogits(
+  input: Tensor,
+  target: Tensor,
+  options: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction } = {},
+): Tensor {
+  return op(
+    'binary_cross_entropy_with_logits',
+    input,
+    target,
+    options.weight ?? null,
+    options.posWeight ?? null,
+    reductionCode(options.reduction),
+  );
 }
 
 /** Pads the last dims: [left, right, top, bottom, ...] as in PyTorch. */
-export function pad(input: Tensor, padding: readonly number[], mode: 'constant' | 'reflect' | 'replicate' | 'circular' = 'constant',
-  value = 0): Tensor {
+export function pad(
+  input: Tensor,
+  padding: readonly number[],
+  mode: 'constant' | 'reflect' | 'replicate' | 'circular' = 'constant',
+  value = 0,
+): Tensor {
   return op('pad', input, padding, mode, mode === 'constant' ? value : null);
 }
 
 /** Resizes (N, C, H, W) to `size` or by `scaleFactor`, with nearest or bilinear interpolation. */
-export function interpolate(input: Tensor, options: { size?: Pair; scaleFactor?: number; mode?: 'nearest' | 'bilinear';
-  alignCorners?: boolean }): Tensor {
+export function interpolate(
+  input: Tensor,
+  options: { size?: Pair; scaleFactor?: number; mode?: 'nearest' | 'bilinear'; alignCorners?: boolean },
+): Tensor {
   const [height, width] = input.shape.slice(-2) as [number, number];
   let size: readonly [number, number];
   if (options.size !== undefined) {
@@ -139,7 +189,7 @@ export function interpolate(input: Tensor, options: { size?: Pair; scaleFactor?:
   } else {
     throw new TypeError('interpolate: give size or scaleFactor');
   }
-  const scale = options.size === undefined ? options.scaleFactor ?? null : null;
+  const scale = options.size === undefined ? (options.scaleFactor ?? null) : null;
   if ((options.mode ?? 'nearest') === 'nearest') return op('upsample_nearest2d', input, size, scale, scale);
   return op('upsample_bilinear2d', input, size, options.alignCorners ?? false, scale, scale);
 }
@@ -160,7 +210,14 @@ export function normalize(input: Tensor, p = 2, dim = 1, eps = 1e-12): Tensor {
 
 /** Max-pooled values and their flat indices (for unpooling and tests). */
 export function maxPool2dWithIndices(input: Tensor, kernelSize: Pair, options: PoolOptions = {}): { values: Tensor; indices: Tensor } {
-  const [values, indices] = ops('max_pool2d_with_indices', input, kernelSize, options.stride ?? kernelSize,
-    options.padding ?? 0, 1, options.ceilMode ?? false);
+  const [values, indices] = ops(
+    'max_pool2d_with_indices',
+    input,
+    kernelSize,
+    options.stride ?? kernelSize,
+    options.padding ?? 0,
+    1,
+    options.ceilMode ?? false,
+  );
   return { values: values!, indices: indices! };
 }

@@ -29,7 +29,10 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[],
       if (input.requiresGrad && input.dtype !== 'float64') throw new TypeError('gradcheck: inputs that require grad must be float64');
     }
     const probe = noGrad(() => randnLike(fn(...inputs)));
-    const projected = (): Tensor => fn(...inputs).mul(probe).sum();
+    const projected = (): Tensor =>
+      fn(...inputs)
+        .mul(probe)
+        .sum();
     const checked = inputs.filter((input) => input.requiresGrad);
     const analytic = grad(projected(), checked, { allowUnused: true });
     let result: GradcheckResult = { ok: true, worstExcess: -Infinity, worst: null };
@@ -37,18 +40,24 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[],
       const expected = analytic[index] === null ? new Float64Array(input.numel()) : (analytic[index]!.toTypedArray() as Float64Array);
       const flat = input.view([-1]);
       for (let element = 0; element < expected.length; element++) {
-        const numeric = noGrad(() => scope(() => {
-          const entry = flat.select(0, element);
-          entry.add_(eps);
-          const plus = projected().item();
-          entry.sub_(2 * eps);
-          const minus = projected().item();
-          entry.add_(eps);
-          return (plus - minus) / (2 * eps);
-        }));
+        const numeric = noGrad(() =>
+          scope(() => {
+            const entry = flat.select(0, element);
+            entry.add_(eps);
+            const plus = projected().item();
+            entry.sub_(2 * eps);
+            const minus = projected().item();
+            entry.add_(eps);
+            return (plus - minus) / (2 * eps);
+          }),
+        );
         const excess = Math.abs(expected[element]! - numeric) - rtol * Math.abs(numeric);
         if (excess > result.worstExcess) {
-          result = { ok: result.ok, worstExcess: excess, worst: { input: inputs.indexOf(input), element, analytic: expected[element]!, numeric } };
+          result = {
+            ok: result.ok,
+            worstExcess: excess,
+            worst: { input: inputs.indexOf(input), element, analytic: expected[element]!, numeric },
+          };
         }
         if (excess > atol) result.ok = false;
       }

@@ -8,7 +8,17 @@ export * from './functions.js';
 export * from './functional.js';
 export { enableGrad, grad, isGradEnabled, noGrad, zeroGrad } from './autograd.js';
 export { keep, memory, scope } from './memory.js';
-export { autocast, cuda, getNumThreads, getRngState, manualSeed, setNumThreads, setParentDeathSignal, setRngState, version } from './runtime.js';
+export {
+  autocast,
+  cuda,
+  getNumThreads,
+  getRngState,
+  manualSeed,
+  setNumThreads,
+  setParentDeathSignal,
+  setRngState,
+  version,
+} from './runtime.js';
 export * as distributed from './distributed.js';
 export * as linalg from './linalg.js';
 export * as safetensors from './safetensors.js';

@@ -31,8 +31,14 @@ export interface NativeAddon {
   sameStorage(a: Handle, b: Handle): boolean;
 
   backward(outputs: Handle[], grads: (Handle | null)[], retainGraph: boolean, createGraph: boolean): void;
-  grad(outputs: Handle[], inputs: Handle[], grads: (Handle | null)[], retainGraph: boolean | undefined,
-       createGraph: boolean, allowUnused: boolean): (Handle | null)[];
+  grad(
+    outputs: Handle[],
+    inputs: Handle[],
+    grads: (Handle | null)[],
+    retainGraph: boolean | undefined,
+    createGraph: boolean,
+    allowUnused: boolean,
+  ): (Handle | null)[];
   getGrad(handle: Handle): Handle | null;
   setGrad(handle: Handle, grad: Handle | null): void;
   requiresGrad(handle: Handle): boolean;
@@ -56,11 +62,15 @@ export interface NativeAddon {
 
   /** Blocks until all ranks have joined (rank 0 hosts the store) or timeoutMs passes. */
   createProcessGroup(options: {
-    backend: 'gloo' | 'nccl'; rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number;
+    backend: 'gloo' | 'nccl';
+    rank: number;
+    worldSize: number;
+    masterAddr: string;
+    masterPort: number;
+    timeoutMs: number;
   }): GroupHandle;
   // Blocking collectives: allReduce and broadcast write into their tensor, allGather returns worldSize tensors.
-  processGroupCollective(group: GroupHandle, kind: 'allReduce', tensors: [Handle],
-                         op: 'sum' | 'avg' | 'max' | 'min' | 'product'): void;
+  processGroupCollective(group: GroupHandle, kind: 'allReduce', tensors: [Handle], op: 'sum' | 'avg' | 'max' | 'min' | 'product'): void;
   processGroupCollective(group: GroupHandle, kind: 'broadcast', tensors: [Handle], src: number): void;
   processGroupCollective(group: GroupHandle, kind: 'allGather', tensors: [Handle]): Handle[];
   processGroupCollective(group: GroupHandle, kind: 'barrier', tensors: []): void;

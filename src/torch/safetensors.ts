@@ -10,8 +10,16 @@ import { native } from './native.js';
 import { Tensor } from './tensor.js';
 
 const TO_FILE: Record<Dtype, string> = {
-  float32: 'F32', float64: 'F64', bfloat16: 'BF16', float16: 'F16', int64: 'I64', int32: 'I32', int16: 'I16',
-  int8: 'I8', uint8: 'U8', bool: 'BOOL',
+  float32: 'F32',
+  float64: 'F64',
+  bfloat16: 'BF16',
+  float16: 'F16',
+  int64: 'I64',
+  int32: 'I32',
+  int16: 'I16',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
 };
 const FROM_FILE = new Map<string, Dtype>(Object.entries(TO_FILE).map(([dtype, code]) => [code, dtype as Dtype]));
 
@@ -44,7 +52,10 @@ export function serialize(tensors: Record<string, Tensor>, metadata?: Record<str
 }
 
 /** Decodes a safetensors file's bytes into named CPU tensors and its metadata. */
-export function deserialize(bytes: Uint8Array, source = 'safetensors data'): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+export function deserialize(
+  bytes: Uint8Array,
+  source = 'safetensors data',
+): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
   const fail = (why: string): never => {
     throw new Error(`${source}: not a valid safetensors file: ${why}`);
   };
@@ -101,7 +112,7 @@ export function loadMetadata(file: string): Record<string, string> {
       throw new Error(`${file}: not a valid safetensors file: header length ${header.length} runs past the end of the file`);
     }
     try {
-      return ((JSON.parse(header.toString('utf8')) as { __metadata__?: Record<string, string> }).__metadata__) ?? {};
+      return (JSON.parse(header.toString('utf8')) as { __metadata__?: Record<string, string> }).__metadata__ ?? {};
     } catch (error) {
       throw new Error(`${file}: not a valid safetensors file: header is not JSON (${(error as Error).message})`);
     }

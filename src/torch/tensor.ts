@@ -242,11 +242,19 @@ export class Tensor implements Disposable {
 
   /** A tensor of another dtype, device or memory format (this same tensor when nothing changes). */
   to(target: Dtype | Device | ToOptions): Tensor {
-    const options: ToOptions =
-      typeof target === 'string' ? (isDtypeName(target) ? { dtype: target } : { device: target }) : target;
+    const options: ToOptions = typeof target === 'string' ? (isDtypeName(target) ? { dtype: target } : { device: target }) : target;
     if (options.device !== undefined) assertDeviceAvailable(options.device);
-    return op('to.dtype_layout', this, options.dtype, undefined, options.device, undefined, false,
-      options.copy ?? false, options.memoryFormat);
+    return op(
+      'to.dtype_layout',
+      this,
+      options.dtype,
+      undefined,
+      options.device,
+      undefined,
+      false,
+      options.copy ?? false,
+      options.memoryFormat,
+    );
   }
 
   cpu(): Tensor {
@@ -290,16 +298,24 @@ export class Tensor implements Disposable {
   toTypedArray(): TypedArray {
     const buffer = native.toBuffer(this.handle);
     switch (this.dtype) {
-      case 'float32': return new Float32Array(buffer);
-      case 'float64': return new Float64Array(buffer);
-      case 'int64': return new BigInt64Array(buffer);
-      case 'int32': return new Int32Array(buffer);
-      case 'int16': return new Int16Array(buffer);
-      case 'int8': return new Int8Array(buffer);
+      case 'float32':
+        return new Float32Array(buffer);
+      case 'float64':
+        return new Float64Array(buffer);
+      case 'int64':
+        return new BigInt64Array(buffer);
+      case 'int32':
+        return new Int32Array(buffer);
+      case 'int16':
+        return new Int16Array(buffer);
+      case 'int8':
+        return new Int8Array(buffer);
       case 'uint8':
-      case 'bool': return new Uint8Array(buffer);
+      case 'bool':
+        return new Uint8Array(buffer);
       case 'bfloat16':
-      case 'float16': return new Uint16Array(buffer);
+      case 'float16':
+        return new Uint16Array(buffer);
     }
   }
 
@@ -327,12 +343,17 @@ export class Tensor implements Disposable {
     if (this.isDisposed) return 'tensor(<disposed>)';
     const shape = this.shape;
     const total = shape.reduce((a, b) => a * b, 1);
-    const suffix = `shape=[${shape.join(', ')}], dtype=${this.dtype}` +
-      (this.device === 'cpu' ? '' : `, device=${this.device}`) + (this.requiresGrad ? ', requiresGrad=true' : '');
+    const suffix =
+      `shape=[${shape.join(', ')}], dtype=${this.dtype}` +
+      (this.device === 'cpu' ? '' : `, device=${this.device}`) +
+      (this.requiresGrad ? ', requiresGrad=true' : '');
     if (total > 1000) return `tensor(<${total} elements>, ${suffix})`;
     const format = (value: unknown): string =>
-      Array.isArray(value) ? `[${value.map(format).join(', ')}]` : Number.isInteger(value) ? String(value) :
-        (value as number).toPrecision(6).replace(/\.?0+$/, '');
+      Array.isArray(value)
+        ? `[${value.map(format).join(', ')}]`
+        : Number.isInteger(value)
+          ? String(value)
+          : (value as number).toPrecision(6).replace(/\.?0+$/, '');
     return `tensor(${format(this.tolist())}, ${suffix})`;
   }
 

@@ -12,15 +12,25 @@ export function samplerOf(batchSampler: BatchSampler, configured: string, epoch:
 }
 
 /** The record of one training step's features (epoch 0-based, as the trainer counts; recorded 1-based). */
-export function batchCovarianceRecord(features: torch.Tensor, at: { epoch: number; step: number }, sampler: string): Record<string, unknown> {
-  return torch.noGrad(() => torch.scope(() => {
-    const x = features.detach().to('float64');
-    const cov = covariance(x);
-    const condition = conditionNumber(cov);
-    return {
-      epoch: at.epoch + 1, step: at.step, sampler, batchSize: x.shape[0]!,
-      trace: cov.diagonal().sum().item(), condition: Number.isFinite(condition) ? condition : null,
-      meanAbsCorrelation: meanAbsOffDiagonal(correlationMatrix(x)),
-    };
-  }));
+export function batchCovarianceRecord(
+  features: torch.Tensor,
+  at: { epoch: number; step: number },
+  sampler: string,
+): Record<string, unknown> {
+  return torch.noGrad(() =>
+    torch.scope(() => {
+      const x = features.detach().to('float64');
+      const cov = covariance(x);
+      const condition = conditionNumber(cov);
+      return {
+        epoch: at.epoch + 1,
+        step: at.step,
+        sampler,
+        batchSize: x.shape[0]!,
+        trace: cov.diagonal().sum().item(),
+        condition: Number.isFinite(condition) ? condition : null,
+        meanAbsCorrelation: meanAbsOffDiagonal(correlationMatrix(x)),
+      };
+    }),
+  );
 }

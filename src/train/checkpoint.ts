@@ -66,8 +66,11 @@ function parseMeta(metadata: Record<string, string>, file: string): CheckpointMe
 
 /** The tensors whose names start with `prefix` ('model.', 'optimizer.'), under their names without it. */
 export function section(tensors: Record<string, torch.Tensor>, prefix: string): Record<string, torch.Tensor> {
-  return Object.fromEntries(Object.entries(tensors)
-    .filter(([name]) => name.startsWith(prefix)).map(([name, tensor]) => [name.slice(prefix.length), tensor]));
+  return Object.fromEntries(
+    Object.entries(tensors)
+      .filter(([name]) => name.startsWith(prefix))
+      .map(([name, tensor]) => [name.slice(prefix.length), tensor]),
+  );
 }
 
 /** Calls `use` with a checkpoint's model tensors and disposes them after. */
@@ -84,8 +87,14 @@ export function withModelState<T>(file: string, use: (state: Record<string, torc
 export function nonFiniteTensors(tensors: Record<string, torch.Tensor>): string[] {
   const floating = Object.entries(tensors).filter(([, tensor]) => tensor.isFloatingPoint());
   if (floating.length === 0) return [];
-  const finite = torch.noGrad(() => torch.scope(() =>
-    torch.stack(floating.map(([, tensor]) => tensor.isfinite().all())).cpu().toTypedArray()));
+  const finite = torch.noGrad(() =>
+    torch.scope(() =>
+      torch
+        .stack(floating.map(([, tensor]) => tensor.isfinite().all()))
+        .cpu()
+        .toTypedArray(),
+    ),
+  );
   return floating.filter((_, i) => !finite[i]).map(([name]) => name);
 }
 
@@ -100,8 +109,10 @@ export class NonFiniteLossError extends Error {
 /** Raised when an epoch ends with parameters, buffers or optimizer state that are not finite: nothing is saved. */
 export class NonFiniteStateError extends Error {
   constructor(epoch: number, names: readonly string[], lastGood: string | null) {
-    super(`after epoch ${epoch} the training state is not finite (${names.length} tensor${names.length === 1 ? '' : 's'}, ` +
-      `first ${names[0]}): it was not saved; ${lastGoodText(lastGood)}`);
+    super(
+      `after epoch ${epoch} the training state is not finite (${names.length} tensor${names.length === 1 ? '' : 's'}, ` +
+        `first ${names[0]}): it was not saved; ${lastGoodText(lastGood)}`,
+    );
     this.name = 'NonFiniteStateError';
   }
 }
@@ -116,8 +127,12 @@ function lastGoodText(lastGood: string | null): string {
  * become last.safetensors, best.safetensors too when `improved`, then the records are appended. Refuses (throws
  * NonFiniteStateError, writing nothing) a state that is not finite.
  */
-export function commitEpoch(dir: RunDir, tensors: Record<string, torch.Tensor>, meta: CheckpointMeta & { committed: EpochRecords },
-  improved: boolean): void {
+export function commitEpoch(
+  dir: RunDir,
+  tensors: Record<string, torch.Tensor>,
+  meta: CheckpointMeta & { committed: EpochRecords },
+  improved: boolean,
+): void {
   const bad = nonFiniteTensors(tensors);
   if (bad.length > 0) throw new NonFiniteStateError(meta.epoch, bad, dir.checkpoint('last'));
   torch.safetensors.saveFile(tensors, dir.checkpoint('last'), { scatter: JSON.stringify(meta) });
@@ -181,14 +196,21 @@ export function chooseCheckpoint(dir: RunDir, which: 'best' | 'last'): { file: s
   if (!existsSync(last)) throw new Error(`${dir.root} has no checkpoint yet (no epoch has finished)`);
   const meta = readCheckpointMeta(last);
   if (which === 'last') return { file: last, epoch: meta.epoch, note: `last.safetensors (epoch ${meta.epoch})` };
-  if (meta.bestEpoch < 0) throw new Error(`${dir.root} has no best checkpoint: no evaluation yet after ${meta.epoch} epochs (use --checkpoint last)`);
+  if (meta.bestEpoch < 0)
+    throw new Error(`${dir.root} has no best checkpoint: no evaluation yet after ${meta.epoch} epochs (use --checkpoint last)`);
   const best = dir.checkpoint('best');
   if (existsSync(best) && readCheckpointMeta(best).epoch === meta.bestEpoch) {
     return { file: best, epoch: meta.bestEpoch, note: `best.safetensors (epoch ${meta.bestEpoch})` };
   }
   if (meta.bestEpoch === meta.epoch) {
-    return { file: last, epoch: meta.epoch, note: `the best epoch ${meta.bestEpoch}, which is last.safetensors (best.safetensors is missing or older)` };
+    return {
+      file: last,
+      epoch: meta.epoch,
+      note: `the best epoch ${meta.bestEpoch}, which is last.safetensors (best.safetensors is missing or older)`,
+    };
   }
-  throw new Error(`${dir.root}: the best epoch is ${meta.bestEpoch} but best.safetensors ${existsSync(best) ? 'holds another epoch' : 'is missing'} ` +
-    '(use --checkpoint last)');
+  throw new Error(
+    `${dir.root}: the best epoch is ${meta.bestEpoch} but best.safetensors ${existsSync(best) ? 'holds another epoch' : 'is missing'} ` +
+      '(use --checkpoint last)',
+  );
 }

@@ -10,18 +10,41 @@ import { DECOUPLED_METHODS, DEFAULT_TAU_GRID } from '../longtail/decoupled.js';
 import { LOSS_NAMES, type LossConfig } from '../longtail/losses.js';
 import { DECOMPOSITION_DTYPES, NECK_KINDS, RUNNING_STATISTICS, WHITENING_METHODS } from '../longtail/whitening.js';
 import {
-  type BooleanField, ConfigError, type EnumField, type Fields, type Infer, type NumberField, type NumberListField,
-  type SectionField, type StringField, setKey, validate,
+  type BooleanField,
+  ConfigError,
+  type EnumField,
+  type Fields,
+  type Infer,
+  type NumberField,
+  type NumberListField,
+  type SectionField,
+  type StringField,
+  setKey,
+  validate,
 } from './schema.js';
 import { leaves } from '../util/objects.js';
 
-const int = (doc: string, defaultValue: number | null, min?: number): NumberField =>
-  ({ kind: 'number', integer: true, doc, default: defaultValue, min });
-const real = (doc: string, defaultValue: number | null, min?: number, max?: number): NumberField =>
-  ({ kind: 'number', doc, default: defaultValue, min, max });
+const int = (doc: string, defaultValue: number | null, min?: number): NumberField => ({
+  kind: 'number',
+  integer: true,
+  doc,
+  default: defaultValue,
+  min,
+});
+const real = (doc: string, defaultValue: number | null, min?: number, max?: number): NumberField => ({
+  kind: 'number',
+  doc,
+  default: defaultValue,
+  min,
+  max,
+});
 const text = (doc: string, defaultValue: string | null): StringField => ({ kind: 'string', doc, default: defaultValue });
-const oneOf = <const V extends string>(doc: string, values: readonly V[], defaultValue: V): EnumField<V> =>
-  ({ kind: 'enum', doc, values, default: defaultValue });
+const oneOf = <const V extends string>(doc: string, values: readonly V[], defaultValue: V): EnumField<V> => ({
+  kind: 'enum',
+  doc,
+  values,
+  default: defaultValue,
+});
 const flag = (doc: string, defaultValue: boolean): BooleanField => ({ kind: 'boolean', doc, default: defaultValue });
 const numbers = (doc: string, defaultValue: number[]): NumberListField => ({ kind: 'numberList', doc, default: defaultValue });
 const section = <F extends Fields>(doc: string, fields: F): SectionField<F> => ({ kind: 'section', doc, fields });
@@ -36,25 +59,51 @@ export const CONFIG_SCHEMA = {
     trainList: text('list file of training images (list-file data sets), relative to root', null),
     testList: text('list file of test images (list-file data sets), relative to root', null),
     imbalance: section('long-tailed construction of the training split', {
-      profile: oneOf('exponential or step decay of class sizes; none keeps the data as it is', ['exponential', 'step', 'none'], 'exponential'),
+      profile: oneOf(
+        'exponential or step decay of class sizes; none keeps the data as it is',
+        ['exponential', 'step', 'none'],
+        'exponential',
+      ),
       ratio: real('imbalance ratio: largest class size / smallest', 100, 1),
-      maxPerClass: int("images of the largest class, n_max; null: the source's largest class (with ratio 1 and a cap, a " +
-        'balanced control of the same size as a long-tailed split)', null, 1),
+      maxPerClass: int(
+        "images of the largest class, n_max; null: the source's largest class (with ratio 1 and a cap, a " +
+          'balanced control of the same size as a long-tailed split)',
+        null,
+        1,
+      ),
     }),
     augment: oneOf('training augmentation', ['cifar', 'imagenet', 'none'], 'cifar'),
-    colorJitter: real('imagenet augmentation: brightness, contrast and saturation jitter strength (torchvision ColorJitter); 0: none', 0, 0),
+    colorJitter: real(
+      'imagenet augmentation: brightness, contrast and saturation jitter strength (torchvision ColorJitter); 0: none',
+      0,
+      0,
+    ),
     workers: int('worker threads preparing batches', 2, 0),
     decodedCacheMiB: int('image files: MiB of decoded training images the workers keep between epochs (small data sets); 0: none', 0, 0),
     manyThreshold: int('classes with more training images than this are "many-shot"', 100, 0),
     fewThreshold: int('classes with fewer training images than this are "few-shot"', 20, 0),
-    holdoutPerClass: int('hold out the last images of every class (up to this many, keeping one) from training, ' +
-      "as tau-norm's validation set; null: none", null, 1),
-    valList: text('list file of validation images (list-file data sets), relative to root, on which tau-norm chooses tau ' +
-      "instead of held-out training images (ImageNet-LT's and Places-LT's published validation lists)", null),
-    numClasses: int('list-file data sets: the number of classes, labels 0..numClasses-1; null: the training list\'s labels, and then ' +
-      'the training and test lists must name the same classes (a label in one list only is an error before training)', null, 1),
-    verify: oneOf('before training, check that every image file of the data set opens: headers (read each header), decode ' +
-      '(decode each image whole: slower, finds truncated files), off', ['headers', 'decode', 'off'], 'headers'),
+    holdoutPerClass: int(
+      'hold out the last images of every class (up to this many, keeping one) from training, ' + "as tau-norm's validation set; null: none",
+      null,
+      1,
+    ),
+    valList: text(
+      'list file of validation images (list-file data sets), relative to root, on which tau-norm chooses tau ' +
+        "instead of held-out training images (ImageNet-LT's and Places-LT's published validation lists)",
+      null,
+    ),
+    numClasses: int(
+      "list-file data sets: the number of classes, labels 0..numClasses-1; null: the training list's labels, and then " +
+        'the training and test lists must name the same classes (a label in one list only is an error before training)',
+      null,
+      1,
+    ),
+    verify: oneOf(
+      'before training, check that every image file of the data set opens: headers (read each header), decode ' +
+        '(decode each image whole: slower, finds truncated files), off',
+      ['headers', 'decode', 'off'],
+      'headers',
+    ),
   }),
   model: section('the network', {
     name: oneOf('architecture', ['resnet32', 'resnet10', 'resnet50', 'resnext50_32x4d'], 'resnet32'),
@@ -62,7 +111,7 @@ export const CONFIG_SCHEMA = {
     neck: oneOf('layer between the pooled features and the classifier (docs/method.md)', NECK_KINDS, 'identity'),
     whitening: section('the whitening neck (momentum and affine also for the batchnorm neck)', {
       method: oneOf('zca (eigendecomposition) or newton-schulz (IterNorm iterations)', WHITENING_METHODS, 'zca'),
-      eps: real('added to the covariance diagonal (absolute: compare it with the features\' variances)', 0.1, 0),
+      eps: real("added to the covariance diagonal (absolute: compare it with the features' variances)", 0.1, 0),
       momentum: real('running statistics: new = (1 - momentum) old + momentum batch', 0.1, 0, 1),
       groupSize: int('channels whitened together; null: all up to 64, else 64', null, 1),
       affine: flag('a learned per-channel scale and shift after whitening', false),
@@ -74,38 +123,57 @@ export const CONFIG_SCHEMA = {
   train: section('the training loop', {
     epochs: int('epochs', 200, 1),
     batchSize: int('images per batch', 128, 1),
-    sampler: oneOf('how training batches are drawn (b3rs, bet: docs/method.md)',
-      ['instance', 'class-balanced', 'square-root', 'progressive', 'b3rs', 'bet'], 'instance'),
+    sampler: oneOf(
+      'how training batches are drawn (b3rs, bet: docs/method.md)',
+      ['instance', 'class-balanced', 'square-root', 'progressive', 'b3rs', 'bet'],
+      'instance',
+    ),
     b3rs: section('B3RS batches (sampler b3rs, and the embedded batches of bet)', {
       numBlocks: int('blocks of classes, sorted by frequency', 4, 1),
       q: real('block k gets a share of every batch proportional to N_k^q (1: instance, 0: block-balanced)', 0.5, 0, 1),
       blocking: oneOf('equal numbers of classes or of images per block', ['classes', 'images'], 'classes'),
     }),
     bet: section('Batch Embedded Training (sampler bet)', {
-      mode: oneOf('concat: a B3RS sub-batch added to every batch; interleave: every period-th batch is a B3RS batch',
-        ['interleave', 'concat'], 'concat'),
+      mode: oneOf(
+        'concat: a B3RS sub-batch added to every batch; interleave: every period-th batch is a B3RS batch',
+        ['interleave', 'concat'],
+        'concat',
+      ),
       period: int('interleave: one B3RS batch in every period batches', 4, 1),
       subBatchSize: int('concat: items of the B3RS sub-batch', 32, 1),
       startEpoch: int('first epoch (0-based) with B3RS batches; instance sampling before', 0, 0),
     }),
-    recordCovarianceEvery: int('every N steps, record the trace, condition number and mean |correlation| of the training batch\'s ' +
-      'pooled-feature covariance in batch-covariance.jsonl (scatter report plots them; with sampler bet, an N that is not a ' +
-      'multiple of bet.period sees both kinds of batch); null: never', null, 1),
+    recordCovarianceEvery: int(
+      "every N steps, record the trace, condition number and mean |correlation| of the training batch's " +
+        'pooled-feature covariance in batch-covariance.jsonl (scatter report plots them; with sampler bet, an N that is not a ' +
+        'multiple of bet.period sees both kinds of batch); null: never',
+      null,
+      1,
+    ),
     evalEvery: int('evaluate on the test split every N epochs (and after the last)', 10, 1),
     stepsPerEpoch: int('cap on the batches of an epoch (short demos and tests); null: the whole epoch', null, 1),
     device: text("'cpu', 'cuda' or 'cuda:N'", 'cpu'),
     threads: int('libtorch threads; null: every core', null, 1),
-    precision: oneOf('float32, or bfloat16 autocast for the backbone (the neck, classifier and loss stay float32)',
-      ['float32', 'bfloat16'], 'float32'),
+    precision: oneOf(
+      'float32, or bfloat16 autocast for the backbone (the neck, classifier and loss stay float32)',
+      ['float32', 'bfloat16'],
+      'float32',
+    ),
     channelsLast: flag('store convolution weights and input images channels-last (NHWC)', false),
   }),
-  distributed: section('data-parallel training over several processes (scatter launch, or torchrun-style RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)', {
-    backend: oneOf('collective backend; auto: nccl on cuda, gloo on cpu', ['auto', 'gloo', 'nccl'], 'auto'),
-    syncWhitening: flag('every rank computes the neck, classifier and loss on the whole global batch (pooled features all-gathered), ' +
-      'so whitening sees the global batch covariance, exactly as one process would; false: per-rank statistics', false),
-    bucketMiB: real('gradients are all-reduced in buckets of at most this many MiB', 25, 0),
-    timeoutSeconds: int('how long joining and each collective wait for the other ranks before failing', 1800, 1),
-  }),
+  distributed: section(
+    'data-parallel training over several processes (scatter launch, or torchrun-style RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)',
+    {
+      backend: oneOf('collective backend; auto: nccl on cuda, gloo on cpu', ['auto', 'gloo', 'nccl'], 'auto'),
+      syncWhitening: flag(
+        'every rank computes the neck, classifier and loss on the whole global batch (pooled features all-gathered), ' +
+          'so whitening sees the global batch covariance, exactly as one process would; false: per-rank statistics',
+        false,
+      ),
+      bucketMiB: real('gradients are all-reduced in buckets of at most this many MiB', 25, 0),
+      timeoutSeconds: int('how long joining and each collective wait for the other ranks before failing', 1800, 1),
+    },
+  ),
   optim: section('SGD', {
     lr: real('base learning rate', 0.1, 0),
     momentum: real('momentum', 0.9, 0, 1),
@@ -152,8 +220,12 @@ export function parseOverride(assignment: string): [string, unknown] {
 // The folders the official archives unpack to, under the data directory; Fashion-MNIST from Debian's
 // dataset-fashion-mnist when it is installed.
 const DEFAULT_FOLDERS: Record<string, string> = {
-  cifar10: 'cifar-10-batches-bin', cifar100: 'cifar-100-binary', mnist: 'mnist', 'fashion-mnist': 'fashion-mnist',
-  'image-folder': 'image-folder', 'list-file': 'list-file',
+  cifar10: 'cifar-10-batches-bin',
+  cifar100: 'cifar-100-binary',
+  mnist: 'mnist',
+  'fashion-mnist': 'fashion-mnist',
+  'image-folder': 'image-folder',
+  'list-file': 'list-file',
 };
 const DEBIAN_FASHION_MNIST = '/usr/share/datasets/fashion-mnist';
 
@@ -187,7 +259,9 @@ export function resolveConfig(document: unknown, overrides: readonly string[] = 
     throw new ConfigError(`config key 'data.valList' is for list-file data sets, not '${config.data.dataset}'`);
   }
   if (config.data.fewThreshold > config.data.manyThreshold) {
-    throw new ConfigError(`config key 'data.fewThreshold' (${config.data.fewThreshold}) must not exceed 'data.manyThreshold' (${config.data.manyThreshold})`);
+    throw new ConfigError(
+      `config key 'data.fewThreshold' (${config.data.fewThreshold}) must not exceed 'data.manyThreshold' (${config.data.manyThreshold})`,
+    );
   }
   checkDecoupled(config);
   return config;
@@ -199,7 +273,8 @@ export function resolveConfig(document: unknown, overrides: readonly string[] = 
  */
 function checkDecoupled(config: Config): void {
   const { method, from, tauGrid } = config.decoupled;
-  if (method === null && from !== null) throw new ConfigError("config key 'decoupled.from' is set but 'decoupled.method' is null (crt, lws or tau-norm)");
+  if (method === null && from !== null)
+    throw new ConfigError("config key 'decoupled.from' is set but 'decoupled.method' is null (crt, lws or tau-norm)");
   if (from !== null) config.decoupled.from = path.resolve(from);
   if (tauGrid.length === 0 || tauGrid.some((tau) => tau < 0)) {
     throw new ConfigError(`config key 'decoupled.tauGrid': expected a non-empty list of numbers >= 0, got [${tauGrid.join(', ')}]`);
@@ -207,14 +282,18 @@ function checkDecoupled(config: Config): void {
   if (method !== 'tau-norm') return;
   const { holdoutPerClass, valList } = config.data;
   if (holdoutPerClass === null && valList === null) {
-    throw new ConfigError("decoupled.method tau-norm chooses tau on images stage 1 did not train on: set 'data.holdoutPerClass' to the value " +
-      "stage 1 was trained with, or 'data.valList' (list-file data sets)");
+    throw new ConfigError(
+      "decoupled.method tau-norm chooses tau on images stage 1 did not train on: set 'data.holdoutPerClass' to the value " +
+        "stage 1 was trained with, or 'data.valList' (list-file data sets)",
+    );
   }
   if (holdoutPerClass !== null && valList !== null) {
     throw new ConfigError("tau-norm chooses tau on 'data.holdoutPerClass' held-out images or on 'data.valList', not both: set one to null");
   }
   if (config.model.classifier !== 'linear') {
-    throw new ConfigError("decoupled.method tau-norm needs 'model.classifier' linear: a cosine classifier's class vectors are normalised already");
+    throw new ConfigError(
+      "decoupled.method tau-norm needs 'model.classifier' linear: a cosine classifier's class vectors are normalised already",
+    );
   }
 }
 
@@ -237,7 +316,10 @@ function deepMerge(base: unknown, over: unknown): unknown {
 function readDocument(file: string, chain: readonly string[] = []): unknown {
   const resolved = path.resolve(file);
   if (chain.includes(resolved)) throw new ConfigError(`${file}: 'extends' loops back to itself (${[...chain, resolved].join(' -> ')})`);
-  if (!existsSync(file)) throw new ConfigError(chain.length === 0 ? `config file ${file} does not exist` : `${chain.at(-1)}: extends ${file}, which does not exist`);
+  if (!existsSync(file))
+    throw new ConfigError(
+      chain.length === 0 ? `config file ${file} does not exist` : `${chain.at(-1)}: extends ${file}, which does not exist`,
+    );
   let document: unknown;
   try {
     document = parse(readFileSync(file, 'utf8'));

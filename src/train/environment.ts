@@ -51,7 +51,16 @@ export function describeEnvironment(device: string, worldSize: number): Environm
   const parallel = /ATen parallel backend: (.*)/.exec(parallelInfo)?.[1]?.trim() ?? 'unknown';
   const cpus = os.cpus();
   return {
-    scatter: version, ...gitState(), node: process.version, libtorch, parallel, device, threads: torch.getNumThreads(), worldSize,
-    cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    scatter: version,
+    ...gitState(),
+    node: process.version,
+    libtorch,
+    parallel,
+    device,
+    threads: torch.getNumThreads(),
+    worldSize,
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
   };
 }

@@ -21,8 +21,12 @@ function mean(values: number[]): number | null {
 }
 
 /** Scores predictions against labels; classCounts are the training split's, which define the groups. */
-export function evaluate(predictions: ArrayLike<number>, labels: ArrayLike<number>, classCounts: readonly number[],
-  thresholds: ShotThresholds): Evaluation {
+export function evaluate(
+  predictions: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  classCounts: readonly number[],
+  thresholds: ShotThresholds,
+): Evaluation {
   if (predictions.length !== labels.length) {
     throw new RangeError(`evaluate: ${predictions.length} predictions for ${labels.length} labels`);
   }

@@ -23,7 +23,10 @@ export interface InferenceOutputs {
 }
 
 export class InferencePass {
-  constructor(readonly model: ImageClassifier, readonly options: InferenceOptions) {}
+  constructor(
+    readonly model: ImageClassifier,
+    readonly options: InferenceOptions,
+  ) {}
 
   /** A batch (N x C x H x W) on the pass's device, in its memory format. */
   input(images: Tensor): Tensor {

@@ -37,8 +37,10 @@ function checkClasses(config: Config, { train, test }: RunData['source']): void 
   if (dataset === 'image-folder' && train.classNames.join('\u0000') !== test.classNames.join('\u0000')) {
     const onlyTrain = train.classNames.filter((name) => !test.classNames.includes(name));
     const onlyTest = test.classNames.filter((name) => !train.classNames.includes(name));
-    throw new Error(`data: the train/ and test/ folders name different classes (only in train/: ${onlyTrain.join(', ') || 'none'}; ` +
-      `only in test/: ${onlyTest.join(', ') || 'none'}): a label is a position among the sorted folder names, so both need the same folders`);
+    throw new Error(
+      `data: the train/ and test/ folders name different classes (only in train/: ${onlyTrain.join(', ') || 'none'}; ` +
+        `only in test/: ${onlyTest.join(', ') || 'none'}): a label is a position among the sorted folder names, so both need the same folders`,
+    );
   }
   if (dataset !== 'list-file' || numClasses !== null) return;
   const classes = train.numClasses;
@@ -49,13 +51,17 @@ function checkClasses(config: Config, { train, test }: RunData['source']): void 
   const neither = inTrain.flatMap((count, label) => (count === 0 && inTest[label] === 0 ? [label] : []));
   if (trainOnly.length + testOnly.length + neither.length === 0) return;
   const parts = [
-    trainOnly.length > 0 ? `label${trainOnly.length > 1 ? 's' : ''} ${listed(trainOnly)} only in data.trainList ` +
-      `(${trainOnly.reduce((sum, label) => sum + inTrain[label]!, 0)} images)` : '',
+    trainOnly.length > 0
+      ? `label${trainOnly.length > 1 ? 's' : ''} ${listed(trainOnly)} only in data.trainList ` +
+        `(${trainOnly.reduce((sum, label) => sum + inTrain[label]!, 0)} images)`
+      : '',
     testOnly.length > 0 ? `label${testOnly.length > 1 ? 's' : ''} ${listed(testOnly)} only in data.testList` : '',
     neither.length > 0 ? `label${neither.length > 1 ? 's' : ''} ${listed(neither)} in neither list` : '',
   ].filter(Boolean);
-  throw new Error(`data: the training and test lists disagree on the ${classes} classes that the training list's labels make: ` +
-    `${parts.join('; ')}. A mistyped label? Fix the lists, or set data.numClasses if the data set really has such classes`);
+  throw new Error(
+    `data: the training and test lists disagree on the ${classes} classes that the training list's labels make: ` +
+      `${parts.join('; ')}. A mistyped label? Fix the lists, or set data.numClasses if the data set really has such classes`,
+  );
 }
 
 /** Split sizes against the published ones: a warning (a partial copy may be on purpose), naming both. */
@@ -64,8 +70,12 @@ function sizeWarnings(config: Config, { train, test }: RunData['source']): strin
   if (official === undefined) return [];
   return (['train', 'test'] as const).flatMap((split) => {
     const found = split === 'train' ? train.length : test.length;
-    return found === official[split] ? [] : [`${config.data.dataset} at ${config.data.root}: the ${split} split has ` +
-      `${found.toLocaleString('en')} images, the official one ${official[split].toLocaleString('en')} (a truncated or partial file?)`];
+    return found === official[split]
+      ? []
+      : [
+          `${config.data.dataset} at ${config.data.root}: the ${split} split has ` +
+            `${found.toLocaleString('en')} images, the official one ${official[split].toLocaleString('en')} (a truncated or partial file?)`,
+        ];
   });
 }
 
@@ -82,7 +92,12 @@ export async function checkData(config: Config, data: RunData, warn: (line: stri
   if (files.length === 0) return;
   const bad = await findBadImages(files, depth);
   if (bad.length === 0) return;
-  const named = bad.slice(0, NAMED).map(({ file, problem }) => `${file} (${problem})`).join(', ');
-  throw new Error(`data: ${bad.length} of ${files.length} image files cannot be ${depth === 'decode' ? 'decoded' : 'opened'} ` +
-    `(data.verify: ${depth}): ${named}${bad.length > NAMED ? ', ...' : ''}; fix or drop them from the lists, or set data.verify: off`);
+  const named = bad
+    .slice(0, NAMED)
+    .map(({ file, problem }) => `${file} (${problem})`)
+    .join(', ');
+  throw new Error(
+    `data: ${bad.length} of ${files.length} image files cannot be ${depth === 'decode' ? 'decoded' : 'opened'} ` +
+      `(data.verify: ${depth}): ${named}${bad.length > NAMED ? ', ...' : ''}; fix or drop them from the lists, or set data.verify: off`,
+  );
 }

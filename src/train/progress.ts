@@ -17,7 +17,8 @@ export class Progress {
     const elapsed = (performance.now() - this.#started) / 1000;
     const imagesPerSecond = (done * this.batchSize) / Math.max(elapsed, 1e-9);
     const remaining = done === 0 ? 0 : (elapsed / done) * (this.total - done);
-    const line = `${this.label} ${done}/${this.total}${loss === undefined ? '' : ` loss ${loss.toFixed(4)}`} ${imagesPerSecond.toFixed(0)} img/s ` +
+    const line =
+      `${this.label} ${done}/${this.total}${loss === undefined ? '' : ` loss ${loss.toFixed(4)}`} ${imagesPerSecond.toFixed(0)} img/s ` +
       `eta ${formatDuration(remaining)}`;
     if (this.stream.isTTY) {
       this.stream.write(`\r${line}\x1b[K${done === this.total ? '\n' : ''}`);

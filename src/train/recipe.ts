@@ -11,13 +11,27 @@ function omit<T extends object>(value: T, keys: readonly string[]): Partial<T> {
 
 // The loss parameters and the losses that use them; the others ignore them.
 const LOSS_PARAMETERS: Record<string, readonly string[]> = {
-  focalGamma: ['focal', 'cb-focal'], cbBeta: ['cb-focal', 'cb-ce'], ldamMaxMargin: ['ldam'], ldamScale: ['ldam'], laTau: ['la'],
+  focalGamma: ['focal', 'cb-focal'],
+  cbBeta: ['cb-focal', 'cb-ce'],
+  ldamMaxMargin: ['ldam'],
+  ldamScale: ['ldam'],
+  laTau: ['la'],
 };
 
 // The keys that only say how a run executes, not what it trains.
 const EXECUTION_KEYS = [
-  'data.root', 'data.workers', 'data.decodedCacheMiB', 'data.verify', 'train.device', 'train.threads', 'train.channelsLast', 'train.evalEvery',
-  'train.recordCovarianceEvery', 'distributed.backend', 'distributed.bucketMiB', 'distributed.timeoutSeconds',
+  'data.root',
+  'data.workers',
+  'data.decodedCacheMiB',
+  'data.verify',
+  'train.device',
+  'train.threads',
+  'train.channelsLast',
+  'train.evalEvery',
+  'train.recordCovarianceEvery',
+  'distributed.backend',
+  'distributed.bucketMiB',
+  'distributed.timeoutSeconds',
 ];
 const executionKeysOf = (section: string): string[] =>
   EXECUTION_KEYS.filter((key) => key.startsWith(`${section}.`)).map((key) => key.slice(section.length + 1));
@@ -31,9 +45,15 @@ const executionKeysOf = (section: string): string[] =>
  */
 export function trainingRecipe(config: Config): Record<string, unknown> {
   const { data, model, train, schedule, loss, decoupled } = config;
-  const whitening = model.neck === 'whitening' ? omit(model.whitening, model.whitening.method === 'zca' ? ['iterations'] : [])
-    : model.neck === 'batchnorm' ? { momentum: model.whitening.momentum, affine: model.whitening.affine } : null;
-  const unusedScheduleKeys = { multistep: ['minLr'], cosine: ['milestones', 'gamma'], constant: ['milestones', 'gamma', 'minLr'] }[schedule.type];
+  const whitening =
+    model.neck === 'whitening'
+      ? omit(model.whitening, model.whitening.method === 'zca' ? ['iterations'] : [])
+      : model.neck === 'batchnorm'
+        ? { momentum: model.whitening.momentum, affine: model.whitening.affine }
+        : null;
+  const unusedScheduleKeys = { multistep: ['minLr'], cosine: ['milestones', 'gamma'], constant: ['milestones', 'gamma', 'minLr'] }[
+    schedule.type
+  ];
   const unusedLossKeys = Object.keys(LOSS_PARAMETERS).filter((key) => !LOSS_PARAMETERS[key]!.includes(loss.name));
   return {
     seed: config.seed,
@@ -48,8 +68,8 @@ export function trainingRecipe(config: Config): Record<string, unknown> {
     optim: config.optim,
     schedule: omit(schedule, unusedScheduleKeys),
     loss: omit(loss, [...unusedLossKeys, ...(loss.drwStartEpoch === null ? ['drwBeta'] : [])]),
-    decoupled: decoupled.method === null ? { method: null }
-      : omit(decoupled, decoupled.method === 'tau-norm' ? [] : ['tauGrid', 'keepBias']),
+    decoupled:
+      decoupled.method === null ? { method: null } : omit(decoupled, decoupled.method === 'tau-norm' ? [] : ['tauGrid', 'keepBias']),
   };
 }
 
@@ -75,7 +95,8 @@ function whyUnused(key: string, config: Config): string | null {
  */
 export function unusedSettings(config: Config, keys: readonly string[]): { key: string; why: string }[] {
   const used = [...leaves(trainingRecipe(config)).keys()];
-  return keys.filter((key) => !EXECUTION_KEYS.includes(key) && !used.includes(key))
+  return keys
+    .filter((key) => !EXECUTION_KEYS.includes(key) && !used.includes(key))
     .flatMap((key) => {
       const why = whyUnused(key, config);
       return why === null ? [] : [{ key, why }];

@@ -112,8 +112,10 @@ export class RunDir {
       }
       const holder = this.trainer();
       if (holder !== null) {
-        throw new Error(`${this.root} is being trained by process ${holder.pid} on ${holder.host} since ${holder.since}: ` +
-          `wait for it or stop it (if that process no longer runs, delete ${this.lockFile})`);
+        throw new Error(
+          `${this.root} is being trained by process ${holder.pid} on ${holder.host} since ${holder.since}: ` +
+            `wait for it or stop it (if that process no longer runs, delete ${this.lockFile})`,
+        );
       }
       rmSync(this.lockFile, { force: true });
     }
@@ -160,7 +162,13 @@ export class RunDir {
   /** Drops what followed a checkpoint after `lastEpoch` from the epoch-keyed files, for a resumed run. */
   truncateAfter(lastEpoch: number): void {
     for (const file of [this.metricsFile, this.batchCovarianceFile]) {
-      if (existsSync(file)) writeFileAtomic(file, readRecords(file, lastEpoch).map((record) => `${JSON.stringify(record)}\n`).join(''));
+      if (existsSync(file))
+        writeFileAtomic(
+          file,
+          readRecords(file, lastEpoch)
+            .map((record) => `${JSON.stringify(record)}\n`)
+            .join(''),
+        );
     }
   }
 
@@ -186,13 +194,20 @@ export class RunDir {
 }
 
 /** What a finished run is recorded by, without its checkpoints: enough to regenerate every table and the report. */
-export const RECORD_FILES = ['config.yaml', 'summary.json', 'metrics.jsonl', 'environment.jsonl', 'analysis.json', 'batch-covariance.jsonl'] as const;
+export const RECORD_FILES = [
+  'config.yaml',
+  'summary.json',
+  'metrics.jsonl',
+  'environment.jsonl',
+  'analysis.json',
+  'batch-covariance.jsonl',
+] as const;
 
 /** The lock's holder; null when the file is gone or unreadable (a lock torn by a crash holds nothing). */
 function readLockHolder(file: string): LockHolder | null {
   try {
     const holder = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockHolder>;
-    return typeof holder.pid === 'number' && typeof holder.host === 'string' ? holder as LockHolder : null;
+    return typeof holder.pid === 'number' && typeof holder.host === 'string' ? (holder as LockHolder) : null;
   } catch {
     return null;
   }
@@ -213,14 +228,16 @@ function appendRecords(file: string, records: readonly object[]): void {
 /** The records of a JSON-lines file, null when it does not exist; a line that is not JSON is an error naming it. */
 export function readJsonLines<T>(file: string): T[] | null {
   if (!existsSync(file)) return null;
-  return readFileSync(file, 'utf8').split('\n').flatMap((line, index) => {
-    if (line.trim() === '') return [];
-    try {
-      return [JSON.parse(line) as T];
-    } catch (error) {
-      throw new Error(`${file} line ${index + 1} is not a JSON record (${(error as Error).message}): mend or delete that line`);
-    }
-  });
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .flatMap((line, index) => {
+      if (line.trim() === '') return [];
+      try {
+        return [JSON.parse(line) as T];
+      } catch (error) {
+        throw new Error(`${file} line ${index + 1} is not a JSON record (${(error as Error).message}): mend or delete that line`);
+      }
+    });
 }
 
 /** The JSON lines of `file` whose epoch is at most `lastEpoch`; none when it does not exist. */

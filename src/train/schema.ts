@@ -44,13 +44,25 @@ export type Fields = { readonly [key: string]: Field };
 
 /** The value type a field validates to (null where a field has no default and was not given). */
 export type Infer<F> =
-  F extends SectionField<infer Inner> ? { [K in keyof Inner]: Infer<Inner[K]> } :
-  F extends EnumField<infer V> ? (F['default'] extends null ? V | null : V) :
-  F extends NumberField ? (F['default'] extends null ? number | null : number) :
-  F extends StringField ? (F['default'] extends null ? string | null : string) :
-  F extends BooleanField ? boolean :
-  F extends NumberListField ? number[] :
-  never;
+  F extends SectionField<infer Inner>
+    ? { [K in keyof Inner]: Infer<Inner[K]> }
+    : F extends EnumField<infer V>
+      ? F['default'] extends null
+        ? V | null
+        : V
+      : F extends NumberField
+        ? F['default'] extends null
+          ? number | null
+          : number
+        : F extends StringField
+          ? F['default'] extends null
+            ? string | null
+            : string
+          : F extends BooleanField
+            ? boolean
+            : F extends NumberListField
+              ? number[]
+              : never;
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -63,14 +75,20 @@ function describe(field: Field): string {
   switch (field.kind) {
     case 'number': {
       const range = [field.min !== undefined ? `>= ${field.min}` : '', field.max !== undefined ? `<= ${field.max}` : '']
-        .filter(Boolean).join(' and ');
+        .filter(Boolean)
+        .join(' and ');
       return `${field.integer ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}${field.default === null ? ' or null' : ''}`;
     }
-    case 'string': return `a string${field.default === null ? ' or null' : ''}`;
-    case 'enum': return `one of ${field.values.join(', ')}${field.default === null ? ' (or null)' : ''}`;
-    case 'boolean': return 'true or false';
-    case 'numberList': return 'a list of numbers';
-    case 'section': return `a mapping with keys ${Object.keys(field.fields).join(', ')}`;
+    case 'string':
+      return `a string${field.default === null ? ' or null' : ''}`;
+    case 'enum':
+      return `one of ${field.values.join(', ')}${field.default === null ? ' (or null)' : ''}`;
+    case 'boolean':
+      return 'true or false';
+    case 'numberList':
+      return 'a list of numbers';
+    case 'section':
+      return `a mapping with keys ${Object.keys(field.fields).join(', ')}`;
   }
 }
 
@@ -78,7 +96,9 @@ function show(value: unknown): string {
   if (typeof value === 'string') return `'${value}'`;
   // JSON has no NaN or infinity (it would print them as null): YAML's .nan and .inf are named as what they are.
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
-  return JSON.stringify(value, (_, item: unknown) => (typeof item === 'number' && !Number.isFinite(item) ? String(item) : item)) ?? String(value);
+  return (
+    JSON.stringify(value, (_, item: unknown) => (typeof item === 'number' && !Number.isFinite(item) ? String(item) : item)) ?? String(value)
+  );
 }
 
 function validateField(field: Field, value: unknown, key: string): unknown {

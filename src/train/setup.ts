@@ -3,9 +3,28 @@
 import path from 'node:path';
 
 import {
-  B3RSBatchSampler, type BatchSampler, BatchEmbeddedSampler, ClassAwareSampler, ChunkedBatchSampler, type Dataset, ImageFolderDataset, ListFileDataset, Loader, RandomSampler,
-  type Sampler, SequentialSampler, type Transform, cifarEvalTransforms, cifarTrainTransforms, classCounts,
-  imagenetEvalTransforms, imagenetTrainTransforms, loadCifar, loadMnist, makeLongTailed, splitHoldout,
+  B3RSBatchSampler,
+  type BatchSampler,
+  BatchEmbeddedSampler,
+  ClassAwareSampler,
+  ChunkedBatchSampler,
+  type Dataset,
+  ImageFolderDataset,
+  ListFileDataset,
+  Loader,
+  RandomSampler,
+  type Sampler,
+  SequentialSampler,
+  type Transform,
+  cifarEvalTransforms,
+  cifarTrainTransforms,
+  classCounts,
+  imagenetEvalTransforms,
+  imagenetTrainTransforms,
+  loadCifar,
+  loadMnist,
+  makeLongTailed,
+  splitHoldout,
 } from '../data/index.js';
 import { createNeck, decoupleClassifier } from '../longtail/index.js';
 import { type ImageClassifier, createModel } from '../models/index.js';
@@ -48,7 +67,9 @@ function loadSplits(config: Config): { train: Dataset; test: Dataset; val?: Data
     case 'list-file': {
       const { numClasses } = config.data;
       const classNames = numClasses === null ? undefined : Array.from({ length: numClasses }, (_, label) => String(label));
-      const train = new ListFileDataset(path.join(root, requiredKey(config.data.trainList, 'data.trainList', dataset)), root, { classNames });
+      const train = new ListFileDataset(path.join(root, requiredKey(config.data.trainList, 'data.trainList', dataset)), root, {
+        classNames,
+      });
       const other = (list: string) => new ListFileDataset(path.join(root, list), root, { classNames: train.classNames });
       const test = other(requiredKey(config.data.testList, 'data.testList', dataset));
       return { train, test, ...(config.data.valList === null ? {} : { val: other(config.data.valList) }) };
@@ -63,25 +84,38 @@ function loadSplits(config: Config): { train: Dataset; test: Dataset; val?: Data
  */
 export function loadRunData(config: Config): RunData {
   const splits = loadSplits(config);
-  const { imbalance: { profile, ratio, maxPerClass }, holdoutPerClass } = config.data;
-  const longTailed = profile === 'none' ? splits.train
-    : makeLongTailed(splits.train, { profile, imbalanceRatio: ratio, ...(maxPerClass === null ? {} : { maxPerClass }) });
+  const {
+    imbalance: { profile, ratio, maxPerClass },
+    holdoutPerClass,
+  } = config.data;
+  const longTailed =
+    profile === 'none'
+      ? splits.train
+      : makeLongTailed(splits.train, { profile, imbalanceRatio: ratio, ...(maxPerClass === null ? {} : { maxPerClass }) });
   const { train, holdout } = holdoutPerClass === null ? { train: longTailed, holdout: null } : splitHoldout(longTailed, holdoutPerClass);
   return {
-    train, holdout: splits.val ?? holdout, test: splits.test, classCounts: Array.from(classCounts(train)),
+    train,
+    holdout: splits.val ?? holdout,
+    test: splits.test,
+    classCounts: Array.from(classCounts(train)),
     source: { train: splits.train, test: splits.test },
   };
 }
 
 function transformsFor(config: Config, split: 'train' | 'test'): Transform[] {
   switch (config.data.augment) {
-    case 'cifar': return split === 'train' ? cifarTrainTransforms() : cifarEvalTransforms();
+    case 'cifar':
+      return split === 'train' ? cifarTrainTransforms() : cifarEvalTransforms();
     case 'imagenet': {
       if (split === 'test') return imagenetEvalTransforms();
       const strength = config.data.colorJitter;
-      return imagenetTrainTransforms(224, strength > 0 ? { kind: 'colorJitter', brightness: strength, contrast: strength, saturation: strength } : undefined);
+      return imagenetTrainTransforms(
+        224,
+        strength > 0 ? { kind: 'colorJitter', brightness: strength, contrast: strength, saturation: strength } : undefined,
+      );
     }
-    case 'none': return [];
+    case 'none':
+      return [];
   }
 }
 
@@ -94,11 +128,19 @@ function transformsFor(config: Config, split: 'train' | 'test'): Transform[] {
 export function modelCard(config: Config, data: RunData): ModelCard {
   const { numClasses, inChannels } = modelShape(data);
   const { storage } = data.train;
-  const toRecordSize = storage.kind === 'uint8' && storage.shape[1] === storage.shape[2]
-    ? [{ kind: 'resize', size: storage.shape[1] }, { kind: 'centerCrop', size: storage.shape[1] }] as Transform[] : [];
+  const toRecordSize =
+    storage.kind === 'uint8' && storage.shape[1] === storage.shape[2]
+      ? ([
+          { kind: 'resize', size: storage.shape[1] },
+          { kind: 'centerCrop', size: storage.shape[1] },
+        ] as Transform[])
+      : [];
   const grey: Transform[] = inChannels === 1 ? [{ kind: 'grayscale' }] : [];
   return {
-    classNames: [...data.train.classNames], classCounts: data.classCounts, numClasses, inChannels,
+    classNames: [...data.train.classNames],
+    classCounts: data.classCounts,
+    numClasses,
+    inChannels,
     inputTransforms: [...toRecordSize, ...grey, ...transformsFor(config, 'test')],
   };
 }
@@ -107,10 +149,14 @@ export function modelCard(config: Config, data: RunData): ModelCard {
 function trainSampler(config: Config, sampler: 'instance' | 'class-balanced' | 'square-root' | 'progressive', train: Dataset): Sampler {
   const seed = config.seed;
   switch (sampler) {
-    case 'instance': return new RandomSampler(train.length, { seed });
-    case 'class-balanced': return new ClassAwareSampler(train, { kind: 'classBalanced' }, { seed });
-    case 'square-root': return new ClassAwareSampler(train, { kind: 'squareRoot' }, { seed });
-    case 'progressive': return new ClassAwareSampler(train, { kind: 'progressive', totalEpochs: config.train.epochs }, { seed });
+    case 'instance':
+      return new RandomSampler(train.length, { seed });
+    case 'class-balanced':
+      return new ClassAwareSampler(train, { kind: 'classBalanced' }, { seed });
+    case 'square-root':
+      return new ClassAwareSampler(train, { kind: 'squareRoot' }, { seed });
+    case 'progressive':
+      return new ClassAwareSampler(train, { kind: 'progressive', totalEpochs: config.train.epochs }, { seed });
   }
 }
 
@@ -170,11 +216,16 @@ export function modelShape(data: RunData): ModelShape {
  * changes shape.
  */
 export function buildModel(config: Config, shape: ModelShape, stage1?: StateDict): ImageClassifier {
-  const model = createModel(config.model.name, { numClasses: shape.numClasses, classifier: config.model.classifier, inChannels: shape.inChannels });
+  const model = createModel(config.model.name, {
+    numClasses: shape.numClasses,
+    classifier: config.model.classifier,
+    inChannels: shape.inChannels,
+  });
   const { neck } = config.model;
   if (neck !== 'identity') {
     const { eps, momentum, affine, groupSize, ...whiteningOnly } = config.model.whitening;
-    const options = neck === 'batchnorm' ? { momentum, affine } : { eps, momentum, affine, ...whiteningOnly, groupSize: groupSize ?? undefined };
+    const options =
+      neck === 'batchnorm' ? { momentum, affine } : { eps, momentum, affine, ...whiteningOnly, groupSize: groupSize ?? undefined };
     model.neck = createNeck(neck, model.featureDim, options);
   }
   const { method, from, keepBias } = config.decoupled;
@@ -201,15 +252,21 @@ function usesBatchStatistics(config: Config): boolean {
  */
 export function buildOptimizer(config: Config, model: ImageClassifier): SGD {
   const { lr, momentum, weightDecay, nesterov } = config.optim;
-  return new SGD(model.parameters().filter((tensor) => tensor.requiresGrad), { lr, momentum, weightDecay, nesterov });
+  return new SGD(
+    model.parameters().filter((tensor) => tensor.requiresGrad),
+    { lr, momentum, weightDecay, nesterov },
+  );
 }
 
 export function buildSchedule(config: Config): LrSchedule {
   const { lr } = config.optim;
   const { type, warmupEpochs, milestones, gamma, minLr } = config.schedule;
   switch (type) {
-    case 'multistep': return multiStepLr({ lr, milestones, gamma, warmupEpochs });
-    case 'cosine': return cosineLr({ lr, epochs: config.train.epochs, minLr, warmupEpochs });
-    case 'constant': return linearWarmup(constantLr(lr), warmupEpochs);
+    case 'multistep':
+      return multiStepLr({ lr, milestones, gamma, warmupEpochs });
+    case 'cosine':
+      return cosineLr({ lr, epochs: config.train.epochs, minLr, warmupEpochs });
+    case 'constant':
+      return linearWarmup(constantLr(lr), warmupEpochs);
   }
 }

@@ -22,7 +22,15 @@ import type { LrSchedule, SGD, SgdState } from '../optim/index.js';
 import * as torch from '../torch/index.js';
 import { assertWritableFolder } from '../util/files.js';
 import {
-  type CheckpointMeta, type EpochRecords, NonFiniteLossError, chooseCheckpoint, commitEpoch, readCheckpoint, reconcileRun, section, withModelState,
+  type CheckpointMeta,
+  type EpochRecords,
+  NonFiniteLossError,
+  chooseCheckpoint,
+  commitEpoch,
+  readCheckpoint,
+  reconcileRun,
+  section,
+  withModelState,
 } from './checkpoint.js';
 import { type Config, configToYaml, lossConfig } from './config.js';
 import { rankDevice, rowsPerRank } from './distributed.js';
@@ -36,7 +44,18 @@ import { Progress, formatDuration } from './progress.js';
 import { RunDir, type Summary } from './run-dir.js';
 
 export type { Summary } from './run-dir.js';
-import { type RunData, buildModel, buildOptimizer, buildSchedule, evalLoader, loadRunData, modelCard, modelShape, testLoader, trainLoader } from './setup.js';
+import {
+  type RunData,
+  buildModel,
+  buildOptimizer,
+  buildSchedule,
+  evalLoader,
+  loadRunData,
+  modelCard,
+  modelShape,
+  testLoader,
+  trainLoader,
+} from './setup.js';
 
 export interface TrainOptions {
   /** The run directory to create (a new run). */
@@ -70,23 +89,34 @@ class Run {
   covarianceRecords: Record<string, unknown>[] = [];
 
   /** `stage1`: the checkpoint a decoupled run starts from; null when it resumes its own, or for joint training. */
-  constructor(readonly config: Config, readonly dir: RunDir, verbose: boolean, stage1: string | null,
-    readonly parallel: DataParallel | null) {
+  constructor(
+    readonly config: Config,
+    readonly dir: RunDir,
+    verbose: boolean,
+    stage1: string | null,
+    readonly parallel: DataParallel | null,
+  ) {
     if (config.train.threads !== null) torch.setNumThreads(config.train.threads);
     torch.manualSeed(config.seed);
     this.rank = parallel?.rank ?? 0;
     this.verbose = verbose && this.rank === 0;
     this.device = rankDevice(config.train.device, parallel);
     this.data = loadRunData(config);
-    this.model = stage1 === null ? buildModel(config, modelShape(this.data))
-      : withModelState(stage1, (state) => buildModel(config, modelShape(this.data), state));
+    this.model =
+      stage1 === null
+        ? buildModel(config, modelShape(this.data))
+        : withModelState(stage1, (state) => buildModel(config, modelShape(this.data), state));
     this.model.to(this.device);
     if (config.train.channelsLast) this.model.toChannelsLast();
     this.optimizer = config.decoupled.method === 'tau-norm' ? null : buildOptimizer(config, this.model);
     this.schedule = buildSchedule(config);
     this.loss = createLoss(lossConfig(config), this.data.classCounts);
-    this.inference = new InferencePass(this.model, { device: this.device, precision: config.train.precision,
-      channelsLast: config.train.channelsLast, adjustForEval: this.loss.adjustForEval });
+    this.inference = new InferencePass(this.model, {
+      device: this.device,
+      precision: config.train.precision,
+      channelsLast: config.train.channelsLast,
+      adjustForEval: this.loss.adjustForEval,
+    });
     const worldSize = parallel?.worldSize ?? 1;
     this.trainBatches = trainLoader(config, this.data, this.rank, worldSize);
     this.testBatches = testLoader(config, this.data, this.rank, worldSize);
@@ -154,10 +184,13 @@ class Run {
       if (step >= steps) break;
       const runStep = epoch * steps + step;
       // The steps train.recordCovarianceEvery names have their pooled features recorded.
-      const record = every !== null && runStep % every === 0 ? (features: torch.Tensor): void => {
-        const sampler = samplerOf(this.trainBatches.options.batchSampler, this.config.train.sampler, epoch, batch.batch);
-        this.covarianceRecords.push(batchCovarianceRecord(features, { epoch, step: runStep }, sampler));
-      } : undefined;
+      const record =
+        every !== null && runStep % every === 0
+          ? (features: torch.Tensor): void => {
+              const sampler = samplerOf(this.trainBatches.options.batchSampler, this.config.train.sampler, epoch, batch.batch);
+              this.covarianceRecords.push(batchCovarianceRecord(features, { epoch, step: runStep }, sampler));
+            }
+          : undefined;
       const lr = this.schedule.lrAt(epoch, step, steps);
       for (const group of optimizer.paramGroups) group.lr = lr;
       const loss = torch.scope(() => {
@@ -196,8 +229,13 @@ class Run {
    * The loss to back-propagate for this rank's share of a batch, and the global batch's mean loss; `record`, when
    * given, sees this rank's pooled features.
    */
-  batchLoss(images: torch.Tensor, labels: torch.Tensor, batch: Batch, epoch: number, record?: (features: torch.Tensor) => void):
-    { loss: torch.Tensor; mean: number } {
+  batchLoss(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch: Batch,
+    epoch: number,
+    record?: (features: torch.Tensor) => void,
+  ): { loss: torch.Tensor; mean: number } {
     const { parallel } = this;
     const loss = (logits: torch.Tensor, targets: torch.Tensor): torch.Tensor => this.loss.compute(logits, targets, { epoch });
     const features = (x: torch.Tensor): torch.Tensor => {
@@ -210,8 +248,13 @@ class Run {
       return { loss: value, mean: value.item() };
     }
     return parallel.stepLoss({
-      images, labels, rowsPerRank: rowsPerRank(batch.globalSize, parallel.worldSize), syncHead: this.config.distributed.syncWhitening,
-      features, head: (pooled) => this.head(pooled), loss,
+      images,
+      labels,
+      rowsPerRank: rowsPerRank(batch.globalSize, parallel.worldSize),
+      syncHead: this.config.distributed.syncWhitening,
+      features,
+      head: (pooled) => this.head(pooled),
+      loss,
     });
   }
 
@@ -232,7 +275,9 @@ class Run {
       const features = torch.cat(outputs);
       const choice = selectTau(classifier, features, labels, this.config.decoupled.tauGrid);
       for (const tensor of [features, ...outputs]) tensor.dispose();
-      this.log(`tau-norm: tau ${choice.tau} (held-out mean per-class accuracy ${(choice.accuracy * 100).toFixed(2)}%, ${labels.length} images)`);
+      this.log(
+        `tau-norm: tau ${choice.tau} (held-out mean per-class accuracy ${(choice.accuracy * 100).toFixed(2)}%, ${labels.length} images)`,
+      );
       return { tau: choice.tau, holdoutAccuracy: choice.accuracy, tauSearch: choice.grid };
     } finally {
       await loader.close();
@@ -280,12 +325,17 @@ class Run {
     this.parallel?.broadcastState(this.model);
     const epochs = this.epochs;
     if (this.rank === 0) {
-      this.dir.appendEnvironment({ startedAt: new Date().toISOString(), firstEpoch: this.meta.epoch + 1,
-        ...describeEnvironment(this.config.train.device, this.parallel?.worldSize ?? 1) });
+      this.dir.appendEnvironment({
+        startedAt: new Date().toISOString(),
+        firstEpoch: this.meta.epoch + 1,
+        ...describeEnvironment(this.config.train.device, this.parallel?.worldSize ?? 1),
+      });
     }
     const counts = this.data.classCounts;
-    this.log(`scatter: ${this.data.train.length} training images in ${counts.length} classes (${Math.max(...counts)} to ` +
-      `${Math.min(...counts)} per class), ${this.data.test.length} test images; ${this.stepsPerEpoch} steps per epoch; run ${this.dir.root}`);
+    this.log(
+      `scatter: ${this.data.train.length} training images in ${counts.length} classes (${Math.max(...counts)} to ` +
+        `${Math.min(...counts)} per class), ${this.data.test.length} test images; ${this.stepsPerEpoch} steps per epoch; run ${this.dir.root}`,
+    );
     const { method, from } = this.config.decoupled;
     if (method !== null) this.log(`scatter: ${method} on stage 1 ${from}`);
     let latest: Evaluation | null = null;
@@ -296,8 +346,10 @@ class Run {
       if ((epoch + 1) % evalEvery === 0 || epoch + 1 === epochs) {
         latest = await this.evaluateModel();
         Object.assign(record, { top1: latest.top1, many: latest.many, medium: latest.medium, few: latest.few });
-        this.log(`epoch ${epoch + 1}: top-1 ${(latest.top1 * 100).toFixed(2)}% (many ${percent(latest.many)}, medium ` +
-          `${percent(latest.medium)}, few ${percent(latest.few)})`);
+        this.log(
+          `epoch ${epoch + 1}: top-1 ${(latest.top1 * 100).toFixed(2)}% (many ${percent(latest.many)}, medium ` +
+            `${percent(latest.medium)}, few ${percent(latest.few)})`,
+        );
       }
       record.seconds = Number(((performance.now() - started) / 1000).toFixed(2));
       this.meta.epoch = epoch + 1;
@@ -312,16 +364,27 @@ class Run {
     latest ??= await this.evaluateModel();
     const summary = this.summary(latest);
     if (this.rank === 0) this.dir.writeSummary(summary);
-    this.log(`scatter: top-1 ${(summary.top1 * 100).toFixed(2)}% after ${epochs} epochs in ${formatDuration(summary.timings.trainSeconds)}`);
+    this.log(
+      `scatter: top-1 ${(summary.top1 * 100).toFixed(2)}% after ${epochs} epochs in ${formatDuration(summary.timings.trainSeconds)}`,
+    );
     return summary;
   }
 
   summary(result: Evaluation): Summary {
     const summary: Summary = {
-      top1: result.top1, many: result.many, medium: result.medium, few: result.few, perClass: result.perClass,
-      classCounts: this.data.classCounts, bestTop1: this.meta.bestTop1, bestEpoch: this.meta.bestEpoch, epochs: this.epochs, worldSize: this.parallel?.worldSize ?? 1,
+      top1: result.top1,
+      many: result.many,
+      medium: result.medium,
+      few: result.few,
+      perClass: result.perClass,
+      classCounts: this.data.classCounts,
+      bestTop1: this.meta.bestTop1,
+      bestEpoch: this.meta.bestEpoch,
+      epochs: this.epochs,
+      worldSize: this.parallel?.worldSize ?? 1,
       timings: {
-        trainSeconds: round(this.meta.trainSeconds), evalSeconds: round(this.evalSeconds),
+        trainSeconds: round(this.meta.trainSeconds),
+        evalSeconds: round(this.evalSeconds),
         secondsPerEpoch: round(this.meta.trainSeconds / Math.max(this.meta.epoch, 1)),
       },
       confusion: result.confusion,

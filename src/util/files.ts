@@ -1,12 +1,24 @@
 // File writing shared by every layer: atomic replacement, so that a crash leaves either the old file or
 // the new one, never a torn one (checkpoints, summaries, configs); errors that name the file; and the checks
 // that an output folder can hold files at all.
-import { accessSync, appendFileSync, closeSync, constants, existsSync, fsyncSync, openSync, renameSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import {
+  accessSync,
+  appendFileSync,
+  closeSync,
+  constants,
+  existsSync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statfsSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 
 /** Writes all of `bytes` at the descriptor's position: one write call may write less than asked (a disk filling up). */
 export function writeAll(fd: number, bytes: Uint8Array): void {
-  for (let written = 0; written < bytes.length;) written += writeSync(fd, bytes, written, bytes.length - written);
+  for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written);
 }
 
 /** The error `error` of writing `file`, with the file named (Node's ENOSPC and EROFS messages do not name it). */
@@ -53,9 +65,20 @@ export function appendFile(file: string, text: string): void {
 
 /** Linux's magic numbers (statfs f_type) of file systems that are not storage: kernel interfaces. */
 const PSEUDO_FILE_SYSTEMS = new Map<number, string>([
-  [0x9fa0, 'proc'], [0x62656572, 'sysfs'], [0x1cd1, 'devpts'], [0x64626720, 'debugfs'], [0x74726163, 'tracefs'],
-  [0x27e0eb, 'cgroup'], [0x63677270, 'cgroup2'], [0x73636673, 'securityfs'], [0x42494e4d, 'binfmt_misc'],
-  [0x6e736673, 'nsfs'], [0xcafe4a11, 'bpf'], [0x50495045, 'pipefs'], [0x534f434b, 'sockfs'], [0x67596969, 'rpc_pipefs'],
+  [0x9fa0, 'proc'],
+  [0x62656572, 'sysfs'],
+  [0x1cd1, 'devpts'],
+  [0x64626720, 'debugfs'],
+  [0x74726163, 'tracefs'],
+  [0x27e0eb, 'cgroup'],
+  [0x63677270, 'cgroup2'],
+  [0x73636673, 'securityfs'],
+  [0x42494e4d, 'binfmt_misc'],
+  [0x6e736673, 'nsfs'],
+  [0xcafe4a11, 'bpf'],
+  [0x50495045, 'pipefs'],
+  [0x534f434b, 'sockfs'],
+  [0x67596969, 'rpc_pipefs'],
 ]);
 
 /** `dir` itself, or its nearest ancestor that exists. */
@@ -78,7 +101,8 @@ export function assertWritableFolder(dir: string, what: string): void {
   } catch {
     kind = undefined;
   }
-  if (kind !== undefined) throw new Error(`${what} ${dir} is on the ${kind} pseudo file system (${existing}), which holds no files: choose a folder on a disk`);
+  if (kind !== undefined)
+    throw new Error(`${what} ${dir} is on the ${kind} pseudo file system (${existing}), which holds no files: choose a folder on a disk`);
   try {
     accessSync(existing, constants.W_OK);
   } catch (error) {

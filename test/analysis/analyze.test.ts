@@ -60,8 +60,15 @@ test("analysis scores the checkpoint as the trainer's evaluation does, post-hoc 
 });
 
 test('a bfloat16 channels-last run is analysed through the same inference pass as it was evaluated: equal predictions', async () => {
-  const out = await trainTinyRun(path.join(work, 'bf16'), root, { model: { neck: 'whitening' }, train: { precision: 'bfloat16', channelsLast: true } });
-  const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as { perClass: number[]; top1: number; confusion: number[][] };
+  const out = await trainTinyRun(path.join(work, 'bf16'), root, {
+    model: { neck: 'whitening' },
+    train: { precision: 'bfloat16', channelsLast: true },
+  });
+  const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as {
+    perClass: number[];
+    top1: number;
+    confusion: number[][];
+  };
   // summary.json holds the evaluation of the last epoch: analyse that checkpoint.
   const analysis = await analyzeRun(out, { checkpoint: 'last' });
   assert.deepEqual(analysis.confusion, summary.confusion);
@@ -90,22 +97,52 @@ test('the recorded batch covariances are summarised per sampler: trace mean and 
   // noise sqrt((16 + 4) / 2 / 2) = sqrt(5); conditions 100, 300, singular: median 300; batch sizes 160, 128, 128:
   // median 128 (the b3rs record has none: null).
   const rounded = (value: number): number => Number(value.toFixed(6));
-  assert.deepEqual({ ...instance!, traceVariation: rounded(instance!.traceVariation), traceBatchNoise: rounded(instance!.traceBatchNoise),
-    meanAbsCorrelation: rounded(instance!.meanAbsCorrelation) },
-  { sampler: 'instance', batches: 3, traceMean: 10, traceVariation: rounded(Math.sqrt(8 / 3) / 10), traceBatchNoise: rounded(Math.sqrt(5) / 10),
-    medianCondition: 300, medianBatchSize: 128, meanAbsCorrelation: 0.5 });
-  assert.deepEqual(b3rs, { sampler: 'b3rs', batches: 1, traceMean: 10, traceVariation: 0, traceBatchNoise: 0, medianCondition: null, medianBatchSize: null,
-    meanAbsCorrelation: 0.2 });
+  assert.deepEqual(
+    {
+      ...instance!,
+      traceVariation: rounded(instance!.traceVariation),
+      traceBatchNoise: rounded(instance!.traceBatchNoise),
+      meanAbsCorrelation: rounded(instance!.meanAbsCorrelation),
+    },
+    {
+      sampler: 'instance',
+      batches: 3,
+      traceMean: 10,
+      traceVariation: rounded(Math.sqrt(8 / 3) / 10),
+      traceBatchNoise: rounded(Math.sqrt(5) / 10),
+      medianCondition: 300,
+      medianBatchSize: 128,
+      meanAbsCorrelation: 0.5,
+    },
+  );
+  assert.deepEqual(b3rs, {
+    sampler: 'b3rs',
+    batches: 1,
+    traceMean: 10,
+    traceVariation: 0,
+    traceBatchNoise: 0,
+    medianCondition: null,
+    medianBatchSize: null,
+    meanAbsCorrelation: 0.2,
+  });
   // A slow drift (10 -> 20 over 101 records) without batch noise: the variation sees it (about 0.19), the batch
   // noise only its step of 0.1 (0.1 / sqrt 2 / 15).
-  const [drifting] = summarizeBatchCovariance(Array.from({ length: 101 }, (_, i) => ({ sampler: 'instance', trace: 10 + i / 10, condition: 10, meanAbsCorrelation: 0 })));
+  const [drifting] = summarizeBatchCovariance(
+    Array.from({ length: 101 }, (_, i) => ({ sampler: 'instance', trace: 10 + i / 10, condition: 10, meanAbsCorrelation: 0 })),
+  );
   assert.ok(drifting!.traceVariation > 0.19);
   assert.equal(rounded(drifting!.traceBatchNoise), rounded(0.1 / Math.SQRT2 / 15));
   const out = await trainRun('recorded', 'identity');
   assert.equal((await analyzeRun(out)).batchCovariance, null);
   writeBatchCovariance(out);
   const analysis = await analyzeRun(out);
-  assert.deepEqual(analysis.batchCovariance?.map((summary) => [summary.sampler, summary.batches]), [['instance', 9], ['b3rs', 3]]);
+  assert.deepEqual(
+    analysis.batchCovariance?.map((summary) => [summary.sampler, summary.batches]),
+    [
+      ['instance', 9],
+      ['b3rs', 3],
+    ],
+  );
 });
 
 test('analysis JSON keeps both infinities (a singular covariance: condition Infinity, entropy -Infinity)', () => {

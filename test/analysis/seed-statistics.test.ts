@@ -10,7 +10,13 @@ const close = (actual: number, expected: number, tolerance: number, what: string
 
 test("Student's t two-sided p-values match the tables' 5% quantiles and the Cauchy case", () => {
   // t_{0.975} for 2, 3, 4, 10 and 30 degrees of freedom.
-  for (const [t, df] of [[4.302653, 2], [3.182446, 3], [2.776445, 4], [2.228139, 10], [2.042272, 30]] as const) {
+  for (const [t, df] of [
+    [4.302653, 2],
+    [3.182446, 3],
+    [2.776445, 4],
+    [2.228139, 10],
+    [2.042272, 30],
+  ] as const) {
     close(studentTwoSidedP(t, df), 0.05, 2e-6, `p(${t}, ${df})`);
     close(studentTwoSidedP(-t, df), 0.05, 2e-6, `p(${-t}, ${df})`);
   }

@@ -16,12 +16,18 @@ function analysed(name: string, afterNeck: object | null, classifier: object): s
   const dir = path.join(work, name);
   mkdirSync(dir);
   const beforeNeck = { meanAbsCorrelation: 0.4321, effectiveRank: 30.04, gaussianEntropy: -Infinity, covarianceCondition: Infinity };
-  writeFileSync(path.join(dir, 'analysis.json'), analysisJson({ checkpoint: `${dir}/checkpoints/last.safetensors`, top1: 0.71234, features: { beforeNeck, afterNeck }, classifier }));
+  writeFileSync(
+    path.join(dir, 'analysis.json'),
+    analysisJson({ checkpoint: `${dir}/checkpoints/last.safetensors`, top1: 0.71234, features: { beforeNeck, afterNeck }, classifier }),
+  );
   return dir;
 }
 
-const whitened = analysed('whitened', { meanAbsCorrelation: 0.1, effectiveRank: 55.44, gaussianEntropy: 42.61, covarianceCondition: 45.92 },
-  { hessianCondition: 12345.6, gradientCoupling: 0.3 });
+const whitened = analysed(
+  'whitened',
+  { meanAbsCorrelation: 0.1, effectiveRank: 55.44, gaussianEntropy: 42.61, covarianceCondition: 45.92 },
+  { hessianCondition: 12345.6, gradientCoupling: 0.3 },
+);
 const plain = analysed('plain', null, { hessianCondition: null, gradientCoupling: 0.54 });
 
 function table(...args: string[]): { status: number | null; lines: string[]; stderr: string } {
@@ -37,7 +43,10 @@ test("each row shows the classifier's input: the neck's output, or the pooled fe
 });
 
 test('--before-neck shows the pooled features of every run; a run without analysis.json is named', () => {
-  assert.equal(table('--before-neck', whitened).lines[2], '| whitened | last | 71.23 | pooled | 0.432 | 30.0 | -infinite | infinite | 12,346 | 0.30 |');
+  assert.equal(
+    table('--before-neck', whitened).lines[2],
+    '| whitened | last | 71.23 | pooled | 0.432 | 30.0 | -infinite | infinite | 12,346 | 0.30 |',
+  );
   const missing = path.join(work, 'not-analysed');
   mkdirSync(missing);
   const refused = table(missing);

@@ -13,7 +13,9 @@ import { repoRoot, temporaryDir } from '../helpers/python.js';
 
 function run(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'dist', 'src', 'cli', 'main.js'), ...args], { env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [path.join(repoRoot, 'dist', 'src', 'cli', 'main.js'), ...args], {
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -27,8 +29,9 @@ test('a download whose checksum does not match is refused in one line', async ()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const dir = temporaryDir('cli-download');
   try {
-    const result = await run(['data', 'download', 'cifar10', '--dir', dir],
-      { SCATTER_DATA_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` });
+    const result = await run(['data', 'download', 'cifar10', '--dir', dir], {
+      SCATTER_DATA_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    });
     assert.equal(result.status, 1);
     const lines = result.stderr.trim().split('\n');
     assert.match(lines.at(-1)!, /^scatter: .*cifar-10-binary\.tar\.gz.*(md5|MD5|checksum)/);

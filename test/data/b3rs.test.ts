@@ -5,16 +5,32 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  B3RSBatchSampler, BatchEmbeddedSampler, ChunkedBatchSampler, RandomSampler, longTailCounts, shardRange, spreadSlots,
+  B3RSBatchSampler,
+  BatchEmbeddedSampler,
+  ChunkedBatchSampler,
+  RandomSampler,
+  longTailCounts,
+  shardRange,
+  spreadSlots,
 } from '../../src/data/index.js';
 
-interface Labelled { labels: Int32Array; numClasses: number; length: number }
+interface Labelled {
+  labels: Int32Array;
+  numClasses: number;
+  length: number;
+}
 
 /** Labels with counts[c] items of class c, the classes interleaved as records are. */
 function labelled(counts: readonly number[]): Labelled {
   const labels: number[] = [];
   const left = [...counts];
-  while (left.some((n) => n > 0)) left.forEach((n, c) => { if (n > 0) { labels.push(c); left[c]!--; } });
+  while (left.some((n) => n > 0))
+    left.forEach((n, c) => {
+      if (n > 0) {
+        labels.push(c);
+        left[c]!--;
+      }
+    });
   return { labels: Int32Array.from(labels), numClasses: counts.length, length: labels.length };
 }
 
@@ -23,7 +39,9 @@ const SCRAMBLE = [3, 7, 0, 9, 1, 5, 8, 2, 6, 4];
 function scrambledCifar10Lt(): Labelled & { byRank: number[] } {
   const ranked = longTailCounts(5000, 10, 100); // ranked[r]: the r-th most frequent count
   const counts = new Array<number>(10);
-  SCRAMBLE.forEach((c, r) => { counts[c] = ranked[r]!; });
+  SCRAMBLE.forEach((c, r) => {
+    counts[c] = ranked[r]!;
+  });
   return { ...labelled(counts), byRank: ranked };
 }
 
@@ -37,17 +55,30 @@ function blockTally(sampler: B3RSBatchSampler, data: Labelled, items: ArrayLike<
 test('blocks: classes sorted by frequency, cut into equal numbers of classes or about equal numbers of images', () => {
   const data = scrambledCifar10Lt();
   const byClasses = new B3RSBatchSampler(data, 128, { seed: 0, numBlocks: 4 });
-  assert.deepEqual(byClasses.blockClasses.map((block) => [...block]), [[3, 7], [0, 9, 1], [5, 8], [2, 6, 4]]);
+  assert.deepEqual(
+    byClasses.blockClasses.map((block) => [...block]),
+    [
+      [3, 7],
+      [0, 9, 1],
+      [5, 8],
+      [2, 6, 4],
+    ],
+  );
   const r = data.byRank;
   assert.deepEqual([...byClasses.blockSizes], [r[0]! + r[1]!, r[2]! + r[3]! + r[4]!, r[5]! + r[6]!, r[7]! + r[8]! + r[9]!]);
   assert.deepEqual([...byClasses.classBlock], [1, 1, 3, 0, 3, 2, 3, 0, 2, 1]);
   // Equal images: cuts nearest 4135 and 8271 of 12406 fall after the first class (5000) and the second (7997).
   const byImages = new B3RSBatchSampler(data, 128, { seed: 0, numBlocks: 3, blocking: 'images' });
-  assert.deepEqual(byImages.blockClasses.map((block) => [...block]), [[3], [7], [0, 9, 1, 5, 8, 2, 6, 4]]);
+  assert.deepEqual(
+    byImages.blockClasses.map((block) => [...block]),
+    [[3], [7], [0, 9, 1, 5, 8, 2, 6, 4]],
+  );
   assert.deepEqual([...byImages.blockSizes], [5000, 2997, 4409]);
   // Ten blocks of ten classes: one class each, and the images cut cannot leave a block empty.
-  assert.deepEqual(new B3RSBatchSampler(data, 128, { seed: 0, numBlocks: 10, blocking: 'images' }).blockClasses.map((b) => [...b]),
-    SCRAMBLE.map((c) => [c]));
+  assert.deepEqual(
+    new B3RSBatchSampler(data, 128, { seed: 0, numBlocks: 10, blocking: 'images' }).blockClasses.map((b) => [...b]),
+    SCRAMBLE.map((c) => [c]),
+  );
 });
 
 test('per-batch counts: largest remainder on N_k^q shares, a floor of one per block', () => {
@@ -77,7 +108,10 @@ test('q = 1: per-batch counts within one slot of batchSize * N_k / N, blocks bel
       for (const blocking of ['classes', 'images'] as const) {
         const sampler = new B3RSBatchSampler(data, batchSize, { seed: 0, numBlocks, q: 1, blocking });
         const sizes = [...sampler.blockSizes];
-        assert.equal(sampler.blockCounts.reduce((a, b) => a + b), batchSize);
+        assert.equal(
+          sampler.blockCounts.reduce((a, b) => a + b),
+          batchSize,
+        );
         // Instance sampling's expected counts; where some fall below 1, those blocks get 1 and the rest
         // share what is left in the same proportions.
         const small = sizes.map((size) => (batchSize * size) / data.length < 1);
@@ -109,7 +143,9 @@ test('every batch holds every block in its designed count; over an epoch each bl
     assert.ok(tally.every((count) => count > 0));
     // Position by position, the block the pattern names.
     batch.forEach((item, position) => assert.equal(sampler.classBlock[data.labels[item]!], sampler.slotBlocks[position]));
-    tally.forEach((count, k) => { epochTally[k]! += count; });
+    tally.forEach((count, k) => {
+      epochTally[k]! += count;
+    });
   }
   const total = batches.length * 128;
   epochTally.forEach((count, k) => assert.equal(count / total, sampler.blockCounts[k]! / 128));
@@ -123,12 +159,20 @@ test('within a block: uniform, without replacement while the block lasts, then f
   sampler.blockSizes.forEach((size, k) => {
     const needed = sampler.numBatches * sampler.blockCounts[k]!;
     const counts: number[] = [];
-    data.labels.forEach((label, item) => { if (sampler.classBlock[label] === k) counts.push(uses.get(item) ?? 0); });
+    data.labels.forEach((label, item) => {
+      if (sampler.classBlock[label] === k) counts.push(uses.get(item) ?? 0);
+    });
     assert.equal(counts.length, size);
     // Consecutive permutations: every item of the block drawn floor or ceil(needed / size) times, or at most once.
     const low = Math.floor(needed / size);
-    assert.ok(counts.every((count) => count === low || count === low + 1), `block ${k}: ${needed} of ${size}`);
-    assert.equal(counts.reduce((a, b) => a + b), needed);
+    assert.ok(
+      counts.every((count) => count === low || count === low + 1),
+      `block ${k}: ${needed} of ${size}`,
+    );
+    assert.equal(
+      counts.reduce((a, b) => a + b),
+      needed,
+    );
   });
   assert.ok(sampler.blockSizes[0]! > sampler.numBatches * sampler.blockCounts[0]!, 'the head block is drawn without replacement');
   assert.ok(sampler.blockSizes[4]! < sampler.numBatches * sampler.blockCounts[4]!, 'the tail block cycles');
@@ -153,7 +197,9 @@ test('blocks are spread along a batch: any stretch of L positions holds block k 
     const placed = counts.map(() => 0);
     spreadSlots(counts).forEach((group, position) => {
       placed[group]!++;
-      counts.forEach((count, g) => assert.ok(Math.abs(placed[g]! - ((position + 1) * count) / total) <= bound + 1e-12, `${counts} at ${position}`));
+      counts.forEach((count, g) =>
+        assert.ok(Math.abs(placed[g]! - ((position + 1) * count) / total) <= bound + 1e-12, `${counts} at ${position}`),
+      );
     });
     assert.deepEqual(placed, counts);
   }
@@ -195,7 +241,10 @@ test('BET interleave: instance batches until startEpoch, then every period-th ba
     if (expected.includes(j)) {
       assert.deepEqual(batch, b3rs[j]);
       assert.deepEqual(blockTally(bet.b3rs, data, batch), [...bet.b3rs.blockCounts]);
-      assert.deepEqual([...bet.embeddedPositions(2, j)], Array.from({ length: 128 }, (_, i) => i));
+      assert.deepEqual(
+        [...bet.embeddedPositions(2, j)],
+        Array.from({ length: 128 }, (_, i) => i),
+      );
     } else {
       assert.deepEqual(batch, plain[j]);
       assert.equal(bet.embeddedPositions(2, j).length, 0);
@@ -207,14 +256,23 @@ test('BET interleave: instance batches until startEpoch, then every period-th ba
 
 test('BET concat: each batch gains a B3RS sub-batch spread along it; the instance part is unchanged', () => {
   const data = scrambledCifar10Lt();
-  const bet = new BatchEmbeddedSampler(data, 64, { mode: 'concat', subBatchSize: 16, startEpoch: 1, seed: 4, b3rs: { numBlocks: 4, q: 0 } });
+  const bet = new BatchEmbeddedSampler(data, 64, {
+    mode: 'concat',
+    subBatchSize: 16,
+    startEpoch: 1,
+    seed: 4,
+    b3rs: { numBlocks: 4, q: 0 },
+  });
   const instance = new ChunkedBatchSampler(new RandomSampler(data.length, { seed: 4 }), 64, { dropLast: true });
   assert.deepEqual(bet.epochBatches(0), instance.epochBatches(0));
   assert.deepEqual([...bet.b3rs.blockCounts], [4, 4, 4, 4]);
   const batches = bet.epochBatches(1);
   const plain = instance.epochBatches(1);
   assert.equal(batches.length, plain.length);
-  assert.deepEqual(bet.embeddedBatches(1), batches.map((_, j) => j));
+  assert.deepEqual(
+    bet.embeddedBatches(1),
+    batches.map((_, j) => j),
+  );
   const positions = bet.embeddedPositions(1, 0);
   assert.equal(positions.length, 16);
   batches.forEach((batch, j) => {
@@ -222,7 +280,10 @@ test('BET concat: each batch gains a B3RS sub-batch spread along it; the instanc
     const sub = [...positions].map((p) => batch[p]!);
     assert.deepEqual(blockTally(bet.b3rs, data, sub), [4, 4, 4, 4]);
     assert.deepEqual(sub, [...bet.b3rs.epochBatches(1)[j]!]);
-    assert.deepEqual(batch.filter((_, p) => !positions.includes(p)), plain[j]);
+    assert.deepEqual(
+      batch.filter((_, p) => !positions.includes(p)),
+      plain[j],
+    );
     // Spread: each of 4 ranks' 20 items holds 4 sub-batch items.
     for (let rank = 0; rank < 4; rank++) {
       const { start, end } = shardRange(batch.length, rank, 4);
@@ -243,7 +304,8 @@ test('bad options are errors', () => {
   assert.throws(() => b3rs(2.5, { numBlocks: 2 }), /batchSize must be an integer >= 1/);
   const sampler = b3rs(8, { numBlocks: 3 });
   assert.deepEqual([...sampler.classBlock], [0, 1, 2, -1], 'an empty class belongs to no block');
-  const bet = (options: object): BatchEmbeddedSampler => new BatchEmbeddedSampler(data, 8, { seed: 0, b3rs: { numBlocks: 3 }, ...options } as never);
+  const bet = (options: object): BatchEmbeddedSampler =>
+    new BatchEmbeddedSampler(data, 8, { seed: 0, b3rs: { numBlocks: 3 }, ...options } as never);
   for (const period of [0, 1.5]) assert.throws(() => bet({ mode: 'interleave', period }), /BET period must be an integer >= 1/);
   assert.throws(() => bet({ mode: 'interleave', period: 2, startEpoch: -1 }), /BET startEpoch must be an integer >= 0/);
   assert.throws(() => bet({ mode: 'concat', subBatchSize: 2 }), /a batch of 2 cannot hold an item of each of 3 blocks/);

@@ -8,13 +8,23 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import {
-  ChunkedBatchSampler, ImageFolderDataset, ListFileDataset, Loader, SequentialSampler, classCounts, loadCifar, makeLongTailed, readImage,
+  ChunkedBatchSampler,
+  ImageFolderDataset,
+  ListFileDataset,
+  Loader,
+  SequentialSampler,
+  classCounts,
+  loadCifar,
+  makeLongTailed,
+  readImage,
 } from '../../src/data/index.js';
 import { extractTarGz } from '../../src/data/tar.js';
 import { temporaryDir } from '../helpers/python.js';
 import { SHARED_DATASETS, sharedMissing } from './fixtures.js';
 
-test('real CIFAR-10: binary layout, histogram, CIFAR-10-LT, and its JPEGs through folders, lists and the loader', { skip: sharedMissing('cifar10') }, async (t) => {
+test('real CIFAR-10: binary layout, histogram, CIFAR-10-LT, and its JPEGs through folders, lists and the loader', {
+  skip: sharedMissing('cifar10'),
+}, async (t) => {
   const source = path.join(SHARED_DATASETS, 'cifar10');
   const dir = temporaryDir('cifar10-real');
   t.after(() => rmSync(dir, { recursive: true, force: true })); // 180 MB and 60,000 JPEGs
@@ -50,8 +60,12 @@ test('real CIFAR-10: binary layout, histogram, CIFAR-10-LT, and its JPEGs throug
   // CIFAR-10-LT as a list file over the JPEG tree: the long-tailed subset's records, as paths.
   const seen = new Array<number>(10).fill(0);
   const place = new Int32Array(train.length); // record -> its rank within its class
-  train.labels.forEach((label, record) => { place[record] = seen[label]!++; });
-  const lines = [...lt.indices].map((record) => `train/${train.classNames[train.labels[record]!]}/${String(place[record]).padStart(4, '0')}.jpg ${train.labels[record]}`);
+  train.labels.forEach((label, record) => {
+    place[record] = seen[label]!++;
+  });
+  const lines = [...lt.indices].map(
+    (record) => `train/${train.classNames[train.labels[record]!]}/${String(place[record]).padStart(4, '0')}.jpg ${train.labels[record]}`,
+  );
   const listFile = path.join(dir, 'cifar10_lt_train.txt');
   writeFileSync(listFile, `${lines.join('\n')}\n`);
   const list = new ListFileDataset(listFile, jpegs, { classNames: train.classNames });

@@ -60,9 +60,17 @@ async function serve(files: Record<string, Buffer>): Promise<Server> {
       cutsLeft = cuts;
       cutFraction = fraction;
     },
-    get ignoreRange() { return state.ignoreRange; },
-    set ignoreRange(value) { state.ignoreRange = value; },
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    get ignoreRange() {
+      return state.ignoreRange;
+    },
+    set ignoreRange(value) {
+      state.ignoreRange = value;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -72,7 +80,11 @@ const md5 = (data: Buffer): string => createHash('md5').update(data).digest('hex
 function cifar10Archive(): Buffer {
   const files: Record<string, Buffer> = {};
   for (const [b, name] of ['data_batch_1', 'data_batch_2', 'data_batch_3', 'data_batch_4', 'data_batch_5', 'test_batch'].entries()) {
-    const records = cifarBinary(Array.from({ length: 50 }, (_, r) => (r + b) % 10), 'cifar10', b * 50);
+    const records = cifarBinary(
+      Array.from({ length: 50 }, (_, r) => (r + b) % 10),
+      'cifar10',
+      b * 50,
+    );
     for (let i = 1; i < records.length; i += 3073) records[i] = (i * 2654435761) >>> 24;
     files[`cifar-10-batches-bin/${name}.bin`] = records;
   }
@@ -87,19 +99,31 @@ test('a checksum mismatch is reported and the download removed; with the right c
   const dir = temporaryDir('download-cifar');
   try {
     await assert.rejects(downloadDataset('cifar10', { dir, baseUrl: server.url, retryDelayMs: 0 }), (error: Error) => {
-      assert.match(error.message, new RegExp(`cifar-10-binary\\.tar\\.gz: MD5 ${md5(archive)} does not match the expected c32a1d4ab5d03f1284b67883e8d87530`));
+      assert.match(
+        error.message,
+        new RegExp(`cifar-10-binary\\.tar\\.gz: MD5 ${md5(archive)} does not match the expected c32a1d4ab5d03f1284b67883e8d87530`),
+      );
       assert.ok(!error.message.includes('\n'));
       return true;
     });
     assert.deepEqual(readdirSync(dir), [], 'nothing is left behind');
 
     const lines: string[] = [];
-    const target = await downloadDataset('cifar10', { dir, baseUrl: server.url, checksums: { 'cifar-10-binary.tar.gz': md5(archive) }, retryDelayMs: 0, log: (line) => lines.push(line) });
+    const target = await downloadDataset('cifar10', {
+      dir,
+      baseUrl: server.url,
+      checksums: { 'cifar-10-binary.tar.gz': md5(archive) },
+      retryDelayMs: 0,
+      log: (line) => lines.push(line),
+    });
     assert.equal(target, path.join(dir, 'cifar-10-batches-bin'));
     assert.deepEqual(readdirSync(dir), ['cifar-10-batches-bin'], 'the archive and the staging folder are gone');
     const train = loadCifar(target, { variant: 'cifar10', split: 'train' });
     assert.equal(train.length, 250);
-    assert.deepEqual(lines.map((line) => line.split(' ')[0]), ['downloading', 'unpacking']);
+    assert.deepEqual(
+      lines.map((line) => line.split(' ')[0]),
+      ['downloading', 'unpacking'],
+    );
 
     const before = server.requests.get('cifar-10-binary.tar.gz')!.length;
     assert.equal(await downloadDataset('cifar10', { dir, baseUrl: server.url }), target);
@@ -143,7 +167,10 @@ test('a transfer that keeps breaking is reported with the partial file kept, and
   try {
     server.cut(3, 0.25);
     await assert.rejects(downloadDataset('cifar10', { dir, ...options }), (error: Error) => {
-      assert.match(error.message, /\/mirror\/cifar-10-binary\.tar\.gz: transfer broke at \d+ bytes after 3 attempts \(.+\); .*cifar-10-binary\.tar\.gz\.part is kept: run again to resume/);
+      assert.match(
+        error.message,
+        /\/mirror\/cifar-10-binary\.tar\.gz: transfer broke at \d+ bytes after 3 attempts \(.+\); .*cifar-10-binary\.tar\.gz\.part is kept: run again to resume/,
+      );
       assert.ok(!error.message.includes('\n'));
       return true;
     });
@@ -160,11 +187,21 @@ test('a transfer that keeps breaking is reported with the partial file kept, and
 
 test('Fashion-MNIST: four gzipped IDX files, the base URL from SCATTER_DATA_URL; HTTP errors are not retried', async () => {
   const count = 20;
-  const images = idx([count, 28, 28], Uint8Array.from({ length: count * 784 }, (_, i) => i % 251), true);
-  const labels = idx([count], Uint8Array.from({ length: count }, (_, i) => i % 10), true);
+  const images = idx(
+    [count, 28, 28],
+    Uint8Array.from({ length: count * 784 }, (_, i) => i % 251),
+    true,
+  );
+  const labels = idx(
+    [count],
+    Uint8Array.from({ length: count }, (_, i) => i % 10),
+    true,
+  );
   const files = {
-    'train-images-idx3-ubyte.gz': images, 'train-labels-idx1-ubyte.gz': labels,
-    't10k-images-idx3-ubyte.gz': images, 't10k-labels-idx1-ubyte.gz': labels,
+    'train-images-idx3-ubyte.gz': images,
+    'train-labels-idx1-ubyte.gz': labels,
+    't10k-images-idx3-ubyte.gz': images,
+    't10k-labels-idx1-ubyte.gz': labels,
   };
   const server = await serve(files);
   const checksums = Object.fromEntries(Object.entries(files).map(([name, data]) => [name, md5(data)]));
@@ -175,9 +212,14 @@ test('Fashion-MNIST: four gzipped IDX files, the base URL from SCATTER_DATA_URL;
     assert.equal(target, path.join(dir, 'fashion-mnist'));
     const test = loadMnist(target, { variant: 'fashion-mnist', split: 'test' });
     assert.deepEqual([test.length, test.labels[13]], [count, 3]);
-    await assert.rejects(downloadDataset('mnist', { dir, checksums, baseUrl: `${server.url}missing/`.replace('/mirror/', '/elsewhere/'), retryDelayMs: 0 }),
-      /\/elsewhere\/missing\/train-images-idx3-ubyte\.gz: HTTP 404 Not Found$/);
-    await assert.rejects(downloadDataset('svhn' as never, { dir }), /unknown data set "svhn" \(known: cifar10, cifar100, mnist, fashion-mnist\)/);
+    await assert.rejects(
+      downloadDataset('mnist', { dir, checksums, baseUrl: `${server.url}missing/`.replace('/mirror/', '/elsewhere/'), retryDelayMs: 0 }),
+      /\/elsewhere\/missing\/train-images-idx3-ubyte\.gz: HTTP 404 Not Found$/,
+    );
+    await assert.rejects(
+      downloadDataset('svhn' as never, { dir }),
+      /unknown data set "svhn" \(known: cifar10, cifar100, mnist, fashion-mnist\)/,
+    );
   } finally {
     delete process.env.SCATTER_DATA_URL;
     await server.close();

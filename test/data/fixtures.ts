@@ -147,9 +147,13 @@ class PickleWriter {
 export function cifarPickle(labels: number[], variant: 'cifar10' | 'cifar100', firstRecord = 0): Buffer {
   const writer = new PickleWriter();
   const names = labels.map((_, r) => `image_${firstRecord + r}.png`);
-  const labelEntries: [string, () => void][] = variant === 'cifar10'
-    ? [['labels', () => writer.list(labels)]]
-    : [['fine_labels', () => writer.list(labels)], ['coarse_labels', () => writer.list(labels.map((label) => 19 - (label % 20)))]];
+  const labelEntries: [string, () => void][] =
+    variant === 'cifar10'
+      ? [['labels', () => writer.list(labels)]]
+      : [
+          ['fine_labels', () => writer.list(labels)],
+          ['coarse_labels', () => writer.list(labels.map((label) => 19 - (label % 20)))],
+        ];
   return writer.dict([
     ['data', () => writer.uint8Array([labels.length, 3072], cifarPixels(labels.length, firstRecord))],
     ...labelEntries,
@@ -161,7 +165,10 @@ export function cifarPickle(labels: number[], variant: 'cifar10' | 'cifar100', f
 /** A meta pickle: {key: names, ...}. */
 export function metaPickle(key: string, names: string[]): Buffer {
   const writer = new PickleWriter();
-  return writer.dict([[key, () => writer.list(names)], ['num_vis', () => writer.int(3072)]]);
+  return writer.dict([
+    [key, () => writer.list(names)],
+    ['num_vis', () => writer.int(3072)],
+  ]);
 }
 
 /** An IDX file of unsigned bytes. */
@@ -190,8 +197,12 @@ export async function encodedImage(width: number, height: number, tone: number, 
 }
 
 /** root/<class>/<i>.jpg for each class's count; returns the relative paths with labels, in sorted order. */
-export async function writeImageTree(root: string, classes: string[], counts: number[], size: [number, number] = [40, 30]):
-  Promise<{ file: string; label: number }[]> {
+export async function writeImageTree(
+  root: string,
+  classes: string[],
+  counts: number[],
+  size: [number, number] = [40, 30],
+): Promise<{ file: string; label: number }[]> {
   const entries: { file: string; label: number }[] = [];
   for (const [label, name] of classes.entries()) {
     mkdirSync(path.join(root, name), { recursive: true });

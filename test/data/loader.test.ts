@@ -6,16 +6,29 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import {
-  type Batch, ChunkedBatchSampler, ClassAwareSampler, ImageFolderDataset, InMemoryDataset, Loader, type LoaderOptions,
-  RandomSampler, batchTensors, cifarTrainTransforms, makeLongTailed,
+  type Batch,
+  ChunkedBatchSampler,
+  ClassAwareSampler,
+  ImageFolderDataset,
+  InMemoryDataset,
+  Loader,
+  type LoaderOptions,
+  RandomSampler,
+  batchTensors,
+  cifarTrainTransforms,
+  makeLongTailed,
 } from '../../src/data/index.js';
 import { temporaryDir } from '../helpers/python.js';
 import { cifarPixels, encodedImage, writeImageTree } from './fixtures.js';
 
 /** 1,000 CIFAR-shaped records, labels r % 10, in an ordinary (not shared) buffer. */
 function cifarLike(): InMemoryDataset {
-  return new InMemoryDataset(cifarPixels(1000), [3, 32, 32], Int32Array.from({ length: 1000 }, (_, r) => r % 10),
-    Array.from({ length: 10 }, (_, c) => `class${c}`));
+  return new InMemoryDataset(
+    cifarPixels(1000),
+    [3, 32, 32],
+    Int32Array.from({ length: 1000 }, (_, r) => r % 10),
+    Array.from({ length: 10 }, (_, c) => `class${c}`),
+  );
 }
 
 async function collect(loader: Loader, epoch: number, startBatch = 0): Promise<Batch[]> {
@@ -24,7 +37,11 @@ async function collect(loader: Loader, epoch: number, startBatch = 0): Promise<B
   return batches;
 }
 
-async function withLoader<T>(dataset: ConstructorParameters<typeof Loader>[0], options: LoaderOptions, use: (loader: Loader) => Promise<T>): Promise<T> {
+async function withLoader<T>(
+  dataset: ConstructorParameters<typeof Loader>[0],
+  options: LoaderOptions,
+  use: (loader: Loader) => Promise<T>,
+): Promise<T> {
   const loader = new Loader(dataset, options);
   try {
     return await use(loader);
@@ -46,7 +63,10 @@ test('batches are identical with 0, 1 or 3 workers, on a long-tailed view with c
   const first = reference[0]![0]!;
   assert.deepEqual(first.shape, [64, 3, 32, 32]);
   assert.equal(first.images.length, 64 * 3 * 32 * 32);
-  assert.deepEqual([...first.labels], [...first.indices].map((index) => dataset.labels[index]));
+  assert.deepEqual(
+    [...first.labels],
+    [...first.indices].map((index) => dataset.labels[index]),
+  );
   assert.notDeepEqual(reference[0]![0]!.images, reference[1]![0]!.images, 'epochs differ');
   for (const workers of [1, 3]) {
     await withLoader(dataset, options(workers), async (loader) => {
@@ -106,7 +126,10 @@ test("the ranks' batches at each step add up to the single-process global batch,
   });
   const single = await withLoader(dataset, options(0, 1), (loader) => collect(loader, 2));
   const ranks = await Promise.all([0, 1, 2].map((rank) => withLoader(dataset, options(rank, 3), (loader) => collect(loader, 2))));
-  assert.deepEqual(ranks.map((batches) => batches[0]!.shape[0]), [42, 43, 43]);
+  assert.deepEqual(
+    ranks.map((batches) => batches[0]!.shape[0]),
+    [42, 43, 43],
+  );
   single.forEach((global, k) => {
     assert.deepEqual(Int32Array.from(ranks.flatMap((batches) => [...batches[k]!.indices])), global.indices);
     const images = new Float32Array(global.images.length);
@@ -118,8 +141,11 @@ test("the ranks' batches at each step add up to the single-process global batch,
     assert.deepEqual(images, global.images, `step ${k}`);
   });
   await assert.rejects(
-    withLoader(dataset, { ...options(0, 3), batchSampler: new ChunkedBatchSampler(new RandomSampler(1000, { seed: 3 }), 999) }, (loader) => collect(loader, 0)),
-    /epoch 0 batch 1 has 1 items for 3 ranks: a rank would get none \(use dropLast\)/);
+    withLoader(dataset, { ...options(0, 3), batchSampler: new ChunkedBatchSampler(new RandomSampler(1000, { seed: 3 }), 999) }, (loader) =>
+      collect(loader, 0),
+    ),
+    /epoch 0 batch 1 has 1 items for 3 ranks: a rank would get none \(use dropLast\)/,
+  );
 });
 
 test('JPEG folders through workers: random-resized-crop batches equal the in-thread ones', async () => {
@@ -128,13 +154,24 @@ test('JPEG folders through workers: random-resized-crop batches equal the in-thr
   const dataset = new ImageFolderDataset(root);
   const options = (workers: number): LoaderOptions => ({
     batchSampler: new ChunkedBatchSampler(new RandomSampler(dataset.length, { seed: 8 }), 5),
-    transforms: [{ kind: 'randomResizedCrop', size: 24 }, { kind: 'horizontalFlip' }, { kind: 'normalize', mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }],
+    transforms: [
+      { kind: 'randomResizedCrop', size: 24 },
+      { kind: 'horizontalFlip' },
+      { kind: 'normalize', mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
+    ],
     seed: 4,
     workers,
   });
   const inThread = await withLoader(dataset, options(0), (loader) => collect(loader, 0));
   const threaded = await withLoader(dataset, options(2), (loader) => collect(loader, 0));
-  assert.deepEqual(inThread.map((batch) => batch.shape), [[5, 3, 24, 24], [5, 3, 24, 24], [2, 3, 24, 24]]);
+  assert.deepEqual(
+    inThread.map((batch) => batch.shape),
+    [
+      [5, 3, 24, 24],
+      [5, 3, 24, 24],
+      [2, 3, 24, 24],
+    ],
+  );
   threaded.forEach((batch, k) => assert.deepEqual(batch.images, inThread[k]!.images, `batch ${k}`));
 });
 
@@ -151,14 +188,24 @@ test('a decoded-image cache gives the same batches whatever it holds, epoch afte
   });
   const oneImage = 48 * 36 * 3;
   // Everything cached, over two epochs (the second reads the cache), against caches that hold a few images.
-  const full = await withLoader(dataset, options(1, 100 * oneImage), async (loader) => [...await collect(loader, 0), ...await collect(loader, 1)]);
-  for (const [workers, bytes] of [[1, 3 * oneImage], [2, 4 * oneImage]] as const) {
-    const partial = await withLoader(dataset, options(workers, bytes), async (loader) => [...await collect(loader, 0), ...await collect(loader, 1)]);
+  const full = await withLoader(dataset, options(1, 100 * oneImage), async (loader) => [
+    ...(await collect(loader, 0)),
+    ...(await collect(loader, 1)),
+  ]);
+  for (const [workers, bytes] of [
+    [1, 3 * oneImage],
+    [2, 4 * oneImage],
+  ] as const) {
+    const partial = await withLoader(dataset, options(workers, bytes), async (loader) => [
+      ...(await collect(loader, 0)),
+      ...(await collect(loader, 1)),
+    ]);
     partial.forEach((batch, k) => assert.deepEqual(batch.images, full[k]!.images, `${workers} workers, ${bytes} bytes: batch ${k}`));
   }
   // The cache resamples from decoded pixels: close to the uncached path, which may shrink JPEGs while decoding.
   const uncached = await withLoader(dataset, options(1, 0), (loader) => collect(loader, 0));
-  const difference = uncached[0]!.images.reduce((sum, value, i) => sum + Math.abs(value - full[0]!.images[i]!), 0) / uncached[0]!.images.length;
+  const difference =
+    uncached[0]!.images.reduce((sum, value, i) => sum + Math.abs(value - full[0]!.images[i]!), 0) / uncached[0]!.images.length;
   assert.ok(difference < 0.05, `mean absolute difference ${difference} (pixels in 0..1)`);
 });
 
@@ -171,11 +218,16 @@ test('a corrupt image or mismatched sizes fail the epoch with a one-line error, 
   for (const workers of [0, 1]) {
     await withLoader(dataset, { batchSampler: sequential, workers }, async (loader) => {
       const seen: number[] = [];
-      await assert.rejects(async () => { for await (const batch of loader.epoch(0)) seen.push(batch.batch); }, (error: Error) => {
-        assert.match(error.message, /a[/\\]002\.jpg: cannot decode image: /);
-        assert.ok(!error.message.includes('\n'));
-        return true;
-      });
+      await assert.rejects(
+        async () => {
+          for await (const batch of loader.epoch(0)) seen.push(batch.batch);
+        },
+        (error: Error) => {
+          assert.match(error.message, /a[/\\]002\.jpg: cannot decode image: /);
+          assert.ok(!error.message.includes('\n'));
+          return true;
+        },
+      );
       assert.deepEqual(seen, [0], 'the good batch before it arrives');
     });
   }
@@ -183,12 +235,23 @@ test('a corrupt image or mismatched sizes fail the epoch with a one-line error, 
   await withLoader(dataset, { batchSampler: sequential, workers: 1 }, async (loader) => {
     await assert.rejects(collect(loader, 0), /epoch 0 batch 1: item 1 is 3x20x20, item 0 is 3x16x20 \(add a resize or crop transform\)/);
   });
-  assert.throws(() => new Loader(dataset, { batchSampler: sequential, transforms: [{ kind: 'normalize', mean: [0], std: [1] }, { kind: 'horizontalFlip' }] }), /normalize must come last/);
+  assert.throws(
+    () =>
+      new Loader(dataset, {
+        batchSampler: sequential,
+        transforms: [{ kind: 'normalize', mean: [0], std: [1] }, { kind: 'horizontalFlip' }],
+      }),
+    /normalize must come last/,
+  );
 });
 
 test('batchTensors gives float32 images [B, C, H, W] and int64 labels', async () => {
   const dataset = cifarLike();
-  const [batch] = await withLoader(dataset, { batchSampler: new ChunkedBatchSampler(new RandomSampler(1000, { seed: 0 }), 16), workers: 0 }, (loader) => collect(loader, 0));
+  const [batch] = await withLoader(
+    dataset,
+    { batchSampler: new ChunkedBatchSampler(new RandomSampler(1000, { seed: 0 }), 16), workers: 0 },
+    (loader) => collect(loader, 0),
+  );
   const { images, labels } = batchTensors(batch!);
   assert.deepEqual([images.shape, images.dtype, labels.shape, labels.dtype], [[16, 3, 32, 32], 'float32', [16], 'int64']);
   assert.deepEqual([...(labels.toTypedArray() as BigInt64Array)].map(Number), [...batch!.labels]);

@@ -14,7 +14,12 @@ function balanced(numClasses: number, perClass: number): InMemoryDataset {
   const count = numClasses * perClass;
   const images = Uint8Array.from({ length: count }, (_, r) => r % 256);
   const labels = Int32Array.from({ length: count }, (_, r) => r % numClasses);
-  return new InMemoryDataset(images, [1, 1, 1], labels, Array.from({ length: numClasses }, (_, c) => `c${c}`));
+  return new InMemoryDataset(
+    images,
+    [1, 1, 1],
+    labels,
+    Array.from({ length: numClasses }, (_, c) => `c${c}`),
+  );
 }
 
 test('CIFAR-10-LT and CIFAR-100-LT counts are the published ones', () => {
@@ -30,10 +35,13 @@ test('CIFAR-10-LT and CIFAR-100-LT counts are the published ones', () => {
   assert.equal(sum(longTailCounts(500, 100, 10)), 19573);
 });
 
-test("the counts equal LDAM-DRW's Python formula to the integer over many shapes", { skip: !existsSync('/usr/bin/python3') && 'no python3' }, () => {
+test("the counts equal LDAM-DRW's Python formula to the integer over many shapes", {
+  skip: !existsSync('/usr/bin/python3') && 'no python3',
+}, () => {
   const cases: [number, number, number][] = [];
   for (const maxPerClass of [500, 1280, 5000, 6000]) {
-    for (const classes of [2, 10, 37, 100, 365, 1000]) for (const ratio of [2, 10, 20, 50, 100, 200, 256]) cases.push([maxPerClass, classes, ratio]);
+    for (const classes of [2, 10, 37, 100, 365, 1000])
+      for (const ratio of [2, 10, 20, 50, 100, 200, 256]) cases.push([maxPerClass, classes, ratio]);
   }
   // get_img_num_per_cls of LDAM-DRW's imbalance_cifar.py, 'exp' and 'step' branches
   const script = `
@@ -69,7 +77,10 @@ test('a long-tailed subset keeps the first n_i of each class in record order, or
   // Class 9's records are 9, 19, 29, ...: the first 50 of them end at record 499.
   const class9 = [...lt.indices].filter((index) => dataset.labels[index] === 9);
   assert.deepEqual([class9[0], class9[49]], [9, 499]);
-  assert.ok(lt.indices.every((index, i) => i === 0 || index > lt.indices[i - 1]!), 'record order');
+  assert.ok(
+    lt.indices.every((index, i) => i === 0 || index > lt.indices[i - 1]!),
+    'record order',
+  );
   assert.equal(lt.storageIndex(5), lt.indices[5]);
 
   const seeded = makeLongTailed(dataset, { imbalanceRatio: 100, seed: 3 });
@@ -81,7 +92,10 @@ test('a long-tailed subset keeps the first n_i of each class in record order, or
 
   const step = makeLongTailed(balanced(4, 100), { imbalanceRatio: 10, profile: 'step' });
   assert.deepEqual([...classCounts(step)], [100, 100, 10, 10]);
-  assert.throws(() => makeLongTailed(balanced(4, 100), { imbalanceRatio: 10, maxPerClass: 200 }), /class 0 \(c0\) has 100 images, the profile asks for 200/);
+  assert.throws(
+    () => makeLongTailed(balanced(4, 100), { imbalanceRatio: 10, maxPerClass: 200 }),
+    /class 0 \(c0\) has 100 images, the profile asks for 200/,
+  );
 });
 
 test('a Subset of a Subset maps to the base storage and keeps labels', () => {

@@ -9,7 +9,10 @@ test('xoshiro128** matches the reference C implementation from state [1, 2, 3, 4
   const rng = Rng.fromState([1, 2, 3, 4]);
   // Printed by Blackman & Vigna's xoshiro128starstar.c with s = {1, 2, 3, 4}.
   const reference = [11520, 0, 5927040, 70819200, 2031721883, 1637235492, 1287239034, 3734860849];
-  assert.deepEqual(Array.from({ length: 8 }, () => rng.nextUint32()), reference);
+  assert.deepEqual(
+    Array.from({ length: 8 }, () => rng.nextUint32()),
+    reference,
+  );
 });
 
 test('a state saved as JSON mid-stream resumes the exact same numbers', () => {
@@ -18,7 +21,10 @@ test('a state saved as JSON mid-stream resumes the exact same numbers', () => {
   const saved = JSON.stringify(rng.getState());
   const expected = Array.from({ length: 50 }, () => rng.nextUint32());
   const resumed = Rng.fromState(JSON.parse(saved));
-  assert.deepEqual(Array.from({ length: 50 }, () => resumed.nextUint32()), expected);
+  assert.deepEqual(
+    Array.from({ length: 50 }, () => resumed.nextUint32()),
+    expected,
+  );
   assert.throws(() => Rng.fromState([0, 0, 0, 0]), /must not be all zeros/);
   assert.throws(() => Rng.fromState([1, 2, 3, 2 ** 32] as never), /four unsigned 32-bit integers/);
 });
@@ -27,7 +33,16 @@ test('keyed streams: equal keys give equal streams, any different key another on
   const first = (rng: Rng): number[] => Array.from({ length: 4 }, () => rng.nextUint32());
   assert.deepEqual(first(Rng.fromKeys(1, 2, 3)), first(Rng.fromKeys(1, 2, 3)));
   const streams = new Set<string>();
-  for (const keys of [[1, 2, 3], [1, 2, 4], [1, 3, 2], [2, 2, 3], [1, 2], [1, 2, 3, 0], [2 ** 40, 2, 3], [0, 2, 3]]) {
+  for (const keys of [
+    [1, 2, 3],
+    [1, 2, 4],
+    [1, 3, 2],
+    [2, 2, 3],
+    [1, 2],
+    [1, 2, 3, 0],
+    [2 ** 40, 2, 3],
+    [0, 2, 3],
+  ]) {
     streams.add(first(Rng.fromKeys(...keys)).join(','));
   }
   assert.equal(streams.size, 8);

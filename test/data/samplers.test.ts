@@ -4,7 +4,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  ChunkedBatchSampler, ClassAwareSampler, RandomSampler, SequentialSampler, longTailCounts, shardRange,
+  ChunkedBatchSampler,
+  ClassAwareSampler,
+  RandomSampler,
+  SequentialSampler,
+  longTailCounts,
+  shardRange,
 } from '../../src/data/index.js';
 
 /** CIFAR-10-LT IR100 labels: 5000 of class 0 ... 50 of class 9, interleaved as records are. */
@@ -12,7 +17,12 @@ function cifar10LtLabels(): { labels: Int32Array; numClasses: number; length: nu
   const counts = longTailCounts(5000, 10, 100);
   const labels: number[] = [];
   const left = [...counts];
-  while (labels.length < 12406) for (let c = 0; c < 10; c++) if (left[c]! > 0) { labels.push(c); left[c]!--; }
+  while (labels.length < 12406)
+    for (let c = 0; c < 10; c++)
+      if (left[c]! > 0) {
+        labels.push(c);
+        left[c]!--;
+      }
   return { labels: Int32Array.from(labels), numClasses: 10, length: labels.length, counts };
 }
 
@@ -33,7 +43,10 @@ function classFrequencies(indices: Int32Array, labels: Int32Array, numClasses: n
 test('instance sampling: a new permutation each epoch, the same for the same seed and epoch', () => {
   const sampler = new RandomSampler(1000, { seed: 1 });
   const epoch0 = sampler.epochIndices(0);
-  assert.deepEqual([...epoch0].sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i));
+  assert.deepEqual(
+    [...epoch0].sort((a, b) => a - b),
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
   assert.deepEqual(sampler.epochIndices(0), epoch0);
   assert.notDeepEqual(sampler.epochIndices(1), epoch0);
   assert.notDeepEqual(new RandomSampler(1000, { seed: 2 }).epochIndices(0), epoch0);
@@ -48,7 +61,9 @@ test('class-balanced: every class equally likely, items uniform within a class',
   for (let epoch = 0; epoch < 5; epoch++) {
     const indices = sampler.epochIndices(epoch);
     assert.equal(indices.length, 12406, 'an epoch as long as instance sampling');
-    classFrequencies(indices, data.labels, 10).forEach((count, c) => { counts[c]! += count; });
+    classFrequencies(indices, data.labels, 10).forEach((count, c) => {
+      counts[c]! += count;
+    });
     for (const index of indices) if (data.labels[index] === 9) tailItems.set(index, (tailItems.get(index) ?? 0) + 1);
   }
   const chi = chiSquare(counts, new Array(10).fill(0.1));
@@ -66,9 +81,15 @@ test('square-root: class probability proportional to sqrt(n_c)', () => {
   const sampler = new ClassAwareSampler(data, { kind: 'squareRoot' }, { seed: 3 });
   const roots = data.counts.map(Math.sqrt);
   const expected = roots.map((root) => root / roots.reduce((a, b) => a + b, 0));
-  assert.deepEqual([...sampler.classProbabilities(0)].map((p) => p.toFixed(12)), expected.map((p) => p.toFixed(12)));
+  assert.deepEqual(
+    [...sampler.classProbabilities(0)].map((p) => p.toFixed(12)),
+    expected.map((p) => p.toFixed(12)),
+  );
   const counts = new Array<number>(10).fill(0);
-  for (let epoch = 0; epoch < 4; epoch++) classFrequencies(sampler.epochIndices(epoch), data.labels, 10).forEach((count, c) => { counts[c]! += count; });
+  for (let epoch = 0; epoch < 4; epoch++)
+    classFrequencies(sampler.epochIndices(epoch), data.labels, 10).forEach((count, c) => {
+      counts[c]! += count;
+    });
   const chi = chiSquare(counts, expected);
   assert.ok(chi < CHI_SQUARE_9_DOF_P001, `chi-square ${chi}: ${counts}`);
 });
@@ -80,7 +101,10 @@ test('progressively balanced: instance-like at epoch 0, halfway at T/2, class-ba
   const close = (actual: Float64Array, expected: number[]): void =>
     expected.forEach((p, c) => assert.ok(Math.abs(actual[c]! - p) < 1e-12, `class ${c}: ${actual[c]} vs ${p}`));
   close(sampler.classProbabilities(0), instance);
-  close(sampler.classProbabilities(5), instance.map((p) => 0.5 * p + 0.05));
+  close(
+    sampler.classProbabilities(5),
+    instance.map((p) => 0.5 * p + 0.05),
+  );
   close(sampler.classProbabilities(10), new Array(10).fill(0.1));
   close(sampler.classProbabilities(15), new Array(10).fill(0.1));
   for (const epoch of [0, 5, 10]) {
@@ -103,10 +127,22 @@ test('empty classes are never drawn; the others share the balance', () => {
 test('batches cut the epoch in order; dropLast drops only a short last batch', () => {
   const sampler = new RandomSampler(10, { seed: 4 });
   const kept = new ChunkedBatchSampler(sampler, 4).epochBatches(2);
-  assert.deepEqual(kept.map((batch) => batch.length), [4, 4, 2]);
-  assert.deepEqual(kept.flatMap((batch) => [...batch]), [...sampler.epochIndices(2)]);
-  assert.deepEqual(new ChunkedBatchSampler(sampler, 4, { dropLast: true }).epochBatches(2).map((batch) => batch.length), [4, 4]);
-  assert.deepEqual(new ChunkedBatchSampler(sampler, 5, { dropLast: true }).epochBatches(2).map((batch) => batch.length), [5, 5]);
+  assert.deepEqual(
+    kept.map((batch) => batch.length),
+    [4, 4, 2],
+  );
+  assert.deepEqual(
+    kept.flatMap((batch) => [...batch]),
+    [...sampler.epochIndices(2)],
+  );
+  assert.deepEqual(
+    new ChunkedBatchSampler(sampler, 4, { dropLast: true }).epochBatches(2).map((batch) => batch.length),
+    [4, 4],
+  );
+  assert.deepEqual(
+    new ChunkedBatchSampler(sampler, 5, { dropLast: true }).epochBatches(2).map((batch) => batch.length),
+    [5, 5],
+  );
   assert.throws(() => new ChunkedBatchSampler(sampler, 0), /positive integer/);
 });
 
@@ -116,7 +152,9 @@ test("the ranks' shares of a global batch are contiguous, cover it once, in rank
       const shares = Array.from({ length: worldSize }, (_, rank) => shardRange(size, rank, worldSize));
       assert.equal(shares[0]!.start, 0);
       assert.equal(shares[worldSize - 1]!.end, size);
-      shares.forEach((share, rank) => { if (rank > 0) assert.equal(share.start, shares[rank - 1]!.end); });
+      shares.forEach((share, rank) => {
+        if (rank > 0) assert.equal(share.start, shares[rank - 1]!.end);
+      });
       const sizes = shares.map((share) => share.end - share.start);
       assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `${size} over ${worldSize}: ${sizes}`);
     }

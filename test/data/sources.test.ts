@@ -8,10 +8,28 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import {
-  type Dataset, ImageFolderDataset, InMemoryDataset, ListFileDataset, classCounts, loadCifar, loadIdx, loadMnist, readImage,
+  type Dataset,
+  ImageFolderDataset,
+  InMemoryDataset,
+  ListFileDataset,
+  classCounts,
+  loadCifar,
+  loadIdx,
+  loadMnist,
+  readImage,
 } from '../../src/data/index.js';
 import { temporaryDir } from '../helpers/python.js';
-import { SHARED_DATASETS, cifarBinary, cifarPickle, encodedImage, idx, metaPickle, pixel, sharedMissing, writeImageTree } from './fixtures.js';
+import {
+  SHARED_DATASETS,
+  cifarBinary,
+  cifarPickle,
+  encodedImage,
+  idx,
+  metaPickle,
+  pixel,
+  sharedMissing,
+  writeImageTree,
+} from './fixtures.js';
 
 const CIFAR10_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 
@@ -21,11 +39,14 @@ function batchLabels(b: number, n: number, classes: number): number[] {
 }
 
 async function assertRejectsOneLine(action: () => unknown, pattern: RegExp): Promise<void> {
-  await assert.rejects(async () => action(), (error: Error) => {
-    assert.match(error.message, pattern);
-    assert.ok(!error.message.includes('\n'), `one line: ${JSON.stringify(error.message)}`);
-    return true;
-  });
+  await assert.rejects(
+    async () => action(),
+    (error: Error) => {
+      assert.match(error.message, pattern);
+      assert.ok(!error.message.includes('\n'), `one line: ${JSON.stringify(error.message)}`);
+      return true;
+    },
+  );
 }
 
 /** Every record's label and pixels equal what the fixtures wrote for records first.. in order. */
@@ -90,7 +111,9 @@ test('CIFAR-100 binary and python layouts use the fine labels; names default to 
   assert.deepEqual(python.classNames, fineNames);
 });
 
-test('a CIFAR python batch pickled by Python 3 and numpy (protocol 2) reads too', { skip: !existsSync('/usr/bin/python3') && 'no /usr/bin/python3' }, async (t) => {
+test('a CIFAR python batch pickled by Python 3 and numpy (protocol 2) reads too', {
+  skip: !existsSync('/usr/bin/python3') && 'no /usr/bin/python3',
+}, async (t) => {
   const dir = temporaryDir('cifar-py3');
   const script = `
 import pickle, sys, numpy as np
@@ -104,8 +127,14 @@ with open(sys.argv[1] + '/data_batch_1', 'wb') as f:
   const result = spawnSync('/usr/bin/python3', ['-c', script, dir], { encoding: 'utf8' });
   if (result.status !== 0) return t.skip(`python3 with numpy unavailable: ${result.stderr.trim().split('\n').pop()}`);
   const dataset = loadCifar(dir, { variant: 'cifar10', split: 'test' });
-  await assertRecords(dataset, Array.from({ length: 50 }, (_, r) => (r * 7 + (r % 4)) % 10));
-  await assertRejectsOneLine(() => loadCifar(dir, { variant: 'cifar10', split: 'train' }), /data_batch_1: not a CIFAR-10 python batch: 'labels' is not a list of 50 integers/);
+  await assertRecords(
+    dataset,
+    Array.from({ length: 50 }, (_, r) => (r * 7 + (r % 4)) % 10),
+  );
+  await assertRejectsOneLine(
+    () => loadCifar(dir, { variant: 'cifar10', split: 'train' }),
+    /data_batch_1: not a CIFAR-10 python batch: 'labels' is not a list of 50 integers/,
+  );
 });
 
 test('IDX files, gzipped or not, read as one-channel images', async () => {
@@ -127,7 +156,9 @@ test('IDX files, gzipped or not, read as one-channel images', async () => {
   }
 });
 
-test('the real Fashion-MNIST (Debian dataset-fashion-mnist) reads: 60,000 + 10,000 images, balanced', { skip: !existsSync('/usr/share/datasets/fashion-mnist') && 'dataset-fashion-mnist is not installed' }, () => {
+test('the real Fashion-MNIST (Debian dataset-fashion-mnist) reads: 60,000 + 10,000 images, balanced', {
+  skip: !existsSync('/usr/share/datasets/fashion-mnist') && 'dataset-fashion-mnist is not installed',
+}, () => {
   const train = loadMnist('/usr/share/datasets/fashion-mnist', { variant: 'fashion-mnist', split: 'train' });
   const test = loadMnist('/usr/share/datasets/fashion-mnist', { variant: 'fashion-mnist', split: 'test' });
   assert.deepEqual([train.length, test.length], [60000, 10000]);
@@ -160,13 +191,23 @@ test('grey and RGBA images decode to 3 channels', async () => {
   const root = temporaryDir('grey');
   mkdirSync(path.join(root, 'only'));
   const sharp = (await import('sharp')).default;
-  await sharp(Buffer.alloc(6 * 4, 200), { raw: { width: 6, height: 4, channels: 1 } }).jpeg().toFile(path.join(root, 'only', 'grey.jpg'));
-  await sharp(Buffer.alloc(6 * 4 * 4, 90), { raw: { width: 6, height: 4, channels: 4 } }).png().toFile(path.join(root, 'only', 'rgba.png'));
+  await sharp(Buffer.alloc(6 * 4, 200), { raw: { width: 6, height: 4, channels: 1 } })
+    .jpeg()
+    .toFile(path.join(root, 'only', 'grey.jpg'));
+  await sharp(Buffer.alloc(6 * 4 * 4, 90), { raw: { width: 6, height: 4, channels: 4 } })
+    .png()
+    .toFile(path.join(root, 'only', 'rgba.png'));
   const dataset = new ImageFolderDataset(root);
-  for (const [i, value] of [[0, 200], [1, 90]] as const) {
+  for (const [i, value] of [
+    [0, 200],
+    [1, 90],
+  ] as const) {
     const image = await readImage(dataset, i);
     assert.deepEqual([image.channels, image.height, image.width], [3, 4, 6]);
-    assert.ok(image.data.every((v) => Math.abs(v - value) <= 1), `${dataset.paths[i]}: every channel ${value}`);
+    assert.ok(
+      image.data.every((v) => Math.abs(v - value) <= 1),
+      `${dataset.paths[i]}: every channel ${value}`,
+    );
   }
 });
 
@@ -202,22 +243,37 @@ test('the real Places-LT and ImageNet-LT lists parse with their published counts
 
 test('every bad input gives a one-line error naming the file and the problem', async () => {
   const root = temporaryDir('bad');
-  await assertRejectsOneLine(() => loadCifar(path.join(root, 'nowhere'), { variant: 'cifar10', split: 'train' }), /nowhere: data directory missing: no such file or directory/);
-  await assertRejectsOneLine(() => loadCifar(root, { variant: 'cifar100', split: 'train' }), /no CIFAR-100 train files \(expected train\.bin or train\)/);
+  await assertRejectsOneLine(
+    () => loadCifar(path.join(root, 'nowhere'), { variant: 'cifar10', split: 'train' }),
+    /nowhere: data directory missing: no such file or directory/,
+  );
+  await assertRejectsOneLine(
+    () => loadCifar(root, { variant: 'cifar100', split: 'train' }),
+    /no CIFAR-100 train files \(expected train\.bin or train\)/,
+  );
 
   const cifar = path.join(root, 'cifar');
   writeCifar10(cifar, 'binary', 10);
   const third = path.join(cifar, 'data_batch_3.bin');
   const complete = readFileSync(third);
   writeFileSync(third, complete.subarray(0, complete.length - 100));
-  await assertRejectsOneLine(() => loadCifar(cifar, { variant: 'cifar10', split: 'train' }), /data_batch_3\.bin: truncated or not CIFAR-10 binary: 30630 bytes is not a whole number of 3073-byte records/);
+  await assertRejectsOneLine(
+    () => loadCifar(cifar, { variant: 'cifar10', split: 'train' }),
+    /data_batch_3\.bin: truncated or not CIFAR-10 binary: 30630 bytes is not a whole number of 3073-byte records/,
+  );
   const badLabel = Buffer.from(complete);
   badLabel[4 * 3073] = 10;
   writeFileSync(third, badLabel);
-  await assertRejectsOneLine(() => loadCifar(cifar, { variant: 'cifar10', split: 'train' }), /data_batch_3\.bin: record 4 has label 10, outside 0\.\.9/);
+  await assertRejectsOneLine(
+    () => loadCifar(cifar, { variant: 'cifar10', split: 'train' }),
+    /data_batch_3\.bin: record 4 has label 10, outside 0\.\.9/,
+  );
   writeFileSync(third, complete);
   writeFileSync(path.join(cifar, 'batches.meta.txt'), 'one\ntwo\n');
-  await assertRejectsOneLine(() => loadCifar(cifar, { variant: 'cifar10', split: 'train' }), /batches\.meta\.txt: expected 10 class names, found 2/);
+  await assertRejectsOneLine(
+    () => loadCifar(cifar, { variant: 'cifar10', split: 'train' }),
+    /batches\.meta\.txt: expected 10 class names, found 2/,
+  );
 
   const py = path.join(root, 'py');
   mkdirSync(py);
@@ -225,16 +281,25 @@ test('every bad input gives a one-line error naming the file and the problem', a
   writeFileSync(path.join(py, 'test_batch'), pickle.subarray(0, 5000));
   await assertRejectsOneLine(() => loadCifar(py, { variant: 'cifar10', split: 'test' }), /test_batch: unreadable pickle: truncated/);
   writeFileSync(path.join(py, 'test_batch'), Buffer.concat([Buffer.from('\x80\x02cos\nsystem\n', 'latin1'), pickle.subarray(2)]));
-  await assertRejectsOneLine(() => loadCifar(py, { variant: 'cifar10', split: 'test' }), /test_batch: unreadable pickle: refers to os\.system/);
+  await assertRejectsOneLine(
+    () => loadCifar(py, { variant: 'cifar10', split: 'test' }),
+    /test_batch: unreadable pickle: refers to os\.system/,
+  );
   writeFileSync(path.join(py, 'test_batch'), cifarPickle([1, 12, 3], 'cifar10'));
-  await assertRejectsOneLine(() => loadCifar(py, { variant: 'cifar10', split: 'test' }), /test_batch: record 1 has label 12, outside 0\.\.9/);
+  await assertRejectsOneLine(
+    () => loadCifar(py, { variant: 'cifar10', split: 'test' }),
+    /test_batch: record 1 has label 12, outside 0\.\.9/,
+  );
 
   const images = path.join(root, 'images.idx');
   const labels = path.join(root, 'labels.idx');
   writeFileSync(images, idx([3, 2, 2], new Uint8Array(12), true).subarray(0, 20));
   await assertRejectsOneLine(() => loadIdx(images, labels, ['a']), /images\.idx: corrupt gzip data/);
   writeFileSync(images, idx([3, 2, 2], new Uint8Array(12), false).subarray(0, 25));
-  await assertRejectsOneLine(() => loadIdx(images, labels, ['a']), /images\.idx: truncated IDX data: 9 bytes where dimensions 3x2x2 need 12/);
+  await assertRejectsOneLine(
+    () => loadIdx(images, labels, ['a']),
+    /images\.idx: truncated IDX data: 9 bytes where dimensions 3x2x2 need 12/,
+  );
   writeFileSync(images, idx([3, 2, 2], new Uint8Array(12), false));
   writeFileSync(labels, idx([3], Uint8Array.from([0, 1, 0]), false));
   await assertRejectsOneLine(() => loadIdx(images, labels, ['a']), /labels\.idx: item 1 has label 1, outside 0\.\.0/);
@@ -256,9 +321,15 @@ test('every bad input gives a one-line error naming the file and the problem', a
   await assertRejectsOneLine(() => new ListFileDataset(list, tree), /list\.txt:3: malformed line \(expected 'PATH LABEL'\): "a\/002\.jpg"/);
   writeFileSync(list, 'a/000.jpg 0\na/001.jpg 3\n');
   await assertRejectsOneLine(() => new ListFileDataset(list, tree, { classNames: ['a', 'b'] }), /list\.txt:2: label 3 outside 0\.\.1/);
-  await assertRejectsOneLine(() => new ListFileDataset(path.join(root, 'missing.txt'), tree), /missing\.txt: cannot read: no such file or directory/);
+  await assertRejectsOneLine(
+    () => new ListFileDataset(path.join(root, 'missing.txt'), tree),
+    /missing\.txt: cannot read: no such file or directory/,
+  );
   writeFileSync(list, 'a/404.jpg 0\n');
   await assertRejectsOneLine(() => readImage(new ListFileDataset(list, tree), 0), /404\.jpg: cannot read image: ENOENT/);
 
-  await assertRejectsOneLine(() => new InMemoryDataset(new Uint8Array(8), [1, 2, 2], Int32Array.from([0, 5]), ['a', 'b']), /item 1 has label 5, outside 0\.\.1/);
+  await assertRejectsOneLine(
+    () => new InMemoryDataset(new Uint8Array(8), [1, 2, 2], Int32Array.from([0, 5]), ['a', 'b']),
+    /item 1 has label 5, outside 0\.\.1/,
+  );
 });

@@ -26,20 +26,36 @@ test('random crop 32 with padding 4: a zero-filled window of the padded image, e
     const top = draws.nextInt(9) - 4;
     const left = draws.nextInt(9) - 4;
     seen.set(`${top},${left}`, (seen.get(`${top},${left}`) ?? 0) + 1);
-    for (const [c, y, x] of [[0, 0, 0], [1, 31, 31], [2, 5, 17], [0, 31, 0], [2, 0, 31]] as const) {
+    for (const [c, y, x] of [
+      [0, 0, 0],
+      [1, 31, 31],
+      [2, 5, 17],
+      [0, 31, 0],
+      [2, 0, 31],
+    ] as const) {
       const [sourceY, sourceX] = [y + top, x + left];
       const inside = sourceY >= 0 && sourceY < 32 && sourceX >= 0 && sourceX < 32;
-      assert.equal(image.data[c * 1024 + y * 32 + x], inside ? pixel(0, c * 1024 + sourceY * 32 + sourceX) : 0, `offset ${top},${left} at ${c},${y},${x}`);
+      assert.equal(
+        image.data[c * 1024 + y * 32 + x],
+        inside ? pixel(0, c * 1024 + sourceY * 32 + sourceX) : 0,
+        `offset ${top},${left} at ${c},${y},${x}`,
+      );
     }
   }
   assert.equal(seen.size, 81);
-  for (const [offset, count] of seen) assert.ok(count > 20 && count < 80, `offset ${offset} drawn ${count} times of 4000 (expected about 49)`);
+  for (const [offset, count] of seen)
+    assert.ok(count > 20 && count < 80, `offset ${offset} drawn ${count} times of 4000 (expected about 49)`);
 });
 
 test('horizontal flip mirrors every row with probability p', async () => {
   const storage = oneRecord();
   const always = await transformImage(storage, 0, planTransforms([{ kind: 'horizontalFlip', p: 1 }], 'uint8'), Rng.fromKeys(1));
-  for (const [c, y, x] of [[0, 0, 0], [1, 7, 3], [2, 31, 31]]) assert.equal(always.data[c! * 1024 + y! * 32 + x!], pixel(0, c! * 1024 + y! * 32 + 31 - x!));
+  for (const [c, y, x] of [
+    [0, 0, 0],
+    [1, 7, 3],
+    [2, 31, 31],
+  ])
+    assert.equal(always.data[c! * 1024 + y! * 32 + x!], pixel(0, c! * 1024 + y! * 32 + 31 - x!));
   const never = await transformImage(storage, 0, planTransforms([{ kind: 'horizontalFlip', p: 0 }], 'uint8'), Rng.fromKeys(1));
   assert.deepEqual(never.data, (storage as { data: Uint8Array }).data);
   const half = planTransforms([{ kind: 'horizontalFlip' }], 'uint8');
@@ -58,13 +74,22 @@ test('normalize writes (pixel / 255 - mean) / std per channel, CHW, at the offse
   for (let i = 0; i < 6; i++) assert.ok(Math.abs(out[2 + i]! - expected[i]!) < 1e-5, `element ${i}: ${out[2 + i]} vs ${expected[i]}`);
   writeNormalized(image, undefined, out, 0);
   assert.ok(Math.abs(out[1]! - 1) < 1e-7 && out[0] === 0);
-  assert.throws(() => writeNormalized({ ...image, channels: 1, width: 6 }, plan.normalize, out, 0), /3 channel means for a 1-channel image/);
+  assert.throws(
+    () => writeNormalized({ ...image, channels: 1, width: 6 }, plan.normalize, out, 0),
+    /3 channel means for a 1-channel image/,
+  );
 });
 
 test('transform lists are checked: resampling first and on files only, normalize last, sane parameters', () => {
   assert.throws(() => planTransforms([{ kind: 'resize', size: 256 }], 'uint8'), /resize needs image files/);
-  assert.throws(() => planTransforms([{ kind: 'horizontalFlip' }, { kind: 'randomResizedCrop', size: 224 }], 'files'), /randomResizedCrop must come first/);
-  assert.throws(() => planTransforms([{ kind: 'normalize', mean: [0], std: [1] }, { kind: 'horizontalFlip' }], 'uint8'), /normalize must come last/);
+  assert.throws(
+    () => planTransforms([{ kind: 'horizontalFlip' }, { kind: 'randomResizedCrop', size: 224 }], 'files'),
+    /randomResizedCrop must come first/,
+  );
+  assert.throws(
+    () => planTransforms([{ kind: 'normalize', mean: [0], std: [1] }, { kind: 'horizontalFlip' }], 'uint8'),
+    /normalize must come last/,
+  );
   assert.throws(() => planTransforms([{ kind: 'randomCrop', size: 0 }], 'uint8'), /randomCrop size must be a positive integer/);
   assert.throws(() => planTransforms([{ kind: 'horizontalFlip', p: 2 }], 'uint8'), /p must be in \[0, 1\]/);
   assert.throws(() => planTransforms([{ kind: 'randomResizedCrop', size: 8, scale: [0.5, 0.1] }], 'files'), /scale must satisfy/);
@@ -99,7 +124,13 @@ test('resize 256 + center crop 224 and random-resized-crop on JPEG files, throug
   const storage: ImageStorage = { kind: 'files', paths: [file] };
   assert.deepEqual(resizedSize(300, 200, 256), { width: 384, height: 256 });
   assert.deepEqual(resizedSize(375, 500, 256), { width: 256, height: 341 });
-  const evaluation = planTransforms([{ kind: 'resize', size: 256 }, { kind: 'centerCrop', size: 224 }], 'files');
+  const evaluation = planTransforms(
+    [
+      { kind: 'resize', size: 256 },
+      { kind: 'centerCrop', size: 224 },
+    ],
+    'files',
+  );
   const image = await transformImage(storage, 0, evaluation, Rng.fromKeys(0));
   assert.deepEqual([image.channels, image.height, image.width], [3, 224, 224]);
   // Green runs 0..255 over the resized 384 columns; the crop starts at column 80 and ends at 303.
@@ -108,7 +139,13 @@ test('resize 256 + center crop 224 and random-resized-crop on JPEG files, throug
   assert.ok(Math.abs(green(223) - (255 * 303) / 383) < 4, `green at the crop's right edge: ${green(223)}`);
   assert.ok(Math.abs(image.data[50 * 224 + 60]! - 128) <= 3, 'red is the solid tone');
 
-  const training = planTransforms([{ kind: 'randomResizedCrop', size: 64 }, { kind: 'horizontalFlip', p: 0 }], 'files');
+  const training = planTransforms(
+    [
+      { kind: 'randomResizedCrop', size: 64 },
+      { kind: 'horizontalFlip', p: 0 },
+    ],
+    'files',
+  );
   for (let k = 0; k < 5; k++) {
     const rng = Rng.fromKeys(8, k);
     const crop = await transformImage(storage, 0, training, rng);
@@ -116,7 +153,10 @@ test('resize 256 + center crop 224 and random-resized-crop on JPEG files, throug
     // The same draws give the crop rectangle; the green at the left edge tells where it started.
     const rect = randomResizedCropRect(300, 200, Rng.fromKeys(8, k));
     const expectedGreen = (255 * (rect.left + 0.5 * (rect.width / 64))) / 299;
-    assert.ok(Math.abs(crop.data[64 * 64 + 32 * 64]! - expectedGreen) < 6, `crop ${JSON.stringify(rect)}: green ${crop.data[64 * 64 + 32 * 64]} vs ${expectedGreen}`);
+    assert.ok(
+      Math.abs(crop.data[64 * 64 + 32 * 64]! - expectedGreen) < 6,
+      `crop ${JSON.stringify(rect)}: green ${crop.data[64 * 64 + 32 * 64]} vs ${expectedGreen}`,
+    );
   }
 });
 
@@ -127,7 +167,8 @@ test("colour jitter follows torchvision's blends: brightness, contrast, saturati
   // torchvision's uint8 grey level: 0.2989 R + 0.587 G + 0.114 B, truncated.
   const grey = (p: number): number => Math.trunc(0.2989 * input[p]! + 0.587 * input[plane + p]! + 0.114 * input[2 * plane + p]!);
   const meanGrey = Array.from({ length: plane }, (_, p) => grey(p)).reduce((a, b) => a + b, 0) / plane;
-  const blend = (value: number, factor: number, other: number): number => Math.trunc(Math.min(255, Math.max(0, factor * value + (1 - factor) * other)));
+  const blend = (value: number, factor: number, other: number): number =>
+    Math.trunc(Math.min(255, Math.max(0, factor * value + (1 - factor) * other)));
   const cases = [
     ['brightness', (_: number) => 0],
     ['contrast', (_: number) => meanGrey],

@@ -18,32 +18,59 @@ import { repoRoot, temporaryDir } from '../helpers/python.js';
 import { trainTinyRun, writeTinyCifar } from '../helpers/runs.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const missing = existsSync(CHROMIUM) ? null
+const missing = existsSync(CHROMIUM)
+  ? null
   : `${CHROMIUM} is missing: apt-get install chromium (node scripts/setup.mjs --for-tests installs it as root)`;
 const skip = missing !== null && process.getuid?.() !== 0 ? missing : false;
 
-const TYPES: Record<string, string> = { '.html': 'text/html', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.mjs': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+};
 
 test('examples/browser classifies an image with an exported model as scatter predict does', { skip }, async () => {
   assert.equal(missing, null, missing ?? '');
   const work = temporaryDir('browser-onnx');
   const data = writeTinyCifar(work);
   const run = await trainTinyRun(path.join(work, 'run'), data, { model: { neck: 'whitening' }, loss: { name: 'ce', posthocTau: 1 } });
-  const exported = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'export', '--run', run, '--checkpoint', 'last',
-    '--out', path.join(work, 'model.onnx')], { encoding: 'utf8' });
+  const exported = spawnSync(
+    process.execPath,
+    [
+      path.join(repoRoot, 'dist', 'src', 'cli', 'main.js'),
+      'export',
+      '--run',
+      run,
+      '--checkpoint',
+      'last',
+      '--out',
+      path.join(work, 'model.onnx'),
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(exported.status, 0, exported.stderr);
   // A test record as a PNG: the exact pixels, no resize.
   const record = readFileSync(path.join(data, 'test_batch.bin')).subarray(0, 3073);
   const interleaved = Buffer.alloc(3072);
   for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) interleaved[p * 3 + c] = record[1 + c * 1024 + p]!;
   const image = path.join(work, 'image.png');
-  await sharp(interleaved, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(image);
+  await sharp(interleaved, { raw: { width: 32, height: 32, channels: 3 } })
+    .png()
+    .toFile(image);
 
-  const files: Record<string, string> = { '/model.onnx': path.join(work, 'model.onnx'), '/model.onnx.json': path.join(work, 'model.onnx.json'), '/image.png': image };
+  const files: Record<string, string> = {
+    '/model.onnx': path.join(work, 'model.onnx'),
+    '/model.onnx.json': path.join(work, 'model.onnx.json'),
+    '/image.png': image,
+  };
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost').pathname;
-    const file = files[url] ?? (url.startsWith('/ort/') ? path.join(repoRoot, 'node_modules', 'onnxruntime-web', 'dist', url.slice(5))
-      : path.join(repoRoot, 'examples', 'browser', url === '/' ? 'index.html' : url.slice(1)));
+    const file =
+      files[url] ??
+      (url.startsWith('/ort/')
+        ? path.join(repoRoot, 'node_modules', 'onnxruntime-web', 'dist', url.slice(5))
+        : path.join(repoRoot, 'examples', 'browser', url === '/' ? 'index.html' : url.slice(1)));
     if (!existsSync(file)) {
       response.writeHead(404).end();
       return;
@@ -52,7 +79,10 @@ test('examples/browser classifies an image with an exported model as scatter pre
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'] });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+  });
   try {
     const page = await browser.newPage();
     const errors: string[] = [];
@@ -61,8 +91,12 @@ test('examples/browser classifies an image with an exported model as scatter pre
       if (message.type() === 'error') errors.push(message.text());
     });
     await page.goto(`http://127.0.0.1:${port}/index.html?model=/model.onnx&ort=/ort/&image=/image.png`);
-    await page.waitForFunction(() => (window as unknown as { scatterResult?: unknown }).scatterResult !== undefined, undefined, { timeout: 60_000 });
-    const result = await page.evaluate(() => (window as unknown as { scatterResult: { scores: number[]; input: number[]; dims: number[] } }).scatterResult);
+    await page.waitForFunction(() => (window as unknown as { scatterResult?: unknown }).scatterResult !== undefined, undefined, {
+      timeout: 60_000,
+    });
+    const result = await page.evaluate(
+      () => (window as unknown as { scatterResult: { scores: number[]; input: number[]; dims: number[] } }).scatterResult,
+    );
     assert.deepEqual(errors, []);
     // The page prepared the image as scatter does, and onnxruntime-web scored it as onnxruntime-node and scatter
     // do (test/export/onnx.test.ts ties those two together).
@@ -71,12 +105,18 @@ test('examples/browser classifies an image with an exported model as scatter pre
     classifier.dispose();
     assert.deepEqual(result.dims, [1, ...prepared.shape]);
     const expectedInput = Array.from(prepared.toTypedArray() as Float32Array).slice(0, result.input.length);
-    result.input.forEach((value, i) => assert.ok(Math.abs(value - expectedInput[i]!) < 1e-6, `input ${i}: ${value} against ${expectedInput[i]}`));
+    result.input.forEach((value, i) =>
+      assert.ok(Math.abs(value - expectedInput[i]!) < 1e-6, `input ${i}: ${value} against ${expectedInput[i]}`),
+    );
     const session = await ort.InferenceSession.create(readFileSync(path.join(work, 'model.onnx')));
-    const { scores } = await session.run({ images: new ort.Tensor('float32', prepared.toTypedArray() as Float32Array, [1, ...prepared.shape]) });
+    const { scores } = await session.run({
+      images: new ort.Tensor('float32', prepared.toTypedArray() as Float32Array, [1, ...prepared.shape]),
+    });
     const expected = Array.from(scores!.data as Float32Array);
     const scale = Math.max(1, ...expected.map(Math.abs));
-    result.scores.forEach((value, k) => assert.ok(Math.abs(value - expected[k]!) <= 1e-4 * scale, `score ${k}: ${value} against ${expected[k]}`));
+    result.scores.forEach((value, k) =>
+      assert.ok(Math.abs(value - expected[k]!) <= 1e-4 * scale, `score ${k}: ${value} against ${expected[k]}`),
+    );
   } finally {
     await browser.close();
     server.close();

@@ -75,7 +75,8 @@ for (const spec of CASES) {
     if (spec.neck !== 'identity') model.neck = createNeck(spec.neck, model.featureDim, 'neckOptions' in spec ? spec.neckOptions : {});
     if ('decoupled' in spec) decoupleClassifier(model, spec.decoupled, { keepBias: true });
     randomiseStatistics(model);
-    if ('decoupled' in spec && spec.decoupled === 'lws') torch.noGrad(() => (model.classifier as Module).getParameter('scales').copy_(torch.rand([7]).add(0.5)));
+    if ('decoupled' in spec && spec.decoupled === 'lws')
+      torch.noGrad(() => (model.classifier as Module).getParameter('scales').copy_(torch.rand([7]).add(0.5)));
     if ('decoupled' in spec && spec.decoupled === 'tau-norm') (model.classifier as unknown as { tau: number }).tau = 0.7;
     model.eval();
     const images = torch.randn([3, inChannels, spec.size, spec.size]);
@@ -101,15 +102,35 @@ test('a layer the export does not know is named', () => {
     }
   }
   model.neck = new Mystery();
-  assert.throws(() => exportOnnx(model, { inChannels: 3 }), /^Error: export: the neck is a Mystery, which the ONNX export does not support$/);
+  assert.throws(
+    () => exportOnnx(model, { inChannels: 3 }),
+    /^Error: export: the neck is a Mystery, which the ONNX export does not support$/,
+  );
 });
 
 test('scatter export --format onnx: the trained run in onnxruntime gives the probabilities that predict gives', async () => {
   const work = temporaryDir('onnx');
-  const run = await trainTinyRun(path.join(work, 'run'), writeTinyCifar(work), { model: { neck: 'whitening' }, loss: { name: 'ce', posthocTau: 1 } });
+  const run = await trainTinyRun(path.join(work, 'run'), writeTinyCifar(work), {
+    model: { neck: 'whitening' },
+    loss: { name: 'ce', posthocTau: 1 },
+  });
   const file = path.join(work, 'model.onnx');
-  const result = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'export', '--run', run, '--checkpoint', 'last',
-    '--format', 'onnx', '--out', file], { encoding: 'utf8' });
+  const result = spawnSync(
+    process.execPath,
+    [
+      path.join(repoRoot, 'dist', 'src', 'cli', 'main.js'),
+      'export',
+      '--run',
+      run,
+      '--checkpoint',
+      'last',
+      '--format',
+      'onnx',
+      '--out',
+      file,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stderr, /^scatter: exported .*last\.safetensors \(epoch 2\) to .*model\.onnx \(opset 17/m);
   const classifier = await loadClassifier(run, { checkpoint: 'last' });

@@ -29,25 +29,46 @@ function evalLogits(model: ImageClassifier, images: torch.Tensor): torch.Tensor 
   return torch.noGrad(() => model.call(images));
 }
 
-test('a trained ResNet-32 run exported as a state dict loads into LDAM-DRW\'s ResNet-32 with the same logits', async (t) => {
+test("a trained ResNet-32 run exported as a state dict loads into LDAM-DRW's ResNet-32 with the same logits", async (t) => {
   const missing = pythonTorchMissing();
   if (missing) return t.skip(missing);
   for (const classifier of ['linear', 'cosine'] as const) {
-    const run = await trainTinyRun(path.join(work, `run-${classifier}`), writeTinyCifar(path.join(work, classifier)), { model: { classifier } });
+    const run = await trainTinyRun(path.join(work, `run-${classifier}`), writeTinyCifar(path.join(work, classifier)), {
+      model: { classifier },
+    });
     const file = path.join(work, `resnet32-${classifier}.safetensors`);
-    const result = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'export', '--run', run, '--checkpoint', 'last',
-      '--format', 'state-dict', '--out', file], { encoding: 'utf8' });
+    const result = spawnSync(
+      process.execPath,
+      [
+        path.join(repoRoot, 'dist', 'src', 'cli', 'main.js'),
+        'export',
+        '--run',
+        run,
+        '--checkpoint',
+        'last',
+        '--format',
+        'state-dict',
+        '--out',
+        file,
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(result.status, 0, result.stderr);
     const exported = torch.safetensors.loadFile(file);
     assert.deepEqual(JSON.parse(exported.metadata.classNames!).length, 10);
     const model = createModel('resnet32', { numClasses: 10, classifier });
     model.loadStateDict(exported.tensors, { strict: true });
     const images = torch.randn([3, 3, 32, 32]);
-    assertClose(pythonLogits(file, images, { kind: 'resnet32', num_classes: 10, use_norm: classifier === 'cosine' }), evalLogits(model, images), 1e-4, classifier);
+    assertClose(
+      pythonLogits(file, images, { kind: 'resnet32', num_classes: 10, use_norm: classifier === 'cosine' }),
+      evalLogits(model, images),
+      1e-4,
+      classifier,
+    );
   }
 });
 
-test('ResNet-50 and ResNeXt-50 state dicts load into torchvision\'s models with the same logits', (t) => {
+test("ResNet-50 and ResNeXt-50 state dicts load into torchvision's models with the same logits", (t) => {
   const missing = pythonTorchMissing();
   if (missing) return t.skip(missing);
   for (const [name, spec] of [

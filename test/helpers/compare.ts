@@ -12,7 +12,12 @@ export function relativeError(actual: torch.Tensor, expected: torch.Tensor): num
 }
 
 /** Asserts equal shapes and a relative error of at most `tolerance` (0: bitwise equal values). */
-export function assertClose(actual: torch.Tensor | null | undefined, expected: torch.Tensor | undefined, tolerance: number, label: string): void {
+export function assertClose(
+  actual: torch.Tensor | null | undefined,
+  expected: torch.Tensor | undefined,
+  tolerance: number,
+  label: string,
+): void {
   assert.ok(actual, `${label}: missing on scatter's side`);
   assert.ok(expected, `${label}: missing on the reference side`);
   assert.deepEqual(actual.shape, expected.shape, `${label}: shape`);

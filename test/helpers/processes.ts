@@ -15,8 +15,11 @@ export async function freePort(): Promise<number> {
 /** torchrun's variables for rank `rank` of `worldSize` on this machine. */
 export function rankEnv(rank: number, worldSize: number, port: number): Record<string, string> {
   return {
-    RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(worldSize),
-    MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port),
+    RANK: String(rank),
+    LOCAL_RANK: String(rank),
+    WORLD_SIZE: String(worldSize),
+    MASTER_ADDR: '127.0.0.1',
+    MASTER_PORT: String(port),
     // The ranks share the machine's cores.
     SCATTER_NUM_THREADS: '1',
   };
@@ -52,8 +55,14 @@ export function startNode(script: string, args: readonly string[], env: Record<s
       }
     }
   };
-  child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString(); check(); });
-  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); check(); });
+  child.stdout!.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    check();
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    check();
+  });
   const deadline = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
   const done = new Promise<Finished>((resolve, reject) => {
     child.on('error', reject);
@@ -62,10 +71,11 @@ export function startNode(script: string, args: readonly string[], env: Record<s
       resolve({ code, signal, stdout, stderr, elapsedMs: Date.now() - started });
     });
   });
-  const output = (text: string): Promise<void> => new Promise((resolve, reject) => {
-    waiters.push({ text, resolve });
-    check();
-    void done.then(() => reject(new Error(`the process ended before printing '${text}':\n${stderr}`)));
-  });
+  const output = (text: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      waiters.push({ text, resolve });
+      check();
+      void done.then(() => reject(new Error(`the process ended before printing '${text}':\n${stderr}`)));
+    });
   return { child, output, done };
 }

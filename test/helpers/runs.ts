@@ -15,11 +15,18 @@ export function writeTinyCifar(work: string): string {
 }
 
 /** Trains a run into `out` with the given model and loss sections (and train keys); returns `out`. */
-export async function trainTinyRun(out: string, dataRoot: string, method: { model?: object; loss?: object; train?: object } = {}): Promise<string> {
+export async function trainTinyRun(
+  out: string,
+  dataRoot: string,
+  method: { model?: object; loss?: object; train?: object } = {},
+): Promise<string> {
   const config = resolveConfig({
-    seed: 1, data: { dataset: 'cifar10', root: dataRoot, imbalance: { ratio: 4 }, workers: 0 },
-    model: { whitening: { groupSize: 16 }, ...method.model }, loss: method.loss ?? {},
-    train: { epochs: 2, batchSize: 32, evalEvery: 1, threads: 1, ...method.train }, schedule: { warmupEpochs: 0, milestones: [] },
+    seed: 1,
+    data: { dataset: 'cifar10', root: dataRoot, imbalance: { ratio: 4 }, workers: 0 },
+    model: { whitening: { groupSize: 16 }, ...method.model },
+    loss: method.loss ?? {},
+    train: { epochs: 2, batchSize: 32, evalEvery: 1, threads: 1, ...method.train },
+    schedule: { warmupEpochs: 0, milestones: [] },
   });
   await train(config, { out, verbose: false });
   return out;
@@ -31,9 +38,15 @@ export async function trainTinyRun(out: string, dataRoot: string, method: { mode
  * B3RS batches, and one infinite condition number, which JSON writes as null.
  */
 export function writeBatchCovariance(runDirectory: string, steps = 12): void {
-  const lines = Array.from({ length: steps }, (_, step) => JSON.stringify({
-    epoch: Math.floor(step / 6), step, sampler: step % 4 === 3 ? 'b3rs' : 'instance', trace: 10 + step,
-    condition: step === 5 ? null : 100 * (step + 1), meanAbsCorrelation: 0.5,
-  }));
+  const lines = Array.from({ length: steps }, (_, step) =>
+    JSON.stringify({
+      epoch: Math.floor(step / 6),
+      step,
+      sampler: step % 4 === 3 ? 'b3rs' : 'instance',
+      trace: 10 + step,
+      condition: step === 5 ? null : 100 * (step + 1),
+      meanAbsCorrelation: 0.5,
+    }),
+  );
   writeFileSync(path.join(runDirectory, 'batch-covariance.jsonl'), `${lines.join('\n')}\n`);
 }

@@ -5,7 +5,11 @@ import { test } from 'node:test';
 
 import { InMemoryDataset, splitHoldout } from '../../src/data/index.js';
 import {
-  LearnableWeightScaling, TauNormalizedClassifier, decoupleClassifier, meanPerClassAccuracy, selectTau,
+  LearnableWeightScaling,
+  TauNormalizedClassifier,
+  decoupleClassifier,
+  meanPerClassAccuracy,
+  selectTau,
   trainClassifierOnly,
 } from '../../src/longtail/decoupled.js';
 import { type ImageClassifier, createModel } from '../../src/models/index.js';
@@ -16,14 +20,24 @@ import { torch } from '../../src/index.js';
 type Tensor = torch.Tensor;
 
 function labelledDataset(labels: number[], numClasses: number): InMemoryDataset {
-  return new InMemoryDataset(new Uint8Array(labels.length), [1, 1, 1], Int32Array.from(labels), Array.from({ length: numClasses }, (_, c) => `c${c}`));
+  return new InMemoryDataset(
+    new Uint8Array(labels.length),
+    [1, 1, 1],
+    Int32Array.from(labels),
+    Array.from({ length: numClasses }, (_, c) => `c${c}`),
+  );
 }
 
 /** A small ResNet-32 whose batch-norm statistics have moved off their initial values, as after stage 1. */
 function stage1Model(): ImageClassifier {
   torch.manualSeed(0);
   const model = createModel('resnet32', { numClasses: 3, inChannels: 1 });
-  torch.noGrad(() => model.train().call(torch.randn([8, 1, 8, 8])).dispose());
+  torch.noGrad(() =>
+    model
+      .train()
+      .call(torch.randn([8, 1, 8, 8]))
+      .dispose(),
+  );
   return model;
 }
 
@@ -33,7 +47,10 @@ function snapshot(model: ImageClassifier): Map<string, Tensor> {
 
 /** A few SGD steps on what the model leaves trainable, in the second stage's mode. */
 function trainSecondStage(model: ImageClassifier): void {
-  const optimizer = new SGD(model.parameters().filter((tensor) => tensor.requiresGrad), { lr: 0.5, momentum: 0.9 });
+  const optimizer = new SGD(
+    model.parameters().filter((tensor) => tensor.requiresGrad),
+    { lr: 0.5, momentum: 0.9 },
+  );
   const labels = torch.tensor([0, 1, 2, 0, 1, 2, 2, 2], { dtype: 'int64' });
   for (let step = 0; step < 3; step++) {
     trainClassifierOnly(model);
@@ -46,7 +63,10 @@ function trainSecondStage(model: ImageClassifier): void {
 }
 
 function changedKeys(before: Map<string, Tensor>, after: Map<string, Tensor>): string[] {
-  return [...after].filter(([name, tensor]) => !tensor.equal(before.get(name)!)).map(([name]) => name).sort();
+  return [...after]
+    .filter(([name, tensor]) => !tensor.equal(before.get(name)!))
+    .map(([name]) => name)
+    .sort();
 }
 
 test('splitHoldout: the last items of every class, at least one kept; disjoint, complete, deterministic', () => {
@@ -58,7 +78,10 @@ test('splitHoldout: the last items of every class, at least one kept; disjoint, 
   assert.deepEqual(Array.from(train.indices), [0, 1, 2, 3, 4, 7]);
   assert.deepEqual(Array.from(holdout.labels), [1, 0, 1, 0]);
   const again = splitHoldout(dataset, 2);
-  assert.deepEqual([Array.from(again.train.indices), Array.from(again.holdout.indices)], [Array.from(train.indices), Array.from(holdout.indices)]);
+  assert.deepEqual(
+    [Array.from(again.train.indices), Array.from(again.holdout.indices)],
+    [Array.from(train.indices), Array.from(holdout.indices)],
+  );
   // More than a class has: all but one of it.
   assert.deepEqual(Array.from(splitHoldout(dataset, 10).train.indices), [0, 1, 3, 7]);
   assert.throws(() => splitHoldout(dataset, 0), /integer >= 1/);
@@ -68,7 +91,10 @@ test('cRT: a new classifier is the only thing that trains; the representation an
   const model = stage1Model();
   const stage1 = snapshot(model);
   decoupleClassifier(model, 'crt');
-  assert.deepEqual([...model.namedParameters()].filter(([, tensor]) => tensor.requiresGrad).map(([name]) => name), ['linear.weight', 'linear.bias']);
+  assert.deepEqual(
+    [...model.namedParameters()].filter(([, tensor]) => tensor.requiresGrad).map(([name]) => name),
+    ['linear.weight', 'linear.bias'],
+  );
   assert.deepEqual(changedKeys(stage1, snapshot(model)), ['linear.bias', 'linear.weight'], 're-initialised');
   const reinitialised = snapshot(model);
   trainSecondStage(model);
@@ -83,7 +109,10 @@ test('LWS: only the per-class scales train, and the logits are the stage-1 logit
   decoupleClassifier(model, 'lws');
   const lws = model.classifier;
   assert.ok(lws instanceof LearnableWeightScaling && lws.base === stage1Classifier);
-  assert.deepEqual([...model.namedParameters()].filter(([, tensor]) => tensor.requiresGrad).map(([name]) => name), ['linear.scales']);
+  assert.deepEqual(
+    [...model.namedParameters()].filter(([, tensor]) => tensor.requiresGrad).map(([name]) => name),
+    ['linear.scales'],
+  );
   const before = snapshot(model);
   trainSecondStage(model);
   assert.deepEqual(changedKeys(before, snapshot(model)), ['linear.scales']);
@@ -118,11 +147,27 @@ test('selectTau: the tau of the grid with the best held-out mean per-class accur
   // A head class with a long vector and a tail class with a short one: tau = 0 calls the tail item head,
   // tau = 2 overcorrects and calls a head item tail, tau = 1 and 1.5 get all three right.
   const classifier = new TauNormalizedClassifier(new Linear(2, 2, { bias: false }), false);
-  torch.noGrad(() => classifier.base.weight.copy_(torch.tensor([[2, 0], [0, 0.5]])));
-  const features = torch.tensor([[1, 0.2], [1, 0.3], [1, 1.2]]);
+  torch.noGrad(() =>
+    classifier.base.weight.copy_(
+      torch.tensor([
+        [2, 0],
+        [0, 0.5],
+      ]),
+    ),
+  );
+  const features = torch.tensor([
+    [1, 0.2],
+    [1, 0.3],
+    [1, 1.2],
+  ]);
   const labels = Int32Array.from([0, 0, 1]);
   const choice = selectTau(classifier, features, labels, [0, 2, 1.5, 1]);
-  assert.deepEqual(choice.grid, [{ tau: 0, accuracy: 0.5 }, { tau: 2, accuracy: 0.75 }, { tau: 1.5, accuracy: 1 }, { tau: 1, accuracy: 1 }]);
+  assert.deepEqual(choice.grid, [
+    { tau: 0, accuracy: 0.5 },
+    { tau: 2, accuracy: 0.75 },
+    { tau: 1.5, accuracy: 1 },
+    { tau: 1, accuracy: 1 },
+  ]);
   assert.deepEqual([choice.tau, choice.accuracy, classifier.tau], [1, 1, 1]);
   assert.throws(() => selectTau(classifier, features, labels, []), /grid of tau is empty/);
 });

@@ -6,7 +6,12 @@ import { test } from 'node:test';
 import { torch } from '../../src/index.js';
 import { type LossConfig, classBalancedWeights, createLoss, ldamMargins, logPrior } from '../../src/longtail/losses.js';
 
-const LOGITS = [[2.0, 0.5, -1.0], [0.1, 1.2, 0.3], [-0.5, 0.2, 1.5], [1.0, -1.0, 0.0]];
+const LOGITS = [
+  [2.0, 0.5, -1.0],
+  [0.1, 1.2, 0.3],
+  [-0.5, 0.2, 1.5],
+  [1.0, -1.0, 0.0],
+];
 const LABELS = [0, 1, 2, 1];
 const COUNTS = [100, 10, 1];
 const TOTAL = 111;
@@ -37,7 +42,8 @@ function focal(rows: readonly number[][], gamma: number, weights = COUNTS.map(()
   return losses.reduce((sum, loss, i) => sum + weights[LABELS[i]!]! * (1 - Math.exp(-loss)) ** gamma * loss, 0) / losses.length;
 }
 
-const shiftRows = (rows: readonly number[][], offsets: readonly number[]): number[][] => rows.map((row) => row.map((value, c) => value + offsets[c]!));
+const shiftRows = (rows: readonly number[][], offsets: readonly number[]): number[][] =>
+  rows.map((row) => row.map((value, c) => value + offsets[c]!));
 
 // Computed by hand (Python floats) from the formulas, not from the code under test.
 const CB_WEIGHTS_099 = [0.04223746876318659, 0.28004361300256353, 2.67771891823425];
@@ -85,7 +91,13 @@ test('focal with gamma 0 is cross-entropy; gamma 2 is mean (1 - p)^2 CE', () => 
 });
 
 test('focal with gamma < 1 keeps a finite gradient where p rounds to 1', () => {
-  const logits = torch.tensor([[100, 0, 0], [0, 1, 0]], { dtype: 'float64', requiresGrad: true });
+  const logits = torch.tensor(
+    [
+      [100, 0, 0],
+      [0, 1, 0],
+    ],
+    { dtype: 'float64', requiresGrad: true },
+  );
   const loss = createLoss({ name: 'focal', focalGamma: 0.5 }, COUNTS);
   torch.scope(() => loss.compute(logits, torch.tensor([0, 1], { dtype: 'int64' }), { epoch: 0 }).backward());
   assert.ok(logits.grad!.isfinite().all().item(), `gradient ${String(logits.grad!.toArray())}`);
@@ -105,8 +117,8 @@ test('cb-ce is weighted cross-entropy; cb-focal weights each sample of the focal
 
 test('LDAM: margins n^(-1/4) scaled to 0.5, subtracted from the true logit, times s', () => {
   assertAllNear(ldamMargins(COUNTS, 0.5), LDAM_MARGINS, 'margins');
-  const withMargins = (scale: number): number[][] => LOGITS.map((row, i) =>
-    row.map((value, c) => scale * (c === LABELS[i] ? value - LDAM_MARGINS[c]! : value)));
+  const withMargins = (scale: number): number[][] =>
+    LOGITS.map((row, i) => row.map((value, c) => scale * (c === LABELS[i] ? value - LDAM_MARGINS[c]! : value)));
   assertNear(lossValue({ name: 'ldam' }), weightedCe(withMargins(30)), 'ldam, s 30');
   assertNear(lossValue({ name: 'ldam', ldamScale: 2 }), weightedCe(withMargins(2)), 'ldam, s 2');
   const halfMargins = LOGITS.map((row, i) => row.map((value, c) => 30 * (c === LABELS[i] ? value - LDAM_MARGINS[c]! / 2 : value)));
@@ -117,7 +129,16 @@ test('logit-adjusted loss is CE on logits + tau log prior; balanced softmax on l
   const prior = COUNTS.map((count) => Math.log(count / TOTAL));
   assertAllNear(logPrior(COUNTS), prior, 'log prior');
   assertNear(lossValue({ name: 'la' }), weightedCe(shiftRows(LOGITS, prior)), 'la, tau 1');
-  assertNear(lossValue({ name: 'la', laTau: 1.5 }), weightedCe(shiftRows(LOGITS, prior.map((value) => 1.5 * value))), 'la, tau 1.5');
+  assertNear(
+    lossValue({ name: 'la', laTau: 1.5 }),
+    weightedCe(
+      shiftRows(
+        LOGITS,
+        prior.map((value) => 1.5 * value),
+      ),
+    ),
+    'la, tau 1.5',
+  );
   const bsce = lossValue({ name: 'bsce' });
   assertNear(bsce, weightedCe(shiftRows(LOGITS, COUNTS.map(Math.log))), 'bsce');
   // Softmax ignores a constant shift: log n and log prior differ by log N.
@@ -128,7 +149,10 @@ test('post-hoc adjustment: ce trains on raw logits and evaluates logits - tau lo
   const tau = 0.7;
   const loss = createLoss({ name: 'ce', posthocTau: tau }, COUNTS);
   const adjusted = torch.scope(() => loss.adjustForEval!(logitsTensor()).tolist()) as number[][];
-  const expected = shiftRows(LOGITS, COUNTS.map((count) => -tau * Math.log(count / TOTAL)));
+  const expected = shiftRows(
+    LOGITS,
+    COUNTS.map((count) => -tau * Math.log(count / TOTAL)),
+  );
   adjusted.forEach((row, i) => assertAllNear(row, expected[i]!, `adjusted row ${i}`));
   assertNear(lossValue({ name: 'ce', posthocTau: tau }), weightedCe(LOGITS), 'training loss unchanged');
   assert.equal(createLoss({ name: 'ce' }, COUNTS).adjustForEval, undefined);
@@ -198,8 +222,14 @@ for (const config of [
 
 test('a class with no images is named where a loss needs its count', () => {
   const counts = [100, 0, 1];
-  for (const config of [{ name: 'la' }, { name: 'bsce' }, { name: 'ldam' }, { name: 'cb-ce' }, { name: 'ce', drw: { startEpoch: 5 } },
-    { name: 'ce', posthocTau: 1 }] satisfies LossConfig[]) {
+  for (const config of [
+    { name: 'la' },
+    { name: 'bsce' },
+    { name: 'ldam' },
+    { name: 'cb-ce' },
+    { name: 'ce', drw: { startEpoch: 5 } },
+    { name: 'ce', posthocTau: 1 },
+  ] satisfies LossConfig[]) {
     assert.throws(() => createLoss(config, counts), /class 1 has 0 images/, JSON.stringify(config));
   }
   // Plain cross-entropy does not use the counts.
@@ -216,7 +246,9 @@ test('bad configs and inputs stop with a clear reason', () => {
   assert.throws(() => createLoss({ name: 'ce' }, [100, 2.5]), /class 1's count/);
   assert.throws(() => createLoss({ name: 'ce' }, []), /classCounts is empty/);
   const loss = createLoss({ name: 'ce' }, COUNTS);
-  assert.throws(() => torch.scope(() => loss.compute(torch.zeros([4, 5], { dtype: 'float64' }), labelsTensor(), { epoch: 0 })),
-    /built for 3 classes: expected logits of shape \[N, 3\], got \[4, 5\]/);
+  assert.throws(
+    () => torch.scope(() => loss.compute(torch.zeros([4, 5], { dtype: 'float64' }), labelsTensor(), { epoch: 0 })),
+    /built for 3 classes: expected logits of shape \[N, 3\], got \[4, 5\]/,
+  );
   assert.throws(() => torch.scope(() => loss.compute(logitsTensor(), torch.tensor([0, 1, 2, 1], { dtype: 'float64' }), { epoch: 0 })));
 });

@@ -33,7 +33,10 @@ function correlatedBatch(batch: number, features: number, seed: number, dtype: t
 /** The biased covariance of the rows of x (the layer's S without eps), in float64. */
 function batchCovariance(x: Tensor): Tensor {
   return torch.scope(() => {
-    const centred = x.detach().double().sub(x.detach().double().mean({ dim: 0 }));
+    const centred = x
+      .detach()
+      .double()
+      .sub(x.detach().double().mean({ dim: 0 }));
     return centred.t().mm(centred).div(x.shape[0]!);
   });
 }
@@ -90,7 +93,10 @@ test('zca in groups whitens each block of channels on its own: block identity, b
   const outputCovariance = batchCovariance(layer.call(x));
   const inputCovariance = batchCovariance(x);
   for (let group = 0; group < 4; group++) {
-    const error = maxAbsDifference(diagonalBlock(outputCovariance, group, 4), zcaOutputCovariance(diagonalBlock(inputCovariance, group, 4)));
+    const error = maxAbsDifference(
+      diagonalBlock(outputCovariance, group, 4),
+      zcaOutputCovariance(diagonalBlock(inputCovariance, group, 4)),
+    );
     assert.ok(error < 1e-4, `group ${group}: covariance off by ${error}`);
   }
   const crossBlock = outputCovariance.narrow(0, 0, 4).narrow(1, 4, 12);
@@ -113,7 +119,10 @@ test('newton-schulz: the covariance is the iteration polynomial of the spectrum;
     assert.ok(error < 1e-6, `T = ${iterations}: covariance off by ${error}`);
   }
   // Stated tolerance: on channels of similar variance, 10 iterations whiten as ZCA does to 1e-3.
-  const similar = torch.randn([128, 8]).mul(torch.linspace(1, 2, 8)).add(1);
+  const similar = torch
+    .randn([128, 8])
+    .mul(torch.linspace(1, 2, 8))
+    .add(1);
   const gap = maxAbsDifference(trainingOutput({ method: 'newton-schulz', iterations: 10 }, similar), trainingOutput({}, similar));
   assert.ok(gap < 1e-3, `newton-schulz (10) vs zca: ${gap}`);
   // And the iteration stays stable far past convergence on an ill-conditioned batch (the coupled form).
@@ -127,7 +136,11 @@ test('float64 gradcheck of the training forward: zca (whole, groups, tied eigenv
     { label: 'zca', options: {}, x: torch.randn([6, 4], { dtype: 'float64' }) },
     { label: 'zca groups', options: { groupSize: 3 }, x: torch.randn([5, 6], { dtype: 'float64' }) },
     // Two dead channels: eigenvalues eps, eps; back-propagating through eigh itself gives NaN here.
-    { label: 'zca dead channels', options: {}, x: torch.randn([6, 4], { dtype: 'float64' }).mul(torch.tensor([1, 0, 1, 0], { dtype: 'float64' })) },
+    {
+      label: 'zca dead channels',
+      options: {},
+      x: torch.randn([6, 4], { dtype: 'float64' }).mul(torch.tensor([1, 0, 1, 0], { dtype: 'float64' })),
+    },
     // Batch 3 < 5 channels: the null space's eigenvalues are all eps.
     { label: 'zca batch < channels', options: {}, x: torch.randn([3, 5], { dtype: 'float64' }) },
     { label: 'zca affine', options: { affine: true }, x: torch.randn([6, 4], { dtype: 'float64' }) },
@@ -135,7 +148,11 @@ test('float64 gradcheck of the training forward: zca (whole, groups, tied eigenv
   ];
   for (const { label, options, x } of cases) {
     const layer = new ChannelWhitening(x.shape[1]!, options).to('float64');
-    if (layer.affine) torch.noGrad(() => { layer.weight!.normal_(); layer.bias!.normal_(); });
+    if (layer.affine)
+      torch.noGrad(() => {
+        layer.weight!.normal_();
+        layer.bias!.normal_();
+      });
     const inputs = [x.requiresGrad_(true), ...layer.parameters()];
     const result = torch.gradcheck((input) => layer.forward(input!), inputs);
     assert.ok(result.ok, `${label}: ${JSON.stringify(result.worst)}`);
@@ -149,9 +166,14 @@ test('running statistics are exponential moving averages of the batch mean and W
   const mean = (x: Tensor): Tensor => x.mean({ dim: 0 });
   const regularised = (x: Tensor): Tensor => batchCovariance(x).add(torch.eye(6, { dtype: 'float64' }).mul(EPS));
   const identity = torch.eye(6, { dtype: 'float64' });
-  const expectedMean = mean(batches[0]!).mul(momentum * (1 - momentum)).add(mean(batches[1]!).mul(momentum));
+  const expectedMean = mean(batches[0]!)
+    .mul(momentum * (1 - momentum))
+    .add(mean(batches[1]!).mul(momentum));
   const average = (first: Tensor, second: Tensor): Tensor =>
-    identity.mul((1 - momentum) ** 2).add(first.mul(momentum * (1 - momentum))).add(second.mul(momentum));
+    identity
+      .mul((1 - momentum) ** 2)
+      .add(first.mul(momentum * (1 - momentum)))
+      .add(second.mul(momentum));
 
   const byWhitening = new ChannelWhitening(6, { momentum }).to('float64');
   const byCovariance = new ChannelWhitening(6, { momentum, runningStats: 'covariance' }).to('float64');
@@ -170,7 +192,10 @@ test('running statistics are exponential moving averages of the batch mean and W
 
 test('evaluation uses the running statistics: (x - running_mean) @ running_whitening, then the affine map', () => {
   const layer = new ChannelWhitening(8, { groupSize: 4, momentum: 0.5, affine: true });
-  torch.noGrad(() => { layer.weight!.copy_(torch.linspace(0.5, 2, 8)); layer.bias!.copy_(torch.linspace(-1, 1, 8)); });
+  torch.noGrad(() => {
+    layer.weight!.copy_(torch.linspace(0.5, 2, 8));
+    layer.bias!.copy_(torch.linspace(-1, 1, 8));
+  });
   for (let step = 0; step < 3; step++) layer.call(correlatedBatch(64, 8, 10 + step));
   layer.eval();
   const before = Object.fromEntries(Object.entries(layer.stateDict()).map(([name, tensor]) => [name, tensor.clone()]));
@@ -198,10 +223,19 @@ test('population statistics replace the running ones: the population comes out w
       const expected = zcaOutputCovariance(diagonalBlock(batchCovariance(population), group, 4));
       assert.ok(maxAbsDifference(diagonalBlock(covariance, group, 4), expected) < 1e-4, `${runningStats}: group ${group} white`);
     }
-    if (runningStats === 'covariance') assert.ok(maxAbsDifference(layer.runningCovariance!.select(0, 0), diagonalBlock(batchCovariance(population), 0, 4).add(torch.eye(4, { dtype: 'float64' }).mul(EPS))) < 1e-5);
+    if (runningStats === 'covariance')
+      assert.ok(
+        maxAbsDifference(
+          layer.runningCovariance!.select(0, 0),
+          diagonalBlock(batchCovariance(population), 0, 4).add(torch.eye(4, { dtype: 'float64' }).mul(EPS)),
+        ) < 1e-5,
+      );
     assert.equal(Number(layer.numBatchesTracked.item()), 1, 'a population is not a batch');
   }
-  assert.throws(() => new ChannelWhitening(8).setPopulationStatistics(torch.zeros([1, 8])), /population statistics need features \(N >= 2, 8\), got \[1, 8\]/);
+  assert.throws(
+    () => new ChannelWhitening(8).setPopulationStatistics(torch.zeros([1, 8])),
+    /population statistics need features \(N >= 2, 8\), got \[1, 8\]/,
+  );
 });
 
 test('a batch smaller than the channel count, with dead channels, gives finite outputs and gradients', () => {
@@ -218,8 +252,14 @@ test('a batch smaller than the channel count, with dead channels, gives finite o
 });
 
 test('inputs and options it cannot take are errors that say why', () => {
-  assert.throws(() => new ChannelWhitening(4).call(torch.zeros([1, 4])), /ChannelWhitening: batch statistics need more than 1 value per channel, got input \[1, 4\]/);
-  assert.throws(() => new ChannelWhitening(4).call(torch.zeros([3, 5])), /ChannelWhitening\(4\): expected input of shape \(N, 4\), got \[3, 5\]/);
+  assert.throws(
+    () => new ChannelWhitening(4).call(torch.zeros([1, 4])),
+    /ChannelWhitening: batch statistics need more than 1 value per channel, got input \[1, 4\]/,
+  );
+  assert.throws(
+    () => new ChannelWhitening(4).call(torch.zeros([3, 5])),
+    /ChannelWhitening\(4\): expected input of shape \(N, 4\), got \[3, 5\]/,
+  );
   assert.throws(() => new ChannelWhitening(4).call(torch.zeros([3, 4, 1])), /expected input of shape \(N, 4\)/);
   assert.throws(() => new ChannelWhitening(96, { groupSize: 64 }), /groupSize 64 does not divide numFeatures 96/);
   assert.throws(() => new ChannelWhitening(100), /groupSize 64 does not divide numFeatures 100/);
@@ -232,8 +272,14 @@ test('inputs and options it cannot take are errors that say why', () => {
 
 test('state dicts: PyTorch-style buffer names, a safetensors round trip, and the neck of a ResNet-32', () => {
   const layer = new ChannelWhitening(8, { groupSize: 4, affine: true, runningStats: 'covariance' });
-  assert.deepEqual(Object.keys(layer.stateDict()),
-    ['weight', 'bias', 'running_mean', 'running_whitening', 'running_covariance', 'num_batches_tracked']);
+  assert.deepEqual(Object.keys(layer.stateDict()), [
+    'weight',
+    'bias',
+    'running_mean',
+    'running_whitening',
+    'running_covariance',
+    'num_batches_tracked',
+  ]);
   assert.deepEqual(Object.keys(new ChannelWhitening(8).stateDict()), ['running_mean', 'running_whitening', 'num_batches_tracked']);
   for (let step = 0; step < 2; step++) layer.call(correlatedBatch(32, 8, 30 + step));
 
@@ -246,8 +292,10 @@ test('state dicts: PyTorch-style buffer names, a safetensors round trip, and the
     assert.equal(restored.numBatchesTracked.item(), 2);
     const x = correlatedBatch(4, 8, 40);
     assert.ok(restored.eval().call(x).equal(layer.eval().call(x)), 'same evaluation output');
-    assert.throws(() => new ChannelWhitening(8, { groupSize: 2 }).loadStateDict(layer.stateDict(), { strict: false }),
-      /running_whitening: checkpoint has shape \[2, 4, 4\], module has \[4, 2, 2\]/);
+    assert.throws(
+      () => new ChannelWhitening(8, { groupSize: 2 }).loadStateDict(layer.stateDict(), { strict: false }),
+      /running_whitening: checkpoint has shape \[2, 4, 4\], module has \[4, 2, 2\]/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -274,8 +322,10 @@ test('createNeck builds identity, batch norm (per channel, no affine by default)
 
   const whitening = createNeck('whitening', 16, { groupSize: 8, method: 'newton-schulz' });
   assert.ok(whitening instanceof ChannelWhitening && whitening.groups === 2 && whitening.method === 'newton-schulz');
-  assert.throws(() => createNeck('batchnorm', 8, { groupSize: 4, eps: 1e-3 }),
-    /createNeck\('batchnorm'\): option 'groupSize' does not apply \(batchnorm takes eps, momentum, affine\)/);
+  assert.throws(
+    () => createNeck('batchnorm', 8, { groupSize: 4, eps: 1e-3 }),
+    /createNeck\('batchnorm'\): option 'groupSize' does not apply \(batchnorm takes eps, momentum, affine\)/,
+  );
   assert.throws(() => createNeck('identity', 8, { eps: 1e-3 }), /option 'eps' does not apply \(identity takes no options\)/);
   assert.throws(() => createNeck('zca' as 'whitening', 8), /kind must be one of identity, batchnorm, whitening, got 'zca'/);
 });
@@ -309,7 +359,8 @@ test('on cuda: the same outputs, gradients and running statistics as on the CPU,
       }
     }
     const cudaState = onCuda.stateDict();
-    for (const [name, buffer] of Object.entries(onCpu.stateDict())) assertClose(cudaState[name]!.to('cpu'), buffer, 1e-4, `${label}: ${name}`);
+    for (const [name, buffer] of Object.entries(onCpu.stateDict()))
+      assertClose(cudaState[name]!.to('cpu'), buffer, 1e-4, `${label}: ${name}`);
     onCpu.eval();
     onCuda.eval();
     const x = correlatedBatch(128, 16, 70);
@@ -338,21 +389,28 @@ test('CPU cost (measured, not asserted): whitening forward + backward on 128 x 6
   const features = torch.randn([128, 64]).requiresGrad_(true);
   const whiteningStep = (options: ChannelWhiteningOptions) => {
     const layer = new ChannelWhitening(64, options);
-    return () => torch.scope(() => {
-      layer.call(features).square().sum().backward();
-      features.grad = null;
-    });
+    return () =>
+      torch.scope(() => {
+        layer.call(features).square().sum().backward();
+        features.grad = null;
+      });
   };
   const model = models.createModel('resnet32', { numClasses: 10 });
   const images = torch.randn([128, 3, 32, 32]);
   const labels = torch.randint(0, 10, [128]);
-  const resnetStep = median(() => torch.scope(() => {
-    torch.crossEntropy(model.call(images), labels).backward();
-    model.zeroGrad();
-  }), 3);
+  const resnetStep = median(
+    () =>
+      torch.scope(() => {
+        torch.crossEntropy(model.call(images), labels).backward();
+        model.zeroGrad();
+      }),
+    3,
+  );
   const report: string[] = [`ResNet-32 step (batch 128): ${resnetStep.toFixed(0)} ms on ${torch.getNumThreads()} thread(s)`];
   for (const [label, options] of Object.entries({
-    'zca float64': {}, 'zca float32': { decompositionDtype: 'float32' }, 'newton-schulz (5) float64': { method: 'newton-schulz' },
+    'zca float64': {},
+    'zca float32': { decompositionDtype: 'float32' },
+    'newton-schulz (5) float64': { method: 'newton-schulz' },
   } satisfies Record<string, ChannelWhiteningOptions>)) {
     const ms = median(whiteningStep(options), 21);
     report.push(`whitening ${label}: ${ms.toFixed(2)} ms = ${((100 * ms) / resnetStep).toFixed(2)}% of the step`);

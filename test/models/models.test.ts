@@ -18,7 +18,7 @@ const EXPECTED = [
   { name: 'resnext50_32x4d', numClasses: 1000, parameters: 25_028_904, featureDim: 2048, size: 64 },
 ];
 
-test('the registry builds every model with upstream\'s parameter count, features and logits', () => {
+test("the registry builds every model with upstream's parameter count, features and logits", () => {
   assert.deepEqual([...MODEL_NAMES].sort(), EXPECTED.map((e) => e.name).sort());
   torch.manualSeed(0);
   for (const { name, numClasses, parameters, featureDim, size } of EXPECTED) {
@@ -34,7 +34,7 @@ test('the registry builds every model with upstream\'s parameter count, features
   }
 });
 
-test('state-dict names are upstream\'s: torchvision\'s downsample and fc, LDAM-DRW\'s linear', () => {
+test("state-dict names are upstream's: torchvision's downsample and fc, LDAM-DRW's linear", () => {
   const resnet50 = createModel('resnet50', { numClasses: 7 });
   const names = new Map([...resnet50.namedParameters()].map(([name, tensor]) => [name, tensor.shape]));
   assert.deepEqual(names.get('conv1.weight'), [64, 3, 7, 7]);
@@ -72,16 +72,25 @@ test('a neck goes between features and classifier; the classifier can be replace
   const features = torch.noGrad(() => model.features(x));
   model.neck = new Halve();
   const halved = torch.noGrad(() => model.call(x));
-  assert.ok(halved.allclose(torch.noGrad(() => model.classifier.call(features.mul(0.5))), 1e-5, 1e-6));
+  assert.ok(
+    halved.allclose(
+      torch.noGrad(() => model.classifier.call(features.mul(0.5))),
+      1e-5,
+      1e-6,
+    ),
+  );
 
   model.classifier = new nn.Linear(64, 9);
   assert.deepEqual(torch.noGrad(() => model.call(x)).shape, [2, 9]);
-  assert.deepEqual(model.getParameter('linear.weight').shape, [9, 64], 'the new classifier takes the old one\'s name');
+  assert.deepEqual(model.getParameter('linear.weight').shape, [9, 64], "the new classifier takes the old one's name");
   assert.ok(model instanceof ImageClassifier);
 });
 
 test('bad names, class counts, depths and inputs are refused clearly', () => {
-  assert.throws(() => createModel('resnet18', { numClasses: 10 }), /unknown model 'resnet18' \(known: resnet32, resnet10, resnet50, resnext50_32x4d\)/);
+  assert.throws(
+    () => createModel('resnet18', { numClasses: 10 }),
+    /unknown model 'resnet18' \(known: resnet32, resnet10, resnet50, resnext50_32x4d\)/,
+  );
   assert.throws(() => createModel('resnet32', { numClasses: 0 }), /numClasses must be a positive integer, got 0/);
   assert.throws(() => new CifarResNet({ numClasses: 10, depth: 33 }), /depth must be 6n \+ 2/);
   const model = createModel('resnet32', { numClasses: 10 });

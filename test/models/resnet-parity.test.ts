@@ -18,7 +18,7 @@ const MODELS: { name: string; seed: number; options: ResNetOptions }[] = [
   { name: 'resnext_small', seed: 6, options: { block: 'bottleneck', layers: [1, 1, 1, 1], groups: 32, widthPerGroup: 4, numClasses: 6 } },
 ];
 
-test('ResNet-10 and ResNeXt bottlenecks match torchvision\'s: seeded init, forward (train, eval), gradients', (t) => {
+test("ResNet-10 and ResNeXt bottlenecks match torchvision's: seeded init, forward (train, eval), gradients", (t) => {
   const missing = pythonTorchMissing();
   if (missing) return t.skip(missing);
   // A seeded input: libtorch's default generator starts from a random seed, and with a batch of 2 some
@@ -32,8 +32,13 @@ test('ResNet-10 and ResNeXt bottlenecks match torchvision\'s: seeded init, forwa
   torch.safetensors.saveFile({ input: x, target }, path.join(dir, 'in.safetensors'));
   const config = {
     models: MODELS.map(({ name, seed, options }) => ({
-      name, seed, block: options.block, layers: options.layers, groups: options.groups ?? 1,
-      width_per_group: options.widthPerGroup ?? 64, num_classes: options.numClasses,
+      name,
+      seed,
+      block: options.block,
+      layers: options.layers,
+      groups: options.groups ?? 1,
+      width_per_group: options.widthPerGroup ?? 64,
+      num_classes: options.numClasses,
     })),
   };
   runPython('resnet_parity.py', [path.join(dir, 'in.safetensors'), path.join(dir, 'out.safetensors'), JSON.stringify(config)]);
@@ -44,14 +49,26 @@ test('ResNet-10 and ResNeXt bottlenecks match torchvision\'s: seeded init, forwa
     const model = new ResNet(options);
     const initial = model.stateDict();
     const referenceInit = Object.keys(reference).filter((key) => key.startsWith(`${name}.init.`));
-    assert.deepEqual(Object.keys(initial).map((key) => `${name}.init.${key}`).sort(), referenceInit.sort(), `${name}: state-dict names`);
+    assert.deepEqual(
+      Object.keys(initial)
+        .map((key) => `${name}.init.${key}`)
+        .sort(),
+      referenceInit.sort(),
+      `${name}: state-dict names`,
+    );
     for (const [key, tensor] of Object.entries(initial)) assertClose(tensor, reference[`${name}.init.${key}`], 0, `${name} init ${key}`);
 
     const logits = model.call(x);
     torch.crossEntropy(logits, target).backward();
     assertClose(logits, reference[`${name}.train_logits`], TOLERANCE, `${name} training-mode logits`);
-    for (const [key, tensor] of model.namedParameters()) assertClose(tensor.grad, reference[`${name}.grad.${key}`], TOLERANCE, `${name} grad ${key}`);
+    for (const [key, tensor] of model.namedParameters())
+      assertClose(tensor.grad, reference[`${name}.grad.${key}`], TOLERANCE, `${name} grad ${key}`);
     model.eval();
-    assertClose(torch.noGrad(() => model.call(x)), reference[`${name}.eval_logits`], TOLERANCE, `${name} evaluation-mode logits`);
+    assertClose(
+      torch.noGrad(() => model.call(x)),
+      reference[`${name}.eval_logits`],
+      TOLERANCE,
+      `${name} evaluation-mode logits`,
+    );
   }
 });

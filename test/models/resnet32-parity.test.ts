@@ -14,7 +14,7 @@ import { assertClose } from '../helpers/compare.js';
 const SEED = 3;
 const TOLERANCE = 1e-4;
 
-test('ResNet-32 matches LDAM-DRW\'s in PyTorch: seeded init, forward (train, eval), gradients, statistics', (t) => {
+test("ResNet-32 matches LDAM-DRW's in PyTorch: seeded init, forward (train, eval), gradients, statistics", (t) => {
   const missing = pythonTorchMissing();
   if (missing) return t.skip(missing);
   torch.manualSeed(SEED);
@@ -45,12 +45,16 @@ test('ResNet-32 matches LDAM-DRW\'s in PyTorch: seeded init, forward (train, eva
   runPython('resnet32_parity.py', [path.join(dir, 'in.safetensors'), path.join(dir, 'out.safetensors'), String(SEED)]);
   const reference = torch.safetensors.loadFile(path.join(dir, 'out.safetensors')).tensors;
   const referenceNames = (prefix: string): string[] =>
-    Object.keys(reference).filter((name) => name.startsWith(prefix)).map((name) => name.slice(prefix.length)).sort();
+    Object.keys(reference)
+      .filter((name) => name.startsWith(prefix))
+      .map((name) => name.slice(prefix.length))
+      .sort();
 
   assert.deepEqual(Object.keys(initial).sort(), referenceNames('init_linear.'), 'the same state-dict names');
   assert.deepEqual(Object.keys(cosineInitial).sort(), referenceNames('init_cosine.'));
   for (const [name, tensor] of Object.entries(initial)) assertClose(tensor, reference[`init_linear.${name}`], 0, `init ${name}`);
-  for (const [name, tensor] of Object.entries(cosineInitial)) assertClose(tensor, reference[`init_cosine.${name}`], 0, `cosine init ${name}`);
+  for (const [name, tensor] of Object.entries(cosineInitial))
+    assertClose(tensor, reference[`init_cosine.${name}`], 0, `cosine init ${name}`);
 
   assertClose(trainLogits, reference.train_logits, TOLERANCE, 'training-mode logits');
   assertClose(loss.reshape([1]), reference.loss, TOLERANCE, 'loss');

@@ -41,8 +41,13 @@ for (let step = 0; step < steps; step++) {
       });
       const { start, end } = data.shardRange(GLOBAL_BATCH, parallel.rank, parallel.worldSize);
       const result = parallel.stepLoss({
-        images: x.slice(0, start, end), labels: y.slice(0, start, end), rowsPerRank, syncHead, loss,
-        features: (input) => features.call(input), head: (pooled) => classifier.call(neck.call(pooled)),
+        images: x.slice(0, start, end),
+        labels: y.slice(0, start, end),
+        rowsPerRank,
+        syncHead,
+        loss,
+        features: (input) => features.call(input),
+        head: (pooled) => classifier.call(neck.call(pooled)),
       });
       result.loss.backward();
       parallel.reduceStepGradients(model.parameters(), head, syncHead);
@@ -53,6 +58,8 @@ for (let step = 0; step < steps; step++) {
   if (printSteps !== undefined) process.stderr.write(`step ${step + 1}\n`);
 }
 
-const parameters = Object.fromEntries([...model.namedParameters()].map(([name, tensor]) => [name, Array.from(tensor.toTypedArray() as Float32Array)]));
+const parameters = Object.fromEntries(
+  [...model.namedParameters()].map(([name, tensor]) => [name, Array.from(tensor.toTypedArray() as Float32Array)]),
+);
 process.stdout.write(`${JSON.stringify(parameters)}\n`);
 parallel?.group.destroy();

@@ -9,7 +9,10 @@ const { init } = nn;
 
 function stats(tensor: torch.Tensor): { mean: number; std: number; min: number; max: number } {
   return torch.scope(() => ({
-    mean: tensor.mean().item(), std: tensor.std().item(), min: tensor.min().item(), max: tensor.max().item(),
+    mean: tensor.mean().item(),
+    std: tensor.std().item(),
+    min: tensor.min().item(),
+    max: tensor.max().item(),
   }));
 }
 
@@ -20,7 +23,7 @@ test('fans count the receptive field; fewer than 2 dims is an error', () => {
   assert.throws(() => init.kaimingNormal_(torch.empty([4, 4]), { mode: 'fan_avg' as 'fan_in' }), /unknown fan mode 'fan_avg'/);
 });
 
-test('gains are PyTorch\'s', () => {
+test("gains are PyTorch's", () => {
   assert.equal(init.calculateGain('relu'), Math.SQRT2);
   assert.equal(init.calculateGain('tanh'), 5 / 3);
   assert.equal(init.calculateGain('conv2d'), 1);
@@ -68,7 +71,7 @@ test('constant, zeros and ones fill in place without recording for autograd', ()
   assert.ok(Math.abs(stats(init.normal_(torch.empty([10000]), 5, 0.1)).mean - 5) < 0.01);
 });
 
-test('layers start from PyTorch\'s defaults: conv/linear weights and biases within 1/sqrt(fan_in), batch norm 1 and 0', () => {
+test("layers start from PyTorch's defaults: conv/linear weights and biases within 1/sqrt(fan_in), batch norm 1 and 0", () => {
   torch.manualSeed(1);
   const conv = new nn.Conv2d(8, 16, 3);
   const bound = 1 / Math.sqrt(8 * 9);

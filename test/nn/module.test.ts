@@ -13,8 +13,10 @@ type Tensor = torch.Tensor;
 
 /** A small net with nesting, buffers, a parameter-free layer and a bias-free conv. */
 class Net extends nn.Module {
-  readonly features = this.registerModule('features', new nn.Sequential(
-    new nn.Conv2d(3, 4, 3, { padding: 1, bias: false }), new nn.BatchNorm2d(4), new nn.ReLU()));
+  readonly features = this.registerModule(
+    'features',
+    new nn.Sequential(new nn.Conv2d(3, 4, 3, { padding: 1, bias: false }), new nn.BatchNorm2d(4), new nn.ReLU()),
+  );
   readonly head = this.registerModule('head', new nn.Sequential(new nn.Dropout(0.5), new nn.Linear(4, 2)));
   readonly scale = this.registerParameter('scale', torch.ones([1]));
 
@@ -31,14 +33,22 @@ function makeNet(seed: number): Net {
 
 test('parameters, buffers and modules have dotted names in registration order', () => {
   const net = makeNet(0);
-  assert.deepEqual([...net.namedParameters().keys()],
-    ['scale', 'features.0.weight', 'features.1.weight', 'features.1.bias', 'head.1.weight', 'head.1.bias']);
-  assert.deepEqual([...net.namedBuffers().keys()],
-    ['features.1.running_mean', 'features.1.running_var', 'features.1.num_batches_tracked']);
+  assert.deepEqual(
+    [...net.namedParameters().keys()],
+    ['scale', 'features.0.weight', 'features.1.weight', 'features.1.bias', 'head.1.weight', 'head.1.bias'],
+  );
+  assert.deepEqual([...net.namedBuffers().keys()], ['features.1.running_mean', 'features.1.running_var', 'features.1.num_batches_tracked']);
   assert.deepEqual([...net.namedModules().keys()], ['', 'features', 'features.0', 'features.1', 'features.2', 'head', 'head.0', 'head.1']);
   assert.deepEqual(Object.keys(net.stateDict()), [
-    'scale', 'features.0.weight', 'features.1.weight', 'features.1.bias', 'features.1.running_mean', 'features.1.running_var',
-    'features.1.num_batches_tracked', 'head.1.weight', 'head.1.bias',
+    'scale',
+    'features.0.weight',
+    'features.1.weight',
+    'features.1.bias',
+    'features.1.running_mean',
+    'features.1.running_var',
+    'features.1.num_batches_tracked',
+    'head.1.weight',
+    'head.1.bias',
   ]);
   assert.equal(net.getParameter('head.1.bias'), (net.head.at(1) as nn.Linear).bias);
   assert.equal(net.getBuffer('features.1.running_var').shape[0], 4);
@@ -140,12 +150,19 @@ test('strict loading names missing and unexpected keys and shape mismatches, and
   const state = makeNet(5).stateDict();
   const before = net.getParameter('scale').clone();
   const { ['head.1.bias']: _dropped, ...withoutBias } = state;
-  assert.throws(() => net.loadStateDict({ ...withoutBias, extra: torch.zeros([1]) }),
-    /loadStateDict\(Net\): missing keys: head\.1\.bias; unexpected keys: extra/);
-  assert.throws(() => net.loadStateDict({ ...state, 'head.1.weight': torch.zeros([3, 4]) }),
-    /shape mismatch for head\.1\.weight: checkpoint has shape \[3, 4\], module has \[2, 4\]/);
-  assert.throws(() => net.loadStateDict({ ...withoutBias, 'head.1.weight': torch.zeros([3, 4]) }, { strict: false }),
-    /shape mismatch/, 'shapes are checked even when not strict');
+  assert.throws(
+    () => net.loadStateDict({ ...withoutBias, extra: torch.zeros([1]) }),
+    /loadStateDict\(Net\): missing keys: head\.1\.bias; unexpected keys: extra/,
+  );
+  assert.throws(
+    () => net.loadStateDict({ ...state, 'head.1.weight': torch.zeros([3, 4]) }),
+    /shape mismatch for head\.1\.weight: checkpoint has shape \[3, 4\], module has \[2, 4\]/,
+  );
+  assert.throws(
+    () => net.loadStateDict({ ...withoutBias, 'head.1.weight': torch.zeros([3, 4]) }, { strict: false }),
+    /shape mismatch/,
+    'shapes are checked even when not strict',
+  );
   assert.ok(net.getParameter('scale').equal(before), 'a failed load copies nothing');
 
   const loose = net.loadStateDict(new Map([...Object.entries(withoutBias), ['extra', torch.zeros([1])]]), { strict: false });
@@ -157,7 +174,10 @@ test('to(dtype) casts floating parameters, gradients and buffers (not the batch 
   const net = makeNet(6);
   const weight = net.getParameter('features.0.weight');
   const expected = weight.to('float64');
-  net.call(torch.randn([2, 3, 4, 4])).sum().backward();
+  net
+    .call(torch.randn([2, 3, 4, 4]))
+    .sum()
+    .backward();
   net.to('float64');
   assert.equal(net.getParameter('features.0.weight'), weight, 'the same tensor, its data swapped');
   assert.equal(weight.dtype, 'float64');
@@ -167,7 +187,10 @@ test('to(dtype) casts floating parameters, gradients and buffers (not the batch 
   assert.equal(net.getBuffer('features.1.running_mean').dtype, 'float64');
   assert.equal(net.getBuffer('features.1.num_batches_tracked').dtype, 'int64');
   net.zeroGrad();
-  net.call(torch.randn([2, 3, 4, 4], { dtype: 'float64' })).sum().backward();
+  net
+    .call(torch.randn([2, 3, 4, 4], { dtype: 'float64' }))
+    .sum()
+    .backward();
   assert.equal(net.scale.grad?.dtype, 'float64', 'a parameter held in a field trains on');
   net.to('float32');
   assert.equal(net.scale.dtype, 'float32');
@@ -175,7 +198,10 @@ test('to(dtype) casts floating parameters, gradients and buffers (not the batch 
 
 test('zeroGrad drops gradients; requiresGrad_ freezes; weightDecayGroups splits weights from the rest', () => {
   const net = makeNet(7);
-  net.call(torch.randn([2, 3, 4, 4])).sum().backward();
+  net
+    .call(torch.randn([2, 3, 4, 4]))
+    .sum()
+    .backward();
   assert.ok(net.parameters().every((tensor) => tensor.grad !== null));
   net.zeroGrad();
   assert.ok(net.parameters().every((tensor) => tensor.grad === null));

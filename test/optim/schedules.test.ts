@@ -10,11 +10,21 @@ function near(actual: number, expected: number, what: string): void {
   assert.ok(Math.abs(actual - expected) <= 1e-12 * Math.max(1, Math.abs(expected)), `${what}: ${actual} vs ${expected}`);
 }
 
-test('LDAM-DRW\'s CIFAR schedule: 5 warm-up epochs at e+1/5, x0.01 at epoch 160 and again at 180', () => {
+test("LDAM-DRW's CIFAR schedule: 5 warm-up epochs at e+1/5, x0.01 at epoch 160 and again at 180", () => {
   const schedule = multiStepLr({ lr: 0.1, milestones: [160, 180], gamma: 0.01, warmupEpochs: 5 });
   // adjust_learning_rate(epoch): epoch + 1 <= 5 -> lr (epoch + 1) / 5; epoch + 1 > 180 -> lr 1e-4; > 160 -> lr 1e-2.
-  const expected: [number, number][] = [[0, 0.02], [1, 0.04], [3, 0.08], [4, 0.1], [5, 0.1], [159, 0.1], [160, 1e-3],
-    [179, 1e-3], [180, 1e-5], [199, 1e-5]];
+  const expected: [number, number][] = [
+    [0, 0.02],
+    [1, 0.04],
+    [3, 0.08],
+    [4, 0.1],
+    [5, 0.1],
+    [159, 0.1],
+    [160, 1e-3],
+    [179, 1e-3],
+    [180, 1e-5],
+    [199, 1e-5],
+  ];
   for (const [epoch, lr] of expected) {
     near(schedule.lrAt(epoch, 0, ITERS), lr, `epoch ${epoch}`);
     near(schedule.lrAt(epoch, ITERS - 1, ITERS), lr, `epoch ${epoch}, last iteration (per-epoch schedule)`);
@@ -23,7 +33,10 @@ test('LDAM-DRW\'s CIFAR schedule: 5 warm-up epochs at e+1/5, x0.01 at epoch 160 
 
 test('multi-step without warm-up: gamma 0.1 by default', () => {
   const schedule = multiStepLr({ lr: 1, milestones: [2, 4] });
-  assert.deepEqual([0, 1, 2, 3, 4, 10].map((epoch) => schedule.lrAt(epoch, 0, 1)), [1, 1, 0.1, 0.1, 0.1 ** 2, 0.1 ** 2]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 10].map((epoch) => schedule.lrAt(epoch, 0, 1)),
+    [1, 1, 0.1, 0.1, 0.1 ** 2, 0.1 ** 2],
+  );
 });
 
 test('cosine anneals every iteration from lr to minLr after the warm-up, then stays at minLr', () => {
@@ -32,12 +45,15 @@ test('cosine anneals every iteration from lr to minLr after the warm-up, then st
   near(schedule.lrAt(1, 0, ITERS), 0.2, 'warm-up epoch 1 reaches lr');
   near(schedule.lrAt(2, 0, ITERS), 0.2, 'annealing starts at lr');
   near(schedule.lrAt(7, 0, ITERS), 0.01 + 0.19 / 2, 'half way: the mean of lr and minLr');
-  near(schedule.lrAt(4, 50, ITERS), 0.01 + 0.19 * (1 + Math.cos(Math.PI * 0.25)) / 2, 'a quarter of the way, mid-epoch');
+  near(schedule.lrAt(4, 50, ITERS), 0.01 + (0.19 * (1 + Math.cos(Math.PI * 0.25))) / 2, 'a quarter of the way, mid-epoch');
   assert.ok(schedule.lrAt(7, 1, ITERS) < schedule.lrAt(7, 0, ITERS), 'moves within an epoch');
-  near(schedule.lrAt(11, ITERS - 1, ITERS), 0.01 + 0.19 * (1 + Math.cos(Math.PI * (1 - 1 / 1000))) / 2, 'the last iteration');
+  near(schedule.lrAt(11, ITERS - 1, ITERS), 0.01 + (0.19 * (1 + Math.cos(Math.PI * (1 - 1 / 1000)))) / 2, 'the last iteration');
   near(schedule.lrAt(30, 0, ITERS), 0.01, 'after the end');
   const plain = cosineLr({ lr: 1, epochs: 4 });
-  assert.deepEqual([0, 2].map((epoch) => plain.lrAt(epoch, 0, 1)), [1, 0.5]);
+  assert.deepEqual(
+    [0, 2].map((epoch) => plain.lrAt(epoch, 0, 1)),
+    [1, 0.5],
+  );
 });
 
 test('linearWarmup composes with any schedule', () => {

@@ -28,12 +28,25 @@ interface GroupSpec {
   nesterov: boolean;
 }
 
-const group = (params: number[], lr: number, momentum: number, options: Partial<GroupSpec> = {}): GroupSpec =>
-  ({ params, lr, momentum, dampening: 0, weight_decay: 0, nesterov: false, ...options });
+const group = (params: number[], lr: number, momentum: number, options: Partial<GroupSpec> = {}): GroupSpec => ({
+  params,
+  lr,
+  momentum,
+  dampening: 0,
+  weight_decay: 0,
+  nesterov: false,
+  ...options,
+});
 
 const VARIANTS: { name: string; groups: GroupSpec[] }[] = [
-  { name: 'nesterov', groups: [group([0, 2], 0.1, 0.9, { nesterov: true, weight_decay: 5e-4 }), group([1, 3], 0.05, 0.8, { nesterov: true })] },
-  { name: 'dampening', groups: [group([0, 2], 0.1, 0.9, { dampening: 0.3, weight_decay: 1e-3 }), group([1, 3], 0.02, 0.5, { dampening: 0.1 })] },
+  {
+    name: 'nesterov',
+    groups: [group([0, 2], 0.1, 0.9, { nesterov: true, weight_decay: 5e-4 }), group([1, 3], 0.05, 0.8, { nesterov: true })],
+  },
+  {
+    name: 'dampening',
+    groups: [group([0, 2], 0.1, 0.9, { dampening: 0.3, weight_decay: 1e-3 }), group([1, 3], 0.02, 0.5, { dampening: 0.1 })],
+  },
   { name: 'plain', groups: [group([0, 2], 0.1, 0, { weight_decay: 1e-2 }), group([1, 3], 0.3, 0)] },
 ];
 
@@ -41,24 +54,40 @@ function makeInputs(): { initial: Tensor[]; grads: (Tensor | null)[][] } {
   torch.manualSeed(4);
   const initial = SHAPES.map((shape) => torch.randn(shape));
   const grads = Array.from({ length: STEPS }, (_, step) =>
-    SHAPES.map((shape, i) => (step === SKIPPED.step && i === SKIPPED.param ? null : torch.randn(shape))));
+    SHAPES.map((shape, i) => (step === SKIPPED.step && i === SKIPPED.param ? null : torch.randn(shape))),
+  );
   return { initial, grads };
 }
 
 function makeOptimizer(params: Tensor[], groups: GroupSpec[]): SGD {
   const inputs: ParamGroupInput[] = groups.map((spec) => ({
-    params: spec.params.map((i) => params[i]!), lr: spec.lr, momentum: spec.momentum, dampening: spec.dampening,
-    weightDecay: spec.weight_decay, nesterov: spec.nesterov,
+    params: spec.params.map((i) => params[i]!),
+    lr: spec.lr,
+    momentum: spec.momentum,
+    dampening: spec.dampening,
+    weightDecay: spec.weight_decay,
+    nesterov: spec.nesterov,
   }));
   return new SGD(inputs, { lr: groups[0]!.lr });
 }
 
 /** Runs steps [from, to) of the parity protocol: each group's lr = its base lr x LR_SCALES[step]. */
-function runSteps(optimizer: SGD, params: Tensor[], grads: (Tensor | null)[][], baseLrs: number[], from: number, to: number,
-  afterStep: (step: number) => void = () => {}): void {
+function runSteps(
+  optimizer: SGD,
+  params: Tensor[],
+  grads: (Tensor | null)[][],
+  baseLrs: number[],
+  from: number,
+  to: number,
+  afterStep: (step: number) => void = () => {},
+): void {
   for (let step = from; step < to; step++) {
-    optimizer.paramGroups.forEach((g, i) => { g.lr = baseLrs[i]! * LR_SCALES[step]!; });
-    params.forEach((param, i) => { param.grad = grads[step]![i] ?? null; });
+    optimizer.paramGroups.forEach((g, i) => {
+      g.lr = baseLrs[i]! * LR_SCALES[step]!;
+    });
+    params.forEach((param, i) => {
+      param.grad = grads[step]![i] ?? null;
+    });
     optimizer.step();
     afterStep(step);
   }
@@ -75,8 +104,14 @@ test('SGD matches torch.optim.SGD step for step: nesterov, dampening, weight dec
   const dir = temporaryDir('sgd');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const inputs: Record<string, Tensor> = {};
-  initial.forEach((tensor, i) => { inputs[`param.${i}`] = tensor; });
-  grads.forEach((stepGrads, step) => stepGrads.forEach((grad, i) => { if (grad !== null) inputs[`grad.${step}.${i}`] = grad; }));
+  initial.forEach((tensor, i) => {
+    inputs[`param.${i}`] = tensor;
+  });
+  grads.forEach((stepGrads, step) =>
+    stepGrads.forEach((grad, i) => {
+      if (grad !== null) inputs[`grad.${step}.${i}`] = grad;
+    }),
+  );
   torch.safetensors.saveFile(inputs, path.join(dir, 'in.safetensors'));
   const config = { steps: STEPS, lrScales: LR_SCALES, variants: VARIANTS };
   runPython('sgd_parity.py', [path.join(dir, 'in.safetensors'), path.join(dir, 'out.safetensors'), JSON.stringify(config)]);
@@ -86,9 +121,19 @@ test('SGD matches torch.optim.SGD step for step: nesterov, dampening, weight dec
   for (const variant of VARIANTS) {
     const params = freshParams(initial);
     const optimizer = makeOptimizer(params, variant.groups);
-    runSteps(optimizer, params, grads, variant.groups.map((g) => g.lr), 0, STEPS, (step) => {
-      params.forEach((param, i) => assertClose(param, reference[`${variant.name}.${step}.${i}`], 0, `${variant.name} step ${step} param ${i}`));
-    });
+    runSteps(
+      optimizer,
+      params,
+      grads,
+      variant.groups.map((g) => g.lr),
+      0,
+      STEPS,
+      (step) => {
+        params.forEach((param, i) =>
+          assertClose(param, reference[`${variant.name}.${step}.${i}`], 0, `${variant.name} step ${step} param ${i}`),
+        );
+      },
+    );
     const { tensors } = optimizer.stateDict();
     const hasMomentum = variant.groups[0]!.momentum !== 0;
     for (let i = 0; i < SHAPES.length; i++) {
@@ -115,13 +160,25 @@ test('a state dict saved mid-run (through safetensors and JSON) continues exactl
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'optimizer.safetensors');
   const saved = first.stateDict();
-  assert.deepEqual(Object.keys(saved.tensors).sort(), ['state.0.momentum_buffer', 'state.1.momentum_buffer',
-    'state.2.momentum_buffer', 'state.3.momentum_buffer'], 'every parameter has had a gradient, so each has a buffer');
+  assert.deepEqual(
+    Object.keys(saved.tensors).sort(),
+    ['state.0.momentum_buffer', 'state.1.momentum_buffer', 'state.2.momentum_buffer', 'state.3.momentum_buffer'],
+    'every parameter has had a gradient, so each has a buffer',
+  );
   torch.safetensors.saveFile(saved.tensors, file, { groups: JSON.stringify(saved.groups) });
-  assert.deepEqual(saved.groups.map((g) => g.params), [[0, 1], [2, 3]]);
+  assert.deepEqual(
+    saved.groups.map((g) => g.params),
+    [
+      [0, 1],
+      [2, 3],
+    ],
+  );
 
   const loaded = torch.safetensors.loadFile(file);
-  const resumed = makeOptimizer(params, groups.map((g) => ({ ...g, lr: 99, momentum: 0.1 })));
+  const resumed = makeOptimizer(
+    params,
+    groups.map((g) => ({ ...g, lr: 99, momentum: 0.1 })),
+  );
   resumed.loadStateDict({ tensors: loaded.tensors, groups: JSON.parse(loaded.metadata.groups!) });
   assert.equal(resumed.paramGroups[1]!.momentum, 0.8, 'hyper-parameters restored');
   runSteps(resumed, params, grads, baseLrs, 2, STEPS);
@@ -145,9 +202,14 @@ test('bad hyper-parameters, groups and states are refused', () => {
   optimizer.paramGroups[0]!.lr = 0.1;
   const state = { tensors: { 'state.0.momentum_buffer': torch.zeros([5]) }, groups: optimizer.stateDict().groups };
   assert.throws(() => optimizer.loadStateDict(state), /'state.0.momentum_buffer' has shape \[5\], its parameter \[2\]/);
-  assert.throws(() => optimizer.loadStateDict({ tensors: {}, groups: state.groups.slice(1) }), /the state has 1 parameter groups, this optimizer 2/);
-  assert.throws(() => optimizer.loadStateDict({ tensors: { 'state.7.momentum_buffer': torch.zeros([2]) }, groups: state.groups }),
-    /there are only 2 parameters/);
+  assert.throws(
+    () => optimizer.loadStateDict({ tensors: {}, groups: state.groups.slice(1) }),
+    /the state has 1 parameter groups, this optimizer 2/,
+  );
+  assert.throws(
+    () => optimizer.loadStateDict({ tensors: { 'state.7.momentum_buffer': torch.zeros([2]) }, groups: state.groups }),
+    /there are only 2 parameters/,
+  );
 });
 
 test('step() skips parameters without gradients, keeps no temporaries, and zeroGrad drops gradients', () => {

@@ -30,7 +30,9 @@ for (let r = 0; r * 3073 < records.length; r++) {
   const interleaved = Buffer.alloc(3072);
   for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) interleaved[p * 3 + c] = record[1 + c * 1024 + p]!;
   const file = path.join(images, `${String(r).padStart(3, '0')}.png`);
-  await sharp(interleaved, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(file);
+  await sharp(interleaved, { raw: { width: 32, height: 32, channels: 3 } })
+    .png()
+    .toFile(file);
   files.push(file);
   labels.push(record[0]!);
 }
@@ -38,7 +40,9 @@ for (let r = 0; r * 3073 < records.length; r++) {
 /** The confusion matrix of predicted labels against the true ones. */
 function confusion(predicted: readonly number[]): number[][] {
   const matrix = Array.from({ length: 10 }, () => new Array<number>(10).fill(0));
-  predicted.forEach((label, i) => { matrix[labels[i]!]![label]! += 1; });
+  predicted.forEach((label, i) => {
+    matrix[labels[i]!]![label]! += 1;
+  });
   return matrix;
 }
 
@@ -80,13 +84,34 @@ test('10,000 calls in one process leave the live tensor count where it was', asy
 
 test('a one-channel 28 x 28 model classifies colour images of another size (resized, center-cropped, made grey)', async () => {
   const out = path.join(work, 'fashion');
-  const trained = spawnSync(process.execPath, [CLI, 'train', '--config', path.join(repoRoot, 'configs', 'fashion-mnist-lt-ir100', 'ce.yaml'),
-    '--out', out, '--set', 'train.epochs=1', '--set', 'train.stepsPerEpoch=1', '--set', 'data.workers=0'],
-  { encoding: 'utf8', env: { ...process.env, SCATTER_NUM_THREADS: '1' } });
+  const trained = spawnSync(
+    process.execPath,
+    [
+      CLI,
+      'train',
+      '--config',
+      path.join(repoRoot, 'configs', 'fashion-mnist-lt-ir100', 'ce.yaml'),
+      '--out',
+      out,
+      '--set',
+      'train.epochs=1',
+      '--set',
+      'train.stepsPerEpoch=1',
+      '--set',
+      'data.workers=0',
+    ],
+    { encoding: 'utf8', env: { ...process.env, SCATTER_NUM_THREADS: '1' } },
+  );
   assert.equal(trained.status, 0, trained.stderr);
   const classifier = await loadClassifier(out);
-  assert.deepEqual(classifier.card.inputTransforms.slice(0, 3), [{ kind: 'resize', size: 28 }, { kind: 'centerCrop', size: 28 }, { kind: 'grayscale' }]);
-  const colour = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 40, b: 90 } } }).jpeg().toBuffer();
+  assert.deepEqual(classifier.card.inputTransforms.slice(0, 3), [
+    { kind: 'resize', size: 28 },
+    { kind: 'centerCrop', size: 28 },
+    { kind: 'grayscale' },
+  ]);
+  const colour = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 40, b: 90 } } })
+    .jpeg()
+    .toBuffer();
   const prepared = await classifier.prepare(colour);
   assert.deepEqual(prepared.shape, [1, 28, 28]);
   const [prediction] = await classifier.predict([prepared], { topK: 10 });
@@ -104,8 +129,14 @@ function predict(...args: string[]): { status: number | null; stdout: string; st
 test('scatter predict: folders and list files, JSON lines and CSV, unreadable images skipped and counted or --strict', async () => {
   const jsonl = predict('--format', 'jsonl', '--top-k', '2', '--batch-size', '64', images);
   assert.equal(jsonl.status, 0, jsonl.stderr);
-  const records = jsonl.stdout.trim().split('\n').map((line) => JSON.parse(line) as { input: string; top: { label: number }[] });
-  assert.deepEqual(records.map((record) => record.input), files);
+  const records = jsonl.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { input: string; top: { label: number }[] });
+  assert.deepEqual(
+    records.map((record) => record.input),
+    files,
+  );
   assert.deepEqual(confusion(records.map((record) => record.top[0]!.label)), summary.confusion);
   assert.match(jsonl.stderr, /^scatter: predicting 200 images with .*last\.safetensors \(epoch 2\), 10 classes$/m);
   assert.match(jsonl.stderr, /^predict 4\/4 /m);
@@ -116,13 +147,19 @@ test('scatter predict: folders and list files, JSON lines and CSV, unreadable im
   assert.equal(csv.status, 0, csv.stderr);
   const rows = csv.stdout.trim().split('\n');
   assert.equal(rows[0], 'input,rank,label,name,probability');
-  assert.deepEqual(rows.slice(1).map((row) => row.split(',')[0]), [path.join(work, 'images/000.png'), path.join(work, 'images/001.png')]);
+  assert.deepEqual(
+    rows.slice(1).map((row) => row.split(',')[0]),
+    [path.join(work, 'images/000.png'), path.join(work, 'images/001.png')],
+  );
   assert.match(csv.stderr, /^scatter: skipped .*broken\.png: cannot decode image: /m);
   assert.match(csv.stderr, /^scatter: skipped .*gone\.png: cannot read image: ENOENT$/m);
   assert.match(csv.stderr, /^scatter: 2 of 4 images could not be read and were skipped$/m);
   const strict = predict('--strict', path.join(work, 'list.txt'));
   assert.equal(strict.status, 1);
-  assert.match(strict.stderr.trim().split('\n').at(-1)!, /^scatter: .*broken\.png: cannot decode image: .*\(--strict stops at the first unreadable image\)$/);
+  assert.match(
+    strict.stderr.trim().split('\n').at(-1)!,
+    /^scatter: .*broken\.png: cannot decode image: .*\(--strict stops at the first unreadable image\)$/,
+  );
   const table = predict(files[0]!);
   assert.equal(table.status, 0, table.stderr);
   assert.deepEqual(table.stdout.trim().split('\n')[0]!.split('\t'), ['input', 'top 1', 'top 2', 'top 3', 'top 4', 'top 5']);

@@ -15,7 +15,8 @@ import { temporaryDir } from '../helpers/python.js';
 import { trainTinyRun, writeBatchCovariance, writeTinyCifar } from '../helpers/runs.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const missing = existsSync(CHROMIUM) ? null
+const missing = existsSync(CHROMIUM)
+  ? null
   : `${CHROMIUM} is missing: apt-get install chromium (node scripts/setup.mjs --for-tests installs it as root)`;
 // As root, npm test's setup installs chromium, so a missing one fails there (CI); elsewhere the test skips.
 const skip = missing !== null && process.getuid?.() !== 0 ? missing : false;
@@ -45,26 +46,43 @@ test('the report opens in Chromium without errors and every figure is a drawn SV
     page.on('request', (request) => requests.push(request.url()));
     await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
 
-    const figures = await page.$$eval('figure', (nodes) => nodes.map((figure) => {
-      const svg = figure.querySelector('svg');
-      const box = svg?.getBoundingClientRect();
-      // Vega draws the data in groups of role "mark" (axes and legends have roles of their own).
-      const marks = svg === null ? [] : [...svg.querySelectorAll<SVGGraphicsElement>('g.role-mark')].map((group) => group.getBBox());
-      return {
-        caption: figure.querySelector('figcaption')?.textContent ?? '',
-        size: [Number(svg?.getAttribute('width')), Number(svg?.getAttribute('height'))],
-        shown: [box?.width ?? 0, box?.height ?? 0],
-        marks: marks.filter((mark) => mark.width > 0 || mark.height > 0).length,
-        elements: svg?.querySelectorAll('g.role-mark > *').length ?? 0,
-      };
-    }));
+    const figures = await page.$$eval('figure', (nodes) =>
+      nodes.map((figure) => {
+        const svg = figure.querySelector('svg');
+        const box = svg?.getBoundingClientRect();
+        // Vega draws the data in groups of role "mark" (axes and legends have roles of their own).
+        const marks = svg === null ? [] : [...svg.querySelectorAll<SVGGraphicsElement>('g.role-mark')].map((group) => group.getBBox());
+        return {
+          caption: figure.querySelector('figcaption')?.textContent ?? '',
+          size: [Number(svg?.getAttribute('width')), Number(svg?.getAttribute('height'))],
+          shown: [box?.width ?? 0, box?.height ?? 0],
+          marks: marks.filter((mark) => mark.width > 0 || mark.height > 0).length,
+          elements: svg?.querySelectorAll('g.role-mark > *').length ?? 0,
+        };
+      }),
+    );
     const captions = figures.map((figure) => figure.caption);
-    for (const expected of [/Training loss/, /Test top-1/, /Per-class test accuracy/, /weight norm/, /whiten-la \(whitening \+ la\): before the neck/,
-      /after the neck \(whitening\)/, /Singular values/, /Trace of the batch/, /Condition number of the batch/]) {
-      assert.ok(captions.some((caption) => expected.test(caption)), `no figure ${expected}: ${captions.join(' | ')}`);
+    for (const expected of [
+      /Training loss/,
+      /Test top-1/,
+      /Per-class test accuracy/,
+      /weight norm/,
+      /whiten-la \(whitening \+ la\): before the neck/,
+      /after the neck \(whitening\)/,
+      /Singular values/,
+      /Trace of the batch/,
+      /Condition number of the batch/,
+    ]) {
+      assert.ok(
+        captions.some((caption) => expected.test(caption)),
+        `no figure ${expected}: ${captions.join(' | ')}`,
+      );
     }
     for (const figure of figures) {
-      assert.ok(figure.size.every((n) => n > 0) && figure.shown.every((n) => n > 0), `${figure.caption}: empty SVG ${JSON.stringify(figure)}`);
+      assert.ok(
+        figure.size.every((n) => n > 0) && figure.shown.every((n) => n > 0),
+        `${figure.caption}: empty SVG ${JSON.stringify(figure)}`,
+      );
       assert.ok(figure.marks > 0 && figure.elements > 0, `${figure.caption}: no marks drawn`);
     }
     const text = await page.textContent('body');

@@ -32,15 +32,24 @@ function variant(name: string, summary: Record<string, unknown> = {}): string {
 
 /** The table rows of a page, as cell texts (tags and spacing dropped). */
 function rows(page: string): string[][] {
-  return [...page.matchAll(/<tr>(.*?)<\/tr>/gs)].map((row) => [...row[1]!.matchAll(/<t[hd][^>]*>(.*?)<\/t[hd]>/gs)]
-    .map((cell) => cell[1]!.replace(/<[^>]+>/g, '').replace(/\s+/g, ' ').trim()));
+  return [...page.matchAll(/<tr>(.*?)<\/tr>/gs)].map((row) =>
+    [...row[1]!.matchAll(/<t[hd][^>]*>(.*?)<\/t[hd]>/gs)].map((cell) =>
+      cell[1]!
+        .replace(/<[^>]+>/g, '')
+        .replace(/\s+/g, ' ')
+        .trim(),
+    ),
+  );
 }
 
-test('the results table shows each run\'s top-1, many, medium and few from summary.json, in percent', async () => {
+test("the results table shows each run's top-1, many, medium and few from summary.json, in percent", async () => {
   const known = variant('known', { top1: 0.4567, many: 0.9, medium: null, few: 0.1234, bestTop1: 0.5, bestEpoch: 1 });
   const table = rows(await buildReport([known, ce]));
   const summary = JSON.parse(readFileSync(path.join(ce, 'summary.json'), 'utf8'));
-  assert.deepEqual(table.find((row) => row[0] === 'known (ce)'), ['known (ce)', '45.67', '90.00', '–', '12.34', '0 / 2 / 8', '50.00 (epoch 1)']);
+  assert.deepEqual(
+    table.find((row) => row[0] === 'known (ce)'),
+    ['known (ce)', '45.67', '90.00', '–', '12.34', '0 / 2 / 8', '50.00 (epoch 1)'],
+  );
   assert.deepEqual(table.find((row) => row[0] === 'ce')?.slice(1, 2), [(summary.top1 * 100).toFixed(2)]);
 });
 
@@ -109,17 +118,47 @@ test("configurations trained on several seeds are averaged, and each compared wi
   const page = await buildReport([...a, single, ...b]);
   const table = rows(page.slice(page.indexOf('<h3>Across seeds</h3>')));
   // Welch's test of [4, 5, 6] against [1, 2, 3] (%): t 3.674, 4 degrees of freedom, p 0.0213 (scipy).
-  assert.deepEqual(table.find((row) => row[0] === 'a (ce)'), ['a (ce)', '0, 1, 2', '2.00 ± 1.00', ...table.find((row) => row[0] === 'a (ce)')!.slice(3, 6), '–', '–']);
-  assert.deepEqual(table.find((row) => row[0] === 'b (ce)')?.filter((_, i) => [0, 1, 2, 6, 7].includes(i)), ['b (ce)', '0, 1, 2', '5.00 ± 1.00', '+3.00', '0.021']);
+  assert.deepEqual(
+    table.find((row) => row[0] === 'a (ce)'),
+    ['a (ce)', '0, 1, 2', '2.00 ± 1.00', ...table.find((row) => row[0] === 'a (ce)')!.slice(3, 6), '–', '–'],
+  );
+  assert.deepEqual(
+    table.find((row) => row[0] === 'b (ce)')?.filter((_, i) => [0, 1, 2, 6, 7].includes(i)),
+    ['b (ce)', '0, 1, 2', '5.00 ± 1.00', '+3.00', '0.021'],
+  );
   assert.ok(!table.some((row) => row[0]!.startsWith('single')), 'a configuration with one seed has no row');
   assert.match(await buildReport([ce]), /No configuration here has more than one finished seed: nothing to average\./);
 });
 
 test('large correlation matrices are averaged in blocks', () => {
-  const matrix = [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16]];
-  assert.deepEqual(blockAverage(matrix, 2), { matrix: [[3.5, 5.5], [11.5, 13.5]], block: 2 });
+  const matrix = [
+    [1, 2, 3, 4],
+    [5, 6, 7, 8],
+    [9, 10, 11, 12],
+    [13, 14, 15, 16],
+  ];
+  assert.deepEqual(blockAverage(matrix, 2), {
+    matrix: [
+      [3.5, 5.5],
+      [11.5, 13.5],
+    ],
+    block: 2,
+  });
   assert.deepEqual(blockAverage(matrix, 4), { matrix, block: 1 });
-  assert.deepEqual(blockAverage([[1, 2, 3], [4, 5, 6], [7, 8, 9]], 2).matrix, [[3, 4.5], [7.5, 9]]);
+  assert.deepEqual(
+    blockAverage(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+        [7, 8, 9],
+      ],
+      2,
+    ).matrix,
+    [
+      [3, 4.5],
+      [7.5, 9],
+    ],
+  );
 });
 
 test('scatter report writes the page and prints its path', () => {

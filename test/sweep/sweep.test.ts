@@ -18,16 +18,22 @@ const work = temporaryDir('sweep');
 const dataRoot = path.join(work, 'cifar-10-batches-bin');
 writeCifar10(dataRoot, { trainPerClass: 16, testPerClass: 4 });
 const config = path.join(work, 'tiny.yaml');
-writeFileSync(config, `data: { dataset: cifar10, root: ${dataRoot}, imbalance: { ratio: 4 }, workers: 0 }
+writeFileSync(
+  config,
+  `data: { dataset: cifar10, root: ${dataRoot}, imbalance: { ratio: 4 }, workers: 0 }
 train: { epochs: 2, batchSize: 16, evalEvery: 1 }
 schedule: { warmupEpochs: 0, milestones: [] }
-`);
+`,
+);
 const jobs = path.join(work, 'jobs.json');
-writeFileSync(jobs, JSON.stringify([
-  { name: 'crt', config, seed: 0, set: ['decoupled.method=crt', 'train.sampler=class-balanced', 'train.epochs=1'], stage1: 'ce' },
-  { name: 'ce', config, seeds: [0, 1] },
-  { name: 'la', config, seed: 0, set: ['loss.name=la'] },
-]));
+writeFileSync(
+  jobs,
+  JSON.stringify([
+    { name: 'crt', config, seed: 0, set: ['decoupled.method=crt', 'train.sampler=class-balanced', 'train.epochs=1'], stage1: 'ce' },
+    { name: 'ce', config, seeds: [0, 1] },
+    { name: 'la', config, seed: 0, set: ['loss.name=la'] },
+  ]),
+);
 const out = path.join(work, 'sweep');
 const results = path.join(out, 'results.jsonl');
 const kept = path.join(work, 'kept');
@@ -41,7 +47,11 @@ function sweep(extra: string[] = []): { status: number | null; stdout: string; s
   return scatter(['sweep', jobs, '--out', out, '--parallel', '2', '--keep', kept, ...extra]);
 }
 
-const records = (): Record<string, unknown>[] => readFileSync(results, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+const records = (): Record<string, unknown>[] =>
+  readFileSync(results, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 
 test('a sweep trains every job, a second stage after its stage 1, and records each finished run', () => {
   const first = sweep();
@@ -53,7 +63,11 @@ test('a sweep trains every job, a second stage after its stage 1, and records ea
     assert.equal(typeof record.top1, 'number');
   }
   const crtConfig = readFileSync(path.join(out, 'crt-seed0', 'config.yaml'), 'utf8');
-  assert.match(crtConfig, new RegExp(`from: ${path.join(out, 'ce-seed0').replace(/[/\\\\]/g, '.')}`), 'cRT started from its own seed\'s ce run');
+  assert.match(
+    crtConfig,
+    new RegExp(`from: ${path.join(out, 'ce-seed0').replace(/[/\\\\]/g, '.')}`),
+    "cRT started from its own seed's ce run",
+  );
   assert.match(first.stderr, /sweep: ce seed 0 started \(log: .*ce-seed0\.log\)/);
   assert.ok(existsSync(path.join(out, 'ce-seed0.log')));
   // Each finished run's compact record is kept, without checkpoints, and the table printed from them.
@@ -70,16 +84,24 @@ test('a second sweep over the same directory neither trains nor records the fini
   const elsewhere = path.join(work, 'collected.jsonl');
   const third = sweep(['--results', elsewhere]);
   assert.equal(third.status, 0, third.stderr);
-  const collected = readFileSync(elsewhere, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const collected = readFileSync(elsewhere, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
   assert.equal(collected.length, 4);
-  assert.ok(collected.every((record) => record.wallSeconds === 0 && typeof record.top1 === 'number'), JSON.stringify(collected));
+  assert.ok(
+    collected.every((record) => record.wallSeconds === 0 && typeof record.top1 === 'number'),
+    JSON.stringify(collected),
+  );
 });
 
 test('a run that another process is training is waited for in its slot, then collected', async () => {
   const adopted = path.join(work, 'adopted-jobs.json');
   writeFileSync(adopted, JSON.stringify([{ name: 'slow', config, seed: 0, set: ['train.epochs=6'] }]));
   const dir = path.join(out, 'slow-seed0');
-  const trainer = spawn(process.execPath, [CLI, 'train', '--config', config, '--out', dir, '--set', 'train.epochs=6', '--set', 'seed=0'], { stdio: 'ignore' });
+  const trainer = spawn(process.execPath, [CLI, 'train', '--config', config, '--out', dir, '--set', 'train.epochs=6', '--set', 'seed=0'], {
+    stdio: 'ignore',
+  });
   while (!existsSync(path.join(dir, 'train.lock'))) await new Promise((resolve) => setTimeout(resolve, 20));
   const result = scatter(['sweep', adopted, '--out', out]);
   assert.equal(result.status, 0, result.stderr);
@@ -93,10 +115,13 @@ test('a run that another process is training is waited for in its slot, then col
 
 test('the table: rows in the given order and words, Welch against a reference, pending jobs named, a torn line refused', () => {
   const described = path.join(work, 'described.yaml');
-  writeFileSync(described, `against: ce
+  writeFileSync(
+    described,
+    `against: ce
 rows: [{ name: la, what: logit adjustment }, { name: ce, what: cross-entropy }, { name: bsce, what: balanced softmax }]
 jobs: [{ name: bsce, config: ${config}, seed: 0 }]
-`);
+`,
+  );
   for (const source of [results, kept]) {
     const table = scatter(['sweep', described, '--table', source]);
     assert.equal(table.status, 0, table.stderr);
@@ -121,7 +146,7 @@ jobs: [{ name: bsce, config: ${config}, seed: 0 }]
   assert.match(tornTable.stderr, new RegExp(`torn\\.jsonl line ${records().length + 1} is not a JSON record .*: mend or delete that line`));
 });
 
-test('scatter report on a sweep\'s folder reports its runs, seeds averaged', () => {
+test("scatter report on a sweep's folder reports its runs, seeds averaged", () => {
   const page = path.join(work, 'sweep-report.html');
   const result = scatter(['report', out, '--out', page]);
   assert.equal(result.status, 0, result.stderr);
@@ -135,7 +160,10 @@ test('a sweep file that is wrong is named with the job and the problem, before a
   for (const [text, pattern] of [
     ['jobs: [{ name: a, config: x.yaml, seeds: [0], colour: red }]', /job 1 has unknown key colour/],
     ['jobs: [{ name: a, config: x.yaml }, { name: a, config: y.yaml }]', /a seed 0 is listed twice/],
-    ['jobs: [{ name: b, config: x.yaml, seed: 1, stage1: a }, { name: a, config: x.yaml, seed: 0 }]', /b: its stage1 a has no job with seed 1/],
+    [
+      'jobs: [{ name: b, config: x.yaml, seed: 1, stage1: a }, { name: a, config: x.yaml, seed: 0 }]',
+      /b: its stage1 a has no job with seed 1/,
+    ],
     ['jobs: []', /no jobs/],
     ['jobs: [{ name: a }]', /job 1 \(a\): config is required/],
     ['jobs: [{ name: a, config: x.yaml, set: [seed=1] }]\nextra: 1', /unknown key extra/],

@@ -26,16 +26,25 @@ test('autocast regions nest, enabled: false switches it off inside, and an excep
     assert.equal(torch.autocast('cpu', { enabled: false }, () => a.matmul(a)).dtype, 'float32');
     assert.equal(a.matmul(a).dtype, 'bfloat16');
   });
-  assert.throws(() => torch.autocast('cpu', {}, () => {
-    throw new Error('inside');
-  }), /inside/);
+  assert.throws(
+    () =>
+      torch.autocast('cpu', {}, () => {
+        throw new Error('inside');
+      }),
+    /inside/,
+  );
   assert.equal(a.matmul(a).dtype, 'float32');
 });
 
 test('gradients through an autocast region reach float32 leaves as float32', () => {
   const x = torch.randn([4, 3, 6, 6]).requiresGrad_();
   const w = torch.randn([5, 3, 3, 3]).requiresGrad_();
-  torch.autocast('cpu', {}, () => torch.conv2d(x, w, null, { padding: 1 })).float().square().sum().backward();
+  torch
+    .autocast('cpu', {}, () => torch.conv2d(x, w, null, { padding: 1 }))
+    .float()
+    .square()
+    .sum()
+    .backward();
   assert.equal(x.grad!.dtype, 'float32');
   assert.equal(w.grad!.dtype, 'float32');
   assert.ok(Number.isFinite(w.grad!.norm().item()) && w.grad!.norm().item() > 0);

@@ -56,7 +56,10 @@ test('allReduce, broadcast, allGather and barrier agree on both ranks', async ()
       min: [1, 10],
       product: [2, 200],
       broadcast: [2, 20],
-      allGather: [[1, 10], [2, 20]],
+      allGather: [
+        [1, 10],
+        [2, 20],
+      ],
       barrier: true,
       afterDestroy: 'this process group was destroyed',
     });
@@ -71,8 +74,7 @@ for (const [scenario, leaver, expected] of [
   const how = scenario === 'exit' ? 'exits' : 'stays connected but skips the collective';
   test(`when rank ${leaver} ${how}, the other rank's allReduce throws instead of hanging`, async () => {
     const port = await freePort();
-    const ranks = [0, 1].map((rank) =>
-      startRank(rank, port, { SCATTER_DIST_SCENARIO: scenario, SCATTER_DIST_LEAVER: String(leaver) }));
+    const ranks = [0, 1].map((rank) => startRank(rank, port, { SCATTER_DIST_SCENARIO: scenario, SCATTER_DIST_LEAVER: String(leaver) }));
     const survivor = await ranks[1 - leaver]!.done;
     ranks[leaver]!.kill();
     await ranks[leaver]!.done;

@@ -17,7 +17,10 @@ test('a shape mismatch throws with both shapes named', () => {
 
 test('a wrong dtype throws', () => {
   assert.throws(() => torch.ones([3]).indexSelect(0, torch.ones([1])), /index_select\(\): Expected dtype int(32 or int)?64 for index/);
-  assert.throws(() => torch.crossEntropy(torch.ones([2, 3]), torch.ones([2], { dtype: 'int32' })), /expected scalar type Long but found Int/);
+  assert.throws(
+    () => torch.crossEntropy(torch.ones([2, 3]), torch.ones([2], { dtype: 'int32' })),
+    /expected scalar type Long but found Int/,
+  );
   assert.throws(() => torch.ones([2], { dtype: 'int64' }).requiresGrad_(), /floating point/);
   assert.throws(() => torch.ones([2], { dtype: 'complex64' as torch.Dtype }), /unknown dtype 'complex64'/);
   stillWorks();
@@ -47,8 +50,10 @@ test('malformed arguments are type errors, not crashes', () => {
   assert.throws(() => torch.zeros([NaN]), /expected an integer/);
   assert.throws(() => call('no_such_operator'), /libtorch has no operator aten::no_such_operator/);
   assert.throws(() => call('relu', torch.ones([1]), 1, 2), /takes 1 arguments, got 3/);
-  assert.throws(() => torch.conv2d(torch.ones([1, 1, 4, 4]), torch.ones([1, 1, 3, 3]), null, { stride: 'x' as unknown as number }),
-    /argument 'stride' \(int\[\]\): expected an array/);
+  assert.throws(
+    () => torch.conv2d(torch.ones([1, 1, 4, 4]), torch.ones([1, 1, 3, 3]), null, { stride: 'x' as unknown as number }),
+    /argument 'stride' \(int\[\]\): expected an array/,
+  );
   assert.throws(() => torch.fromTypedArray(new Float32Array(3), { shape: [2, 2] }), /needs 16 bytes, got 12/);
   stillWorks();
 });
@@ -67,6 +72,8 @@ test('autograd misuse throws', () => {
   const leaf = torch.ones([2], { dtype: 'float64', requiresGrad: true });
   assert.throws(() => leaf.add_(1), /leaf Variable that requires grad/);
   assert.throws(() => torch.grad(torch.ones([2], { dtype: 'float64', requiresGrad: true }).sum(), leaf), /not have been used in the graph/);
-  assert.throws(() => { leaf.grad = torch.ones([3], { dtype: 'float64' }); }, /does not match/);
+  assert.throws(() => {
+    leaf.grad = torch.ones([3], { dtype: 'float64' });
+  }, /does not match/);
   stillWorks();
 });

@@ -32,10 +32,14 @@ test('nested scopes hand returned tensors to the enclosing scope; a throwing sco
     assert.equal(inner.isDisposed, false);
   });
   assert.equal(torch.memory().liveTensors, before);
-  assert.throws(() => torch.scope(() => {
-    torch.ones([3]);
-    throw new Error('boom');
-  }), /boom/);
+  assert.throws(
+    () =>
+      torch.scope(() => {
+        torch.ones([3]);
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.equal(torch.memory().liveTensors, before);
 });
 
@@ -67,8 +71,11 @@ test('finalizers free tensors that JavaScript drops without disposing', async ()
 test('2,000 training steps: resident memory after step 2,000 within 5% of after step 200; no tensor leaked', (t) => {
   torch.manualSeed(0);
   const params = [
-    torch.randn([8, 1, 3, 3]).mul(0.3), torch.ones([8]), torch.zeros([8]),
-    torch.randn([10, 8]).mul(0.3), torch.zeros([10]),
+    torch.randn([8, 1, 3, 3]).mul(0.3),
+    torch.ones([8]),
+    torch.zeros([8]),
+    torch.randn([10, 8]).mul(0.3),
+    torch.zeros([10]),
   ].map((p) => p.requiresGrad_(true));
   const [conv, gamma, beta, fcWeight, fcBias] = params as [torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor];
   const runningMean = torch.zeros([8]);
@@ -94,6 +101,8 @@ test('2,000 training steps: resident memory after step 2,000 within 5% of after 
   const rssAt2000 = process.memoryUsage().rss;
   assert.equal(torch.memory().liveTensors, baseline, 'tensors leaked by the loop');
   const growth = rssAt2000 / rssAt200 - 1;
-  t.diagnostic(`resident memory: ${(rssAt200 / 2 ** 20).toFixed(1)} MiB after step 200, ${(rssAt2000 / 2 ** 20).toFixed(1)} MiB after step 2,000`);
+  t.diagnostic(
+    `resident memory: ${(rssAt200 / 2 ** 20).toFixed(1)} MiB after step 200, ${(rssAt2000 / 2 ** 20).toFixed(1)} MiB after step 2,000`,
+  );
   assert.ok(growth <= 0.05, `resident memory grew ${(growth * 100).toFixed(1)}% between steps 200 and 2,000`);
 });

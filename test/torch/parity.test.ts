@@ -58,7 +58,10 @@ test('a conv net matches Python PyTorch: forward, loss, gradients, running stati
   runPython('convnet_parity.py', [path.join(dir, 'in.safetensors'), path.join(dir, 'out.safetensors')]);
   const reference = torch.safetensors.loadFile(path.join(dir, 'out.safetensors')).tensors;
 
-  const compared: [string, torch.Tensor][] = [['logits', logits], ['loss', loss.reshape([1])]];
+  const compared: [string, torch.Tensor][] = [
+    ['logits', logits],
+    ['loss', loss.reshape([1])],
+  ];
   for (const name of trainable) compared.push([`grad.${name}`, params[name]!.grad!]);
   for (const name of ['bn1.running_mean', 'bn1.running_var', 'bn2.running_mean', 'bn2.running_var']) compared.push([name, params[name]!]);
   for (const [name, actual] of compared) {

@@ -11,7 +11,13 @@ import { temporaryDir } from '../helpers/python.js';
 test('every dtype round-trips with its shape and bits; metadata too', () => {
   const dir = temporaryDir('safetensors');
   const file = path.join(dir, 'all.safetensors');
-  const source = torch.tensor([[1.5, -2, 0], [3, 4.25, -0.5]], { dtype: 'float64' });
+  const source = torch.tensor(
+    [
+      [1.5, -2, 0],
+      [3, 4.25, -0.5],
+    ],
+    { dtype: 'float64' },
+  );
   const tensors: Record<string, torch.Tensor> = {};
   for (const dtype of torch.DTYPES) tensors[`t_${dtype}`] = source.to(dtype);
   tensors.empty = torch.zeros([0, 3]);

@@ -17,7 +17,16 @@ test('README example: matmul, sum, backward gives x.grad = 2 * x.sum(0) broadcas
 });
 
 test('creation from nested arrays, typed arrays and factories', () => {
-  assert.deepEqual(t([[1, 2], [3, 4]]).tolist(), [[1, 2], [3, 4]]);
+  assert.deepEqual(
+    t([
+      [1, 2],
+      [3, 4],
+    ]).tolist(),
+    [
+      [1, 2],
+      [3, 4],
+    ],
+  );
   assert.deepEqual(torch.tensor([true, false]).dtype, 'bool');
   assert.deepEqual(torch.tensor(new Int32Array([5, 6, 7]), { shape: [3] }).toArray(), [5, 6, 7]);
   assert.deepEqual(torch.fromTypedArray(new Float64Array([1, 2, 3, 4, 5, 6]), { shape: [2, 3] }).shape, [2, 3]);
@@ -29,7 +38,10 @@ test('creation from nested arrays, typed arrays and factories', () => {
   assert.equal(torch.arange(4).dtype, 'int64');
   assert.deepEqual(torch.arange(1, 2, 0.25, { dtype: 'float32' }).toArray(), [1, 1.25, 1.5, 1.75]);
   assert.deepEqual(torch.linspace(0, 1, 5).toArray(), [0, 0.25, 0.5, 0.75, 1]);
-  assert.deepEqual(torch.eye(2).tolist(), [[1, 0], [0, 1]]);
+  assert.deepEqual(torch.eye(2).tolist(), [
+    [1, 0],
+    [0, 1],
+  ]);
   const r = torch.rand([1000]);
   assert.ok(r.min().item() >= 0 && r.max().item() < 1);
   const ints = torch.randint(3, 7, [1000]);
@@ -37,7 +49,14 @@ test('creation from nested arrays, typed arrays and factories', () => {
   assert.ok(ints.min().item() === 3 && ints.max().item() === 6);
   assert.deepEqual(torch.randperm(6).sort().values.toArray(), [0, 1, 2, 3, 4, 5]);
   const like = torch.randn([2, 3], { dtype: 'float64' });
-  for (const made of [torch.zerosLike(like), torch.onesLike(like), torch.fullLike(like, 3), torch.emptyLike(like), torch.randLike(like), torch.randnLike(like)]) {
+  for (const made of [
+    torch.zerosLike(like),
+    torch.onesLike(like),
+    torch.fullLike(like, 3),
+    torch.emptyLike(like),
+    torch.randLike(like),
+    torch.randnLike(like),
+  ]) {
     assert.deepEqual([made.shape, made.dtype], [[2, 3], 'float64']);
   }
   assert.throws(() => torch.tensor([[1, 2], [3]]), /ragged/);
@@ -79,26 +98,68 @@ test('memory formats: channels-last and contiguous', () => {
 
 test('views and shape ops', () => {
   const x = torch.arange(6).reshape([2, 3]);
-  assert.deepEqual(x.view([3, 2]).tolist(), [[0, 1], [2, 3], [4, 5]]);
+  assert.deepEqual(x.view([3, 2]).tolist(), [
+    [0, 1],
+    [2, 3],
+    [4, 5],
+  ]);
   assert.ok(x.view([6]).sharesStorageWith(x));
-  assert.deepEqual(x.permute([1, 0]).tolist(), [[0, 3], [1, 4], [2, 5]]);
+  assert.deepEqual(x.permute([1, 0]).tolist(), [
+    [0, 3],
+    [1, 4],
+    [2, 5],
+  ]);
   assert.deepEqual(x.t().shape, [3, 2]);
   assert.deepEqual(x.flatten().shape, [6]);
   assert.deepEqual(x.unsqueeze(0).shape, [1, 2, 3]);
   assert.deepEqual(x.unsqueeze(0).squeeze().shape, [2, 3]);
   assert.deepEqual(x.unsqueeze(1).squeeze(1).shape, [2, 3]);
-  assert.deepEqual(t([1, 2]).unsqueeze(1).expand([2, 3]).tolist(), [[1, 1, 1], [2, 2, 2]]);
-  assert.deepEqual(x.narrow(1, 1, 2).tolist(), [[1, 2], [4, 5]]);
-  assert.deepEqual(x.slice(1, 0, undefined, 2).tolist(), [[0, 2], [3, 5]]);
+  assert.deepEqual(t([1, 2]).unsqueeze(1).expand([2, 3]).tolist(), [
+    [1, 1, 1],
+    [2, 2, 2],
+  ]);
+  assert.deepEqual(x.narrow(1, 1, 2).tolist(), [
+    [1, 2],
+    [4, 5],
+  ]);
+  assert.deepEqual(x.slice(1, 0, undefined, 2).tolist(), [
+    [0, 2],
+    [3, 5],
+  ]);
   assert.deepEqual(x.slice(1, -1).tolist(), [[2], [5]]);
   assert.deepEqual(x.select(0, 1).toArray(), [3, 4, 5]);
-  assert.deepEqual(x.flip(1).tolist(), [[2, 1, 0], [5, 4, 3]]);
-  assert.deepEqual(x.roll(1, 1).tolist(), [[2, 0, 1], [5, 3, 4]]);
+  assert.deepEqual(x.flip(1).tolist(), [
+    [2, 1, 0],
+    [5, 4, 3],
+  ]);
+  assert.deepEqual(x.roll(1, 1).tolist(), [
+    [2, 0, 1],
+    [5, 3, 4],
+  ]);
   assert.deepEqual(torch.cat([x, x], 0).shape, [4, 3]);
   assert.deepEqual(torch.stack([x, x], 2).shape, [2, 3, 2]);
-  assert.deepEqual(x.chunk(3, 1).map((c) => c.shape), [[2, 1], [2, 1], [2, 1]]);
-  assert.deepEqual(torch.arange(5).split(2).map((c) => c.toArray()), [[0, 1], [2, 3], [4]]);
-  assert.deepEqual(torch.arange(5).split([1, 4]).map((c) => c.size()), [1, 4]);
+  assert.deepEqual(
+    x.chunk(3, 1).map((c) => c.shape),
+    [
+      [2, 1],
+      [2, 1],
+      [2, 1],
+    ],
+  );
+  assert.deepEqual(
+    torch
+      .arange(5)
+      .split(2)
+      .map((c) => c.toArray()),
+    [[0, 1], [2, 3], [4]],
+  );
+  assert.deepEqual(
+    torch
+      .arange(5)
+      .split([1, 4])
+      .map((c) => c.size()),
+    [1, 4],
+  );
   assert.deepEqual(torch.pad(t([[1, 2]]), [1, 1], 'constant', 9).tolist(), [[9, 1, 2, 9]]);
   assert.deepEqual(x.repeat([1, 2]).shape, [2, 6]);
   assert.deepEqual(x.unflatten(1, [3, 1]).shape, [2, 3, 1]);
@@ -107,15 +168,33 @@ test('views and shape ops', () => {
 test('indexing: integer and boolean tensors, gather, scatter, maskedFill, where, indexPut_', () => {
   const x = torch.arange(12).reshape([3, 4]);
   const rows = torch.tensor([2, 0], { dtype: 'int64' });
-  assert.deepEqual(x.index([rows]).tolist(), [[8, 9, 10, 11], [0, 1, 2, 3]]);
+  assert.deepEqual(x.index([rows]).tolist(), [
+    [8, 9, 10, 11],
+    [0, 1, 2, 3],
+  ]);
   assert.deepEqual(x.index([rows, torch.tensor([1, 3], { dtype: 'int64' })]).toArray(), [9, 3]);
   assert.deepEqual(x.index([x.gt(8)]).toArray(), [9, 10, 11]);
-  assert.deepEqual(x.indexSelect(1, torch.tensor([3, 0], { dtype: 'int64' })).tolist(), [[3, 0], [7, 4], [11, 8]]);
+  assert.deepEqual(x.indexSelect(1, torch.tensor([3, 0], { dtype: 'int64' })).tolist(), [
+    [3, 0],
+    [7, 4],
+    [11, 8],
+  ]);
   const index = torch.tensor([[1], [0], [3]], { dtype: 'int64' });
   assert.deepEqual(x.gather(1, index).toArray(), [1, 4, 11]);
   assert.deepEqual(torch.zeros([3, 4]).scatter(1, index, 1).sum({ dim: 1 }).toArray(), [1, 1, 1]);
-  assert.deepEqual(torch.zeros([2]).scatterAdd(0, torch.tensor([0, 0, 1], { dtype: 'int64' }), t([1, 2, 3])).toArray(), [3, 3]);
-  assert.deepEqual(t([1, -1, 2]).maskedFill(t([1, -1, 2]).lt(0), 0).toArray(), [1, 0, 2]);
+  assert.deepEqual(
+    torch
+      .zeros([2])
+      .scatterAdd(0, torch.tensor([0, 0, 1], { dtype: 'int64' }), t([1, 2, 3]))
+      .toArray(),
+    [3, 3],
+  );
+  assert.deepEqual(
+    t([1, -1, 2])
+      .maskedFill(t([1, -1, 2]).lt(0), 0)
+      .toArray(),
+    [1, 0, 2],
+  );
   assert.deepEqual(torch.where(t([1, -1]).gt(0), 10, t([5, 6])).toArray(), [10, 6]);
   const y = torch.zeros([4]);
   y.indexPut_([torch.tensor([1, 1, 3], { dtype: 'int64' })], t([1, 2, 5]), true);
@@ -125,8 +204,14 @@ test('indexing: integer and boolean tensors, gather, scatter, maskedFill, where,
 test('arithmetic, comparisons and logic with broadcasting', () => {
   const a = t([[1], [2]]);
   const b = t([10, 20, 30]);
-  assert.deepEqual(a.add(b).tolist(), [[11, 21, 31], [12, 22, 32]]);
-  assert.deepEqual(b.sub(a, 2).tolist(), [[8, 18, 28], [6, 16, 26]]);
+  assert.deepEqual(a.add(b).tolist(), [
+    [11, 21, 31],
+    [12, 22, 32],
+  ]);
+  assert.deepEqual(b.sub(a, 2).tolist(), [
+    [8, 18, 28],
+    [6, 16, 26],
+  ]);
   assert.deepEqual(b.div(4).toArray(), [2.5, 5, 7.5]);
   assert.deepEqual(b.div(4, 'floor').toArray(), [2, 5, 7]);
   assert.deepEqual(t([2, 3]).pow(2).toArray(), [4, 9]);
@@ -138,10 +223,20 @@ test('arithmetic, comparisons and logic with broadcasting', () => {
   assert.deepEqual(t([-2, 0, 3]).sign().toArray(), [-1, 0, 1]);
   assert.deepEqual(t([-2, 0.5, 3]).clamp(-1, 1).toArray(), [-1, 0.5, 1]);
   assert.deepEqual(t([-2, 0.5, 3]).clamp(null, 1).toArray(), [-2, 0.5, 1]);
-  assert.deepEqual(t([1, 5]).maximum(t([3, 2])).toArray(), [3, 5]);
+  assert.deepEqual(
+    t([1, 5])
+      .maximum(t([3, 2]))
+      .toArray(),
+    [3, 5],
+  );
   assert.deepEqual(torch.minimum(t([1, 5]), 2).toArray(), [1, 2]);
   assert.deepEqual(t([1, 2, 3]).eq(2).toArray(), [0, 1, 0]);
-  assert.deepEqual(t([1, 2, 3]).ge(t([3, 2, 1])).toArray(), [0, 1, 1]);
+  assert.deepEqual(
+    t([1, 2, 3])
+      .ge(t([3, 2, 1]))
+      .toArray(),
+    [0, 1, 1],
+  );
   const p = t([1, 0, 1]).bool();
   const q = t([1, 1, 0]).bool();
   assert.deepEqual(p.logicalAnd(q).toArray(), [1, 0, 0]);
@@ -152,7 +247,13 @@ test('arithmetic, comparisons and logic with broadcasting', () => {
 });
 
 test('reductions', () => {
-  const x = t([[1, 2, 3], [4, 5, 6]], 'float64');
+  const x = t(
+    [
+      [1, 2, 3],
+      [4, 5, 6],
+    ],
+    'float64',
+  );
   assert.equal(x.sum().item(), 21);
   assert.deepEqual(x.sum({ dim: 0 }).toArray(), [5, 7, 9]);
   assert.deepEqual(x.sum({ dim: 1, keepdim: true }).shape, [2, 1]);
@@ -168,11 +269,20 @@ test('reductions', () => {
   assert.equal(x.argmax().item(), 5);
   assert.deepEqual(x.argmin(1).toArray(), [0, 0]);
   const top = t([3, 1, 4, 1, 5]).topk(2);
-  assert.deepEqual([top.values.toArray(), top.indices.toArray()], [[5, 4], [4, 2]]);
+  assert.deepEqual(
+    [top.values.toArray(), top.indices.toArray()],
+    [
+      [5, 4],
+      [4, 2],
+    ],
+  );
   assert.deepEqual(t([3, 1, 2]).sort({ descending: true }).values.toArray(), [3, 2, 1]);
   assert.deepEqual(t([3, 1, 2]).argsort().toArray(), [1, 2, 0]);
   assert.ok(Math.abs(x.logsumexp(1).select(0, 0).item() - Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3))) < 1e-12);
-  assert.deepEqual(x.cumsum(1).tolist(), [[1, 3, 6], [4, 9, 15]]);
+  assert.deepEqual(x.cumsum(1).tolist(), [
+    [1, 3, 6],
+    [4, 9, 15],
+  ]);
   assert.equal(t([3, 4], 'float64').norm().item(), 5);
   assert.equal(t([3, -4], 'float64').norm(1).item(), 7);
   assert.equal(t([3, -4], 'float64').norm(Infinity).item(), 4);
@@ -180,13 +290,38 @@ test('reductions', () => {
 });
 
 test('products: matmul, mm, bmm, outer, dot, einsum', () => {
-  const a = t([[1, 2], [3, 4]]);
-  assert.deepEqual(a.matmul(a).tolist(), [[7, 10], [15, 22]]);
-  assert.deepEqual(a.mm(torch.eye(2)).tolist(), [[1, 2], [3, 4]]);
+  const a = t([
+    [1, 2],
+    [3, 4],
+  ]);
+  assert.deepEqual(a.matmul(a).tolist(), [
+    [7, 10],
+    [15, 22],
+  ]);
+  assert.deepEqual(a.mm(torch.eye(2)).tolist(), [
+    [1, 2],
+    [3, 4],
+  ]);
   assert.deepEqual(torch.stack([a, a]).bmm(torch.stack([a, a])).shape, [2, 2, 2]);
-  assert.deepEqual(t([1, 2]).outer(t([3, 4])).tolist(), [[3, 4], [6, 8]]);
-  assert.equal(t([1, 2]).dot(t([3, 4])).item(), 11);
-  assert.deepEqual(torch.einsum('ij,jk->ik', a, a).tolist(), [[7, 10], [15, 22]]);
+  assert.deepEqual(
+    t([1, 2])
+      .outer(t([3, 4]))
+      .tolist(),
+    [
+      [3, 4],
+      [6, 8],
+    ],
+  );
+  assert.equal(
+    t([1, 2])
+      .dot(t([3, 4]))
+      .item(),
+    11,
+  );
+  assert.deepEqual(torch.einsum('ij,jk->ik', a, a).tolist(), [
+    [7, 10],
+    [15, 22],
+  ]);
   assert.deepEqual(torch.einsum('ii->', a).item(), 5);
 });
 
@@ -197,7 +332,10 @@ test('neural-network functionals', () => {
   assert.ok(Math.abs(torch.softmax(x, 1).sum().item() - 1) < 1e-6);
   assert.ok(torch.logSoftmax(x, 1).exp().allclose(torch.softmax(x, 1)));
   assert.ok(Math.abs(torch.gelu(t([1])).item() - 0.8413447) < 1e-6);
-  const logits = t([[2, 0, 0], [0, 0, 3]]);
+  const logits = t([
+    [2, 0, 0],
+    [0, 0, 3],
+  ]);
   const target = torch.tensor([0, 2], { dtype: 'int64' });
   const byHand = -(Math.log(Math.exp(2) / (Math.exp(2) + 2)) + Math.log(Math.exp(3) / (Math.exp(3) + 2))) / 2;
   assert.ok(Math.abs(torch.crossEntropy(logits, target).item() - byHand) < 1e-6);
@@ -210,18 +348,39 @@ test('neural-network functionals', () => {
   assert.deepEqual(torch.avgPool2d(img, 2).flatten().toArray(), [2.5, 4.5, 10.5, 12.5]);
   assert.equal(torch.adaptiveAvgPool2d(img, 1).item(), 7.5);
   assert.deepEqual(torch.interpolate(t([[[[1, 2]]]]), { scaleFactor: 2 }).shape, [1, 1, 2, 4]);
-  assert.deepEqual(torch.conv2d(img, torch.ones([1, 1, 2, 2]), null, { stride: 2 }).flatten().toArray(), [10, 18, 42, 50]);
+  assert.deepEqual(
+    torch
+      .conv2d(img, torch.ones([1, 1, 2, 2]), null, { stride: 2 })
+      .flatten()
+      .toArray(),
+    [10, 18, 42, 50],
+  );
   const dropped = torch.dropout(torch.ones([1000]), 0.5, true);
   const kept = dropped.gt(0).sum().item();
   assert.ok(kept > 400 && kept < 600 && dropped.max().item() === 2);
   assert.ok(torch.dropout(torch.ones([10]), 0.5, false).equal(torch.ones([10])));
   const running = { mean: torch.zeros([2]), var: torch.ones([2]) };
-  const batch = t([[1, 10], [3, 30]]);
+  const batch = t([
+    [1, 10],
+    [3, 30],
+  ]);
   const normalised = torch.batchNorm(batch, running.mean, running.var, { training: true, momentum: 0.5 });
   assert.ok(normalised.mean({ dim: 0 }).abs().max().item() < 1e-6);
   assert.ok(running.mean.allclose(t([1, 10])), 'running mean moves half way to the batch mean');
   assert.ok(torch.layerNorm(batch, [2]).mean({ dim: 1 }).abs().max().item() < 1e-6);
-  assert.deepEqual(torch.linear(t([[1, 2]]), t([[1, 1], [1, -1]]), t([0, 10])).toArray(), [3, 9]);
+  assert.deepEqual(
+    torch
+      .linear(
+        t([[1, 2]]),
+        t([
+          [1, 1],
+          [1, -1],
+        ]),
+        t([0, 10]),
+      )
+      .toArray(),
+    [3, 9],
+  );
 });
 
 test('linalg: eigh, svd, cholesky, inv, solve, slogdet reconstruct their inputs', () => {
@@ -234,7 +393,12 @@ test('linalg: eigh, svd, cholesky, inv, solve, slogdet reconstruct their inputs'
   assert.ok(U.mul(S.unsqueeze(0)).matmul(Vh).allclose(a, 1e-10, 1e-10));
   const l = torch.linalg.cholesky(s);
   assert.ok(l.matmul(l.t()).allclose(s, 1e-10, 1e-10));
-  assert.ok(torch.linalg.inv(s).matmul(s).allclose(torch.eye(4, { dtype: 'float64' }), 1e-10, 1e-10));
+  assert.ok(
+    torch.linalg
+      .inv(s)
+      .matmul(s)
+      .allclose(torch.eye(4, { dtype: 'float64' }), 1e-10, 1e-10),
+  );
   const b = torch.randn([4, 2], { dtype: 'float64' });
   assert.ok(s.matmul(torch.linalg.solve(s, b)).allclose(b, 1e-10, 1e-10));
   const { sign, logabsdet } = torch.linalg.slogdet(s);
@@ -268,7 +432,10 @@ test('autograd: gradient argument, retainGraph, grad(), noGrad and enableGrad, d
 
 test('in-place ops used by optimizers', () => {
   const p = t([1, 2], 'float64');
-  p.add_(t([1, 1], 'float64'), 0.5).mul_(2).sub_(1).div_(2);
+  p.add_(t([1, 1], 'float64'), 0.5)
+    .mul_(2)
+    .sub_(1)
+    .div_(2);
   assert.deepEqual(p.toArray(), [1, 2]);
   p.addcmul_(t([1, 2], 'float64'), t([3, 4], 'float64'), 0.5).addcdiv_(t([2, 2], 'float64'), t([1, 2], 'float64'), 1);
   assert.deepEqual(p.toArray(), [4.5, 7]);

@@ -20,8 +20,13 @@ test('an empty config resolves to the LDAM-DRW CIFAR recipe', () => {
 });
 
 test('--set overrides any key, parsed as YAML', () => {
-  const config = resolveConfig({ train: { epochs: 10 } }, ['train.epochs=1', 'optim.nesterov=true', 'schedule.milestones=[3, 4]',
-'data.root=/tmp/x', 'train.stepsPerEpoch=null']);
+  const config = resolveConfig({ train: { epochs: 10 } }, [
+    'train.epochs=1',
+    'optim.nesterov=true',
+    'schedule.milestones=[3, 4]',
+    'data.root=/tmp/x',
+    'train.stepsPerEpoch=null',
+  ]);
   assert.equal(config.train.epochs, 1);
   assert.equal(config.optim.nesterov, true);
   assert.deepEqual(config.schedule.milestones, [3, 4]);
@@ -31,8 +36,10 @@ test('--set overrides any key, parsed as YAML', () => {
 
 test('bad keys and values give one-line errors naming the key and what it allows', () => {
   const fails = (document: unknown, pattern: RegExp, overrides: string[] = []) =>
-    assert.throws(() => resolveConfig(document, overrides), (error: Error) =>
-      error instanceof ConfigError && pattern.test(error.message) && !error.message.includes('\n'));
+    assert.throws(
+      () => resolveConfig(document, overrides),
+      (error: Error) => error instanceof ConfigError && pattern.test(error.message) && !error.message.includes('\n'),
+    );
   fails({ train: { epoch: 3 } }, /unknown config key 'train.epoch' \(allowed here: epochs, batchSize/);
   fails({ train: { epochs: 'many' } }, /config key 'train.epochs': expected an integer >= 1, got 'many'/);
   fails({ train: { epochs: 2.5 } }, /expected an integer/);
@@ -59,7 +66,9 @@ test('config files: a missing file and invalid YAML are named', () => {
 
 test('every shipped config under configs/ is valid', () => {
   const configsDir = path.join(repoRoot, 'configs');
-  const files = readdirSync(configsDir, { recursive: true }).map(String).filter((name) => name.endsWith('.yaml'));
+  const files = readdirSync(configsDir, { recursive: true })
+    .map(String)
+    .filter((name) => name.endsWith('.yaml'));
   assert.ok(files.length >= 7, `found only ${files.length} configs`);
   for (const file of files) assert.doesNotThrow(() => loadConfig(path.join(configsDir, file)), file);
 });
@@ -79,13 +88,39 @@ test('extends: a config states only how it differs from its base; loops and miss
 
 test('the training recipe keeps the settings that take effect and drops the unused and the executional ones', () => {
   const recipe = (overrides: string[]) => trainingRecipe(resolveConfig({}, overrides));
-  assert.deepEqual(recipe(['model.whitening.eps=0.5', 'train.bet.mode=interleave', 'train.b3rs.q=1', 'loss.focalGamma=3',
-    'loss.drwBeta=0.9', 'schedule.minLr=0.01', 'decoupled.keepBias=true', 'train.threads=1', 'data.workers=0',
-    'train.evalEvery=1', 'train.recordCovarianceEvery=5', 'train.channelsLast=true', 'data.root=/elsewhere']), recipe([]));
-  assert.deepEqual(recipe(['model.neck=batchnorm', 'model.whitening.eps=0.5']), recipe(['model.neck=batchnorm']), 'batch norm keeps its own eps');
-  assert.deepEqual(recipe(['model.neck=whitening', 'model.whitening.iterations=9']), recipe(['model.neck=whitening']), 'zca has no iterations');
-  assert.deepEqual(recipe(['train.sampler=bet', 'train.bet.mode=interleave', 'train.bet.subBatchSize=8']),
-    recipe(['train.sampler=bet', 'train.bet.mode=interleave']), 'interleave has no sub-batch');
+  assert.deepEqual(
+    recipe([
+      'model.whitening.eps=0.5',
+      'train.bet.mode=interleave',
+      'train.b3rs.q=1',
+      'loss.focalGamma=3',
+      'loss.drwBeta=0.9',
+      'schedule.minLr=0.01',
+      'decoupled.keepBias=true',
+      'train.threads=1',
+      'data.workers=0',
+      'train.evalEvery=1',
+      'train.recordCovarianceEvery=5',
+      'train.channelsLast=true',
+      'data.root=/elsewhere',
+    ]),
+    recipe([]),
+  );
+  assert.deepEqual(
+    recipe(['model.neck=batchnorm', 'model.whitening.eps=0.5']),
+    recipe(['model.neck=batchnorm']),
+    'batch norm keeps its own eps',
+  );
+  assert.deepEqual(
+    recipe(['model.neck=whitening', 'model.whitening.iterations=9']),
+    recipe(['model.neck=whitening']),
+    'zca has no iterations',
+  );
+  assert.deepEqual(
+    recipe(['train.sampler=bet', 'train.bet.mode=interleave', 'train.bet.subBatchSize=8']),
+    recipe(['train.sampler=bet', 'train.bet.mode=interleave']),
+    'interleave has no sub-batch',
+  );
   const used: [string[], string][] = [
     [['model.neck=whitening'], 'model.whitening.eps=0.5'],
     [['model.neck=whitening', 'model.whitening.method=newton-schulz'], 'model.whitening.iterations=9'],
@@ -104,8 +139,15 @@ test('the training recipe keeps the settings that take effect and drops the unus
 
 test('keys set for a feature that is off are named with the setting that turns it off; no shipped config has one', () => {
   const file = path.join(repoRoot, 'configs', 'cifar10-lt-ir100', 'la.yaml');
-  const overrides = ['model.whitening.eps=0.5', 'train.bet.mode=interleave', 'train.b3rs.q=1', 'loss.focalGamma=2', 'loss.drwBeta=0.9',
-    'train.threads=1', 'schedule.minLr=0.1'];
+  const overrides = [
+    'model.whitening.eps=0.5',
+    'train.bet.mode=interleave',
+    'train.b3rs.q=1',
+    'loss.focalGamma=2',
+    'loss.drwBeta=0.9',
+    'train.threads=1',
+    'schedule.minLr=0.1',
+  ];
   assert.deepEqual(unusedSettings(loadConfig(file, overrides), explicitKeys(file, overrides)), [
     { key: 'model.whitening.eps', why: 'model.neck is identity' },
     { key: 'train.bet.mode', why: 'train.sampler is instance' },
@@ -114,7 +156,9 @@ test('keys set for a feature that is off are named with the setting that turns i
     { key: 'loss.drwBeta', why: 'loss.drwStartEpoch is null' },
   ]);
   const batchnorm = ['model.neck=batchnorm', 'model.whitening.eps=0.5', 'model.whitening.momentum=0.2'];
-  assert.deepEqual(unusedSettings(loadConfig(file, batchnorm), explicitKeys(file, batchnorm)), [{ key: 'model.whitening.eps', why: 'model.neck is batchnorm' }]);
+  assert.deepEqual(unusedSettings(loadConfig(file, batchnorm), explicitKeys(file, batchnorm)), [
+    { key: 'model.whitening.eps', why: 'model.neck is batchnorm' },
+  ]);
   for (const dataset of readdirSync(path.join(repoRoot, 'configs'))) {
     for (const name of readdirSync(path.join(repoRoot, 'configs', dataset))) {
       const shipped = path.join(repoRoot, 'configs', dataset, name);
@@ -124,10 +168,18 @@ test('keys set for a feature that is off are named with the setting that turns i
 });
 
 test('data.valList: for list-file data sets, and tau-norm takes it or held-out images, not both', () => {
-  assert.throws(() => resolveConfig({ data: { valList: 'val.txt' } }), /config key 'data\.valList' is for list-file data sets, not 'cifar10'/);
+  assert.throws(
+    () => resolveConfig({ data: { valList: 'val.txt' } }),
+    /config key 'data\.valList' is for list-file data sets, not 'cifar10'/,
+  );
   const listFile = { dataset: 'list-file', trainList: 'train.txt', testList: 'test.txt' };
   assert.equal(resolveConfig({ data: { ...listFile, valList: 'val.txt' }, decoupled: { method: 'tau-norm' } }).data.valList, 'val.txt');
-  assert.throws(() => resolveConfig({ data: { ...listFile, valList: 'val.txt', holdoutPerClass: 2 }, decoupled: { method: 'tau-norm' } }),
-    /tau-norm chooses tau on 'data\.holdoutPerClass' held-out images or on 'data\.valList', not both/);
-  assert.throws(() => resolveConfig({ data: listFile, decoupled: { method: 'tau-norm' } }), /set 'data\.holdoutPerClass' .* or 'data\.valList'/);
+  assert.throws(
+    () => resolveConfig({ data: { ...listFile, valList: 'val.txt', holdoutPerClass: 2 }, decoupled: { method: 'tau-norm' } }),
+    /tau-norm chooses tau on 'data\.holdoutPerClass' held-out images or on 'data\.valList', not both/,
+  );
+  assert.throws(
+    () => resolveConfig({ data: listFile, decoupled: { method: 'tau-norm' } }),
+    /set 'data\.holdoutPerClass' .* or 'data\.valList'/,
+  );
 });

@@ -21,7 +21,11 @@ const HOLDOUT = 2;
 
 function modelTensors(runDir: string): Map<string, torch.Tensor> {
   const { tensors } = torch.safetensors.loadFile(path.join(runDir, 'checkpoints', 'last.safetensors'));
-  return new Map(Object.entries(tensors).filter(([name]) => name.startsWith('model.')).map(([name, tensor]) => [name.slice(6), tensor]));
+  return new Map(
+    Object.entries(tensors)
+      .filter(([name]) => name.startsWith('model.'))
+      .map(([name, tensor]) => [name.slice(6), tensor]),
+  );
 }
 
 function readJson(file: string): Record<string, unknown> {
@@ -29,7 +33,10 @@ function readJson(file: string): Record<string, unknown> {
 }
 
 function metrics(runDir: string): Record<string, unknown>[] {
-  return readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  return readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 function storagePositions(dataset: Dataset): number[] {
@@ -40,7 +47,9 @@ const work = temporaryDir('decoupled');
 const dataRoot = path.join(work, 'cifar-10-batches-bin');
 writeCifar10(dataRoot, { trainPerClass: 24, testPerClass: 6 });
 const stage1Config = path.join(work, 'stage1.yaml');
-writeFileSync(stage1Config, `seed: 5
+writeFileSync(
+  stage1Config,
+  `seed: 5
 data:
   dataset: cifar10
   root: ${dataRoot}
@@ -50,13 +59,19 @@ data:
 train: { epochs: 6, batchSize: 8, evalEvery: 1, threads: 1 }
 schedule: { warmupEpochs: 0, milestones: [5], gamma: 0.1 }
 optim: { lr: 0.02 }
-`);
+`,
+);
 const stage1Dir = path.join(work, 'stage1');
 const stage1Summary = await train(loadConfig(stage1Config), { out: stage1Dir, verbose: false });
 const stage1 = modelTensors(stage1Dir);
 
 function secondStage(method: string, name: string, overrides: string[] = []): Promise<Summary> {
-  const config = loadConfig(stage1Config, [`decoupled.method=${method}`, `decoupled.from=${stage1Dir}`, 'train.sampler=class-balanced', ...overrides]);
+  const config = loadConfig(stage1Config, [
+    `decoupled.method=${method}`,
+    `decoupled.from=${stage1Dir}`,
+    'train.sampler=class-balanced',
+    ...overrides,
+  ]);
   return train(config, { out: path.join(work, name), verbose: false });
 }
 
@@ -67,19 +82,30 @@ test('the held-out split: the last images of each class, one kept, disjoint from
   const trainPositions = storagePositions(data.train);
   const holdoutPositions = storagePositions(data.holdout!);
   assert.equal(trainPositions.filter((position) => holdoutPositions.includes(position)).length, 0, 'disjoint');
-  assert.deepEqual([...trainPositions, ...holdoutPositions].sort((a, b) => a - b), storagePositions(whole), 'together: the long-tailed split');
+  assert.deepEqual(
+    [...trainPositions, ...holdoutPositions].sort((a, b) => a - b),
+    storagePositions(whole),
+    'together: the long-tailed split',
+  );
   const wholeCounts = Array.from(classCounts(whole));
   assert.deepEqual(wholeCounts.slice(-2), [3, 2], 'the rarest classes have fewer than HOLDOUT + 1 images');
   const heldOut = wholeCounts.map((count) => Math.min(HOLDOUT, count - 1));
   for (let c = 0; c < 10; c++) {
     const ofClass = storagePositions(whole).filter((_, i) => whole.labels[i] === c);
-    assert.deepEqual(holdoutPositions.filter((_, i) => data.holdout!.labels[i] === c), ofClass.slice(ofClass.length - heldOut[c]!), `class ${c}: its last images`);
+    assert.deepEqual(
+      holdoutPositions.filter((_, i) => data.holdout!.labels[i] === c),
+      ofClass.slice(ofClass.length - heldOut[c]!),
+      `class ${c}: its last images`,
+    );
   }
   assert.deepEqual(storagePositions(loadRunData(config).holdout!), holdoutPositions, 'deterministic');
-  assert.deepEqual(stage1Summary.classCounts, wholeCounts.map((count, c) => count - heldOut[c]!));
+  assert.deepEqual(
+    stage1Summary.classCounts,
+    wholeCounts.map((count, c) => count - heldOut[c]!),
+  );
 });
 
-test('cRT trains only a new classifier: every other tensor, batch-norm statistics included, is stage 1\'s bit for bit', async () => {
+test("cRT trains only a new classifier: every other tensor, batch-norm statistics included, is stage 1's bit for bit", async () => {
   const out = path.join(work, 'crt');
   const summary = await secondStage('crt', 'crt');
   const after = modelTensors(out);
@@ -90,17 +116,26 @@ test('cRT trains only a new classifier: every other tensor, batch-norm statistic
     assert.equal(same, !name.startsWith('linear.'), `${name} ${same ? 'unchanged' : 'changed'}`);
   }
   assert.deepEqual(summary.decoupled, { method: 'crt', from: stage1Dir, checkpoint: 'last' });
-  assert.deepEqual(metrics(out).map((record) => record.epoch), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(
+    metrics(out).map((record) => record.epoch),
+    [1, 2, 3, 4, 5, 6],
+  );
   for (const key of ['top1', 'many', 'medium', 'few']) assert.ok(key in readJson(path.join(out, 'summary.json')), key);
   assert.match(readFileSync(path.join(out, 'config.yaml'), 'utf8'), /method: crt/);
 });
 
-test('LWS learns only the per-class scales; stage 1\'s classifier is kept inside, unchanged', async () => {
+test("LWS learns only the per-class scales; stage 1's classifier is kept inside, unchanged", async () => {
   const out = path.join(work, 'lws');
   const summary = await secondStage('lws', 'lws');
   const after = modelTensors(out);
   const stage1Name = (name: string): string => name.replace(/^linear\.base\./, 'linear.');
-  assert.deepEqual([...after.keys()].filter((name) => name !== 'linear.scales').map(stage1Name).sort(), [...stage1.keys()].sort());
+  assert.deepEqual(
+    [...after.keys()]
+      .filter((name) => name !== 'linear.scales')
+      .map(stage1Name)
+      .sort(),
+    [...stage1.keys()].sort(),
+  );
   for (const [name, tensor] of after) {
     if (name !== 'linear.scales') assert.ok(tensor.equal(stage1.get(stage1Name(name))!), `${name} changed`);
   }
@@ -117,7 +152,10 @@ test('tau-norm picks the tau of the grid with the best held-out mean per-class a
   const search = record!.tauSearch as { tau: number; accuracy: number }[];
   const config = loadConfig(stage1Config);
   const grid = config.decoupled.tauGrid;
-  assert.deepEqual(search.map(({ tau }) => tau), grid);
+  assert.deepEqual(
+    search.map(({ tau }) => tau),
+    grid,
+  );
 
   // Stage 1's held-out features and classifier, then predictions by x . w_c / ||w_c||^tau (no bias).
   const data = loadRunData(config);
@@ -136,12 +174,18 @@ test('tau-norm picks the tau of the grid with the best held-out mean per-class a
   const all = torch.cat(features);
   const weight = stage1.get('linear.weight')!;
   const recomputed = grid.map((tau) => {
-    const predictions = all.matmul(weight.div(weight.norm(2, { dim: 1, keepdim: true }).pow(tau)).transpose(0, 1)).argmax(1).to('int32').toTypedArray();
+    const predictions = all
+      .matmul(weight.div(weight.norm(2, { dim: 1, keepdim: true }).pow(tau)).transpose(0, 1))
+      .argmax(1)
+      .to('int32')
+      .toTypedArray();
     const { perClass } = evaluate(predictions as Int32Array, labels, summary.classCounts, { many: 100, few: 20 });
     return perClass.reduce((sum, accuracy) => sum + accuracy, 0) / perClass.length;
   });
   assert.ok(new Set(recomputed).size > 1, 'this stage 1 should give different accuracies over the grid, or the test proves little');
-  search.forEach(({ tau, accuracy }, i) => assert.ok(Math.abs(accuracy - recomputed[i]!) < 1e-12, `tau ${tau}: ${accuracy} recorded, ${recomputed[i]} here`));
+  search.forEach(({ tau, accuracy }, i) =>
+    assert.ok(Math.abs(accuracy - recomputed[i]!) < 1e-12, `tau ${tau}: ${accuracy} recorded, ${recomputed[i]} here`),
+  );
   const best = Math.max(...recomputed);
   const expectedTau = grid[recomputed.indexOf(best)];
   assert.deepEqual([record!.tau, summary.decoupled?.tau], [expectedTau, expectedTau]);
@@ -160,9 +204,17 @@ test('tau-norm at tau = 0 with the bias kept predicts exactly as stage 1', async
   assert.deepEqual(summary.confusion, stage1Summary.confusion);
 });
 
-test('the shipped crt, lws and tau-norm configs extend their data set\'s ce.yaml, changing only the second stage', () => {
+test("the shipped crt, lws and tau-norm configs extend their data set's ce.yaml, changing only the second stage", () => {
   const configs = path.join(repoRoot, 'configs');
-  const folders = ['cifar10-lt-ir10', 'cifar10-lt-ir50', 'cifar10-lt-ir100', 'cifar100-lt-ir10', 'cifar100-lt-ir50', 'cifar100-lt-ir100', 'fashion-mnist-lt-ir100'];
+  const folders = [
+    'cifar10-lt-ir10',
+    'cifar10-lt-ir50',
+    'cifar10-lt-ir100',
+    'cifar100-lt-ir10',
+    'cifar100-lt-ir50',
+    'cifar100-lt-ir100',
+    'fashion-mnist-lt-ir100',
+  ];
   for (const folder of folders) {
     const ce = loadConfig(path.join(configs, folder, 'ce.yaml'));
     for (const method of ['crt', 'lws', 'tau-norm'] as const) {
@@ -184,7 +236,12 @@ test('a stage 1 whose config differs only in unused keys (a whitening eps withou
   const text = readFileSync(file, 'utf8');
   assert.match(text, /^ {4}eps: 0\.1$/m);
   writeFileSync(file, text.replace(/^ {4}eps: 0\.1$/m, '    eps: 0.001'));
-  const config = loadConfig(stage1Config, ['decoupled.method=crt', `decoupled.from=${older}`, 'train.sampler=class-balanced', 'train.epochs=1']);
+  const config = loadConfig(stage1Config, [
+    'decoupled.method=crt',
+    `decoupled.from=${older}`,
+    'train.sampler=class-balanced',
+    'train.epochs=1',
+  ]);
   const summary = await train(config, { out: path.join(work, 'crt-on-older-defaults'), verbose: false });
   assert.equal(summary.classCounts.length, 10);
 });
@@ -199,21 +256,46 @@ test('bad decoupled.from: one line on stderr, a non-zero exit, and no run direct
   cpSync(stage1Dir, misfit, { recursive: true });
   cpSync(path.join(work, 'lws', 'checkpoints', 'last.safetensors'), path.join(misfit, 'checkpoints', 'last.safetensors'));
   const cases: [string[], RegExp][] = [
-    [['decoupled.method=crt'], /^scatter: decoupled\.from: required with decoupled\.method crt: name the stage-1 run with --set decoupled\.from=RUN_DIR$/],
-    [['decoupled.method=crt', `decoupled.from=${path.join(work, 'nowhere')}`], /^scatter: decoupled\.from: run directory .*nowhere does not exist$/],
-    [['decoupled.method=lws', `decoupled.from=${notARun}`], /^scatter: decoupled\.from: .*not-a-run is not a run directory: it has no config\.yaml$/],
-    [['decoupled.method=crt', `decoupled.from=${stage1Dir}`, 'model.neck=batchnorm'],
-      /^scatter: decoupled\.from: .*stage1 was trained with model\.neck = "identity", this config has "batchnorm"$/],
-    [['decoupled.method=crt', `decoupled.from=${stage1Dir}`, 'data.imbalance.ratio=4'],
-      /^scatter: decoupled\.from: .*stage1 was trained with data\.imbalance\.ratio = 10, this config has 4$/],
-    [['decoupled.method=tau-norm', `decoupled.from=${stage1Dir}`, 'data.holdoutPerClass=3'],
-      /^scatter: decoupled\.from: .*stage1 was trained with data\.holdoutPerClass = 2, this config has 3$/],
-    [['decoupled.method=crt', `decoupled.from=${path.join(work, 'crt')}`], /^scatter: decoupled\.from: .*crt is a crt run, not a joint-training run$/],
-    [['decoupled.method=crt', `decoupled.from=${unfinished}`], /^scatter: decoupled\.from: .*unfinished has not finished \(1 of 6 epochs\): resume it first$/],
-    [['decoupled.method=crt', `decoupled.from=${misfit}`],
-      /^scatter: decoupled\.from: .*misfit does not fit this config's model: .*missing keys: linear\.weight, linear\.bias; unexpected keys: linear\.base\.bias, linear\.base\.weight, linear\.scales$/],
-    [['decoupled.method=tau-norm', `decoupled.from=${stage1Dir}`, 'data.holdoutPerClass=null'],
-      /^scatter: .*stage1\.yaml: decoupled\.method tau-norm chooses tau on images stage 1 did not train on: set 'data\.holdoutPerClass'/],
+    [
+      ['decoupled.method=crt'],
+      /^scatter: decoupled\.from: required with decoupled\.method crt: name the stage-1 run with --set decoupled\.from=RUN_DIR$/,
+    ],
+    [
+      ['decoupled.method=crt', `decoupled.from=${path.join(work, 'nowhere')}`],
+      /^scatter: decoupled\.from: run directory .*nowhere does not exist$/,
+    ],
+    [
+      ['decoupled.method=lws', `decoupled.from=${notARun}`],
+      /^scatter: decoupled\.from: .*not-a-run is not a run directory: it has no config\.yaml$/,
+    ],
+    [
+      ['decoupled.method=crt', `decoupled.from=${stage1Dir}`, 'model.neck=batchnorm'],
+      /^scatter: decoupled\.from: .*stage1 was trained with model\.neck = "identity", this config has "batchnorm"$/,
+    ],
+    [
+      ['decoupled.method=crt', `decoupled.from=${stage1Dir}`, 'data.imbalance.ratio=4'],
+      /^scatter: decoupled\.from: .*stage1 was trained with data\.imbalance\.ratio = 10, this config has 4$/,
+    ],
+    [
+      ['decoupled.method=tau-norm', `decoupled.from=${stage1Dir}`, 'data.holdoutPerClass=3'],
+      /^scatter: decoupled\.from: .*stage1 was trained with data\.holdoutPerClass = 2, this config has 3$/,
+    ],
+    [
+      ['decoupled.method=crt', `decoupled.from=${path.join(work, 'crt')}`],
+      /^scatter: decoupled\.from: .*crt is a crt run, not a joint-training run$/,
+    ],
+    [
+      ['decoupled.method=crt', `decoupled.from=${unfinished}`],
+      /^scatter: decoupled\.from: .*unfinished has not finished \(1 of 6 epochs\): resume it first$/,
+    ],
+    [
+      ['decoupled.method=crt', `decoupled.from=${misfit}`],
+      /^scatter: decoupled\.from: .*misfit does not fit this config's model: .*missing keys: linear\.weight, linear\.bias; unexpected keys: linear\.base\.bias, linear\.base\.weight, linear\.scales$/,
+    ],
+    [
+      ['decoupled.method=tau-norm', `decoupled.from=${stage1Dir}`, 'data.holdoutPerClass=null'],
+      /^scatter: .*stage1\.yaml: decoupled\.method tau-norm chooses tau on images stage 1 did not train on: set 'data\.holdoutPerClass'/,
+    ],
   ];
   cases.forEach(([overrides, pattern], i) => {
     const out = path.join(work, `refused-${i}`);

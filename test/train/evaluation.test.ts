@@ -19,7 +19,11 @@ test('accuracy by hand: overall, per class, per group, confusion matrix', () => 
   assert.equal(result.top1, 3 / 6);
   assert.deepEqual(result.perClass, [1, 0.5, 0]);
   assert.deepEqual([result.many, result.medium, result.few], [1, 0.5, 0]);
-  assert.deepEqual(result.confusion, [[2, 0, 0], [1, 1, 0], [2, 0, 0]]);
+  assert.deepEqual(result.confusion, [
+    [2, 0, 0],
+    [1, 1, 0],
+    [2, 0, 0],
+  ]);
   assert.equal(result.samples, 6);
 });
 

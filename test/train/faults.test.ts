@@ -21,14 +21,17 @@ const work = temporaryDir('faults');
 const dataRoot = path.join(work, 'cifar-10-batches-bin');
 writeCifar10(dataRoot, { trainPerClass: 24, testPerClass: 6 });
 const config = path.join(work, 'tiny.yaml');
-writeFileSync(config, `seed: 3
+writeFileSync(
+  config,
+  `seed: 3
 data: { dataset: cifar10, root: ${dataRoot}, imbalance: { profile: exponential, ratio: 4 }, workers: 1 }
 model: { neck: whitening }
 train: { epochs: 4, batchSize: 16, evalEvery: 1, threads: 1, sampler: bet, recordCovarianceEvery: 3 }
 schedule: { warmupEpochs: 1, milestones: [3], gamma: 0.1 }
 optim: { lr: 0.05 }
 loss: { name: la }
-`);
+`,
+);
 
 function cli(args: string[]): { status: number | null; stderr: string } {
   const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: ENV });
@@ -42,7 +45,9 @@ function random(seed: number): () => number {
 }
 
 function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
+  return new Promise((resolve) =>
+    child.exitCode !== null || child.signalCode !== null ? resolve(child.exitCode) : child.once('exit', resolve),
+  );
 }
 
 /** The model and optimizer tensors of a checkpoint, by name. */
@@ -62,7 +67,9 @@ function assertSameRun(run: string, reference: string): void {
   const best = chooseCheckpoint(new RunDir(run), 'best');
   assert.equal(best.file, path.join(run, 'checkpoints', 'best.safetensors'));
   assert.equal(best.epoch, readCheckpointMeta(path.join(reference, 'checkpoints', 'last.safetensors')).bestEpoch);
-  const temporaries = [run, path.join(run, 'checkpoints')].flatMap((folder) => readdirSync(folder).filter((name) => name.includes('.tmp-')));
+  const temporaries = [run, path.join(run, 'checkpoints')].flatMap((folder) =>
+    readdirSync(folder).filter((name) => name.includes('.tmp-')),
+  );
   assert.deepEqual(temporaries, []);
 }
 
@@ -71,7 +78,14 @@ function assertSameRun(run: string, reference: string): void {
  * going on after each kill (`resume`, or `start` again where the kill came before the run directory was written),
  * then lets the last start finish.
  */
-async function trainWithKills(out: string, start: string[], resume: string[], kills: number, window: number, next: () => number): Promise<void> {
+async function trainWithKills(
+  out: string,
+  start: string[],
+  resume: string[],
+  kills: number,
+  window: number,
+  next: () => number,
+): Promise<void> {
   for (let attempt = 0; attempt <= kills; attempt++) {
     const args = existsSync(path.join(out, 'config.yaml')) ? resume : start;
     const child = spawn(process.execPath, [CLI, ...args], { env: ENV, stdio: 'ignore' });
@@ -110,16 +124,41 @@ test('kill -9 of the launcher at random moments, then resume under launch: two r
   assertSameRun(out, reference);
 });
 
-test('a state that turns non-finite at an epoch\'s last step is not saved: the checkpoint named is finite', () => {
+test("a state that turns non-finite at an epoch's last step is not saved: the checkpoint named is finite", () => {
   const out = path.join(work, 'non-finite');
-  const result = cli(['train', '--config', config, '--out', out, '--set', 'model.neck=identity', '--set', 'loss.name=ce', '--set', 'train.sampler=instance',
-    '--set', 'optim.lr=1e6', '--set', 'train.stepsPerEpoch=1', '--set', 'schedule.warmupEpochs=0', '--set', 'train.epochs=3']);
+  const result = cli([
+    'train',
+    '--config',
+    config,
+    '--out',
+    out,
+    '--set',
+    'model.neck=identity',
+    '--set',
+    'loss.name=ce',
+    '--set',
+    'train.sampler=instance',
+    '--set',
+    'optim.lr=1e6',
+    '--set',
+    'train.stepsPerEpoch=1',
+    '--set',
+    'schedule.warmupEpochs=0',
+    '--set',
+    'train.epochs=3',
+  ]);
   assert.equal(result.status, 1);
   const last = result.stderr.trim().split('\n').at(-1)!;
-  assert.match(last, /^scatter: after epoch 3 the training state is not finite \(\d+ tensors, first model\.[\w.]+\): it was not saved; the last good checkpoint is .*last\.safetensors \(epoch 2\)$/);
+  assert.match(
+    last,
+    /^scatter: after epoch 3 the training state is not finite \(\d+ tensors, first model\.[\w.]+\): it was not saved; the last good checkpoint is .*last\.safetensors \(epoch 2\)$/,
+  );
   const { tensors } = torch.safetensors.loadFile(path.join(out, 'checkpoints', 'last.safetensors'));
   assert.deepEqual(nonFiniteTensors(tensors), []);
-  assert.deepEqual(new RunDir(out).readMetrics().map((record) => record.epoch), [1, 2]);
+  assert.deepEqual(
+    new RunDir(out).readMetrics().map((record) => record.epoch),
+    [1, 2],
+  );
 });
 
 /** Mounts a tmpfs of `size` at `dir`; false where this process may not mount (then the test is skipped). */
@@ -136,7 +175,10 @@ test('a full disk: the failed write is named, the last checkpoint stays good, an
     const out = path.join(disk, 'run');
     const full = cli(['train', '--config', config, '--out', out]);
     assert.equal(full.status, 1);
-    assert.match(full.stderr.trim().split('\n').at(-1)!, /^scatter: cannot write .*checkpoints\/best\.safetensors: ENOSPC: no space left on device/);
+    assert.match(
+      full.stderr.trim().split('\n').at(-1)!,
+      /^scatter: cannot write .*checkpoints\/best\.safetensors: ENOSPC: no space left on device/,
+    );
     assert.equal(readCheckpointMeta(path.join(out, 'checkpoints', 'last.safetensors')).epoch, 1);
     assert.equal(spawnSync('mount', ['-o', 'remount,size=64m', disk]).status, 0);
     const resumed = cli(['train', '--resume', out]);
@@ -144,14 +186,22 @@ test('a full disk: the failed write is named, the last checkpoint stays good, an
     assertSameRun(out, path.join(work, 'reference'));
     // A disk that turns read-only during a run: the write that failed is the error shown, not the lock's.
     const second = path.join(disk, 'read-only');
-    const child = spawn(process.execPath, [CLI, 'train', '--config', config, '--out', second, '--set', 'train.epochs=30'], { env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'train', '--config', config, '--out', second, '--set', 'train.epochs=30'], {
+      env: ENV,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
     while (!existsSync(path.join(second, 'metrics.jsonl'))) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(spawnSync('mount', ['-o', 'remount,ro', disk]).status, 0);
     assert.equal(await exited(child), 1);
     await new Promise((resolve) => setImmediate(resolve));
-    assert.match(stderr.trim().split('\n').at(-1)!, /^scatter: cannot write .*read-only\/(checkpoints\/\w+\.safetensors|metrics\.jsonl|batch-covariance\.jsonl): EROFS/);
+    assert.match(
+      stderr.trim().split('\n').at(-1)!,
+      /^scatter: cannot write .*read-only\/(checkpoints\/\w+\.safetensors|metrics\.jsonl|batch-covariance\.jsonl): EROFS/,
+    );
     assert.equal(readCheckpointMeta(path.join(second, 'checkpoints', 'last.safetensors')).epoch >= 1, true);
     // On the read-only disk eval still shows its result, then fails naming the file it could not rewrite,
     const evaluated = spawnSync(process.execPath, [CLI, 'eval', '--run', out], { encoding: 'utf8', env: ENV });
@@ -162,7 +212,10 @@ test('a full disk: the failed write is named, the last checkpoint stays good, an
     // and a new run there is refused before anything is loaded, naming the cause.
     const refused = cli(['train', '--config', config, '--out', path.join(disk, 'new')]);
     assert.equal(refused.status, 1);
-    assert.match(refused.stderr.trim().split('\n').at(-1)!, /^scatter: --out .*new cannot be created or written: .*small-disk is on a read-only file system$/);
+    assert.match(
+      refused.stderr.trim().split('\n').at(-1)!,
+      /^scatter: --out .*new cannot be created or written: .*small-disk is on a read-only file system$/,
+    );
   } finally {
     spawnSync('umount', [disk]);
   }

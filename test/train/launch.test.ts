@@ -23,7 +23,9 @@ const work = temporaryDir('launch');
 const dataRoot = path.join(work, 'cifar-10-batches-bin');
 writeCifar10(dataRoot, { trainPerClass: 24, testPerClass: 6 });
 const config = path.join(work, 'tiny.yaml');
-writeFileSync(config, `seed: 5
+writeFileSync(
+  config,
+  `seed: 5
 data: { dataset: cifar10, root: ${dataRoot}, imbalance: { profile: exponential, ratio: 4 }, workers: 1 }
 model: { neck: whitening }
 train: { epochs: 3, batchSize: 17, evalEvery: 1, sampler: bet }
@@ -31,11 +33,15 @@ schedule: { warmupEpochs: 1, milestones: [2] }
 optim: { lr: 0.05 }
 loss: { name: la }
 distributed: { syncWhitening: true }
-`);
+`,
+);
 
 const readJson = (file: string): Record<string, unknown> => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
 const epochsOf = (run: string): number[] =>
-  readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { epoch: number }).epoch);
+  readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => (JSON.parse(line) as { epoch: number }).epoch);
 
 test('launch --nproc 2 trains one run: rank 0 writes it, worldSize 2, evaluation equal to one process', () => {
   const out = path.join(work, 'two-ranks');
@@ -72,11 +78,17 @@ test('a launched run that is stopped resumes under launch from its last checkpoi
 
 test('the ranks die with the launcher, even when it is killed with SIGKILL', async () => {
   const out = path.join(work, 'orphans');
-  const launcher = startNode(CLI, ['launch', '--nproc', '2', '--', 'train', '--config', config, '--out', out, '--set', 'train.epochs=50'],
-    ENV, 120_000);
+  const launcher = startNode(
+    CLI,
+    ['launch', '--nproc', '2', '--', 'train', '--config', config, '--out', out, '--set', 'train.epochs=50'],
+    ENV,
+    120_000,
+  );
   await launcher.output('epoch 1/50');
-  const ranks = spawnSync('ps', ['-o', 'pid=', '--ppid', String(launcher.child.pid)], { encoding: 'utf8' }).stdout
-    .trim().split(/\s+/).map(Number);
+  const ranks = spawnSync('ps', ['-o', 'pid=', '--ppid', String(launcher.child.pid)], { encoding: 'utf8' })
+    .stdout.trim()
+    .split(/\s+/)
+    .map(Number);
   assert.equal(ranks.length, 2, `the launcher's children: ${ranks.join(' ')}`);
   launcher.child.kill('SIGKILL');
   await launcher.done;
@@ -93,8 +105,18 @@ test('the ranks die with the launcher, even when it is killed with SIGKILL', asy
   assert.deepEqual(ranks.filter(alive), [], 'ranks still running after the launcher was killed');
 });
 
-test('launch ends with the failing rank\'s exit code and says which rank failed', () => {
-  const result = cli(['launch', '--nproc', '2', '--', 'train', '--config', path.join(work, 'missing.yaml'), '--out', path.join(work, 'never')]);
+test("launch ends with the failing rank's exit code and says which rank failed", () => {
+  const result = cli([
+    'launch',
+    '--nproc',
+    '2',
+    '--',
+    'train',
+    '--config',
+    path.join(work, 'missing.yaml'),
+    '--out',
+    path.join(work, 'never'),
+  ]);
   assert.equal(result.status, 1);
   assert.match(result.stderr, /missing\.yaml/);
   assert.match(result.stderr, /scatter launch: rank [01] exited with 1; stopping the other ranks/);

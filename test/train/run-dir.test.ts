@@ -28,7 +28,12 @@ test('a live holder refuses the lock, naming itself; giving the lock back frees 
   assert.equal(holder.boot, bootId);
   const second = new RunDir(dir.root);
   assert.deepEqual(second.trainer()?.pid, process.pid);
-  assert.throws(() => second.lockForTraining(), new RegExp(`live is being trained by process ${process.pid} on ${hostname()} since .*: wait for it or stop it \\(if that process no longer runs, delete .*train\\.lock\\)`));
+  assert.throws(
+    () => second.lockForTraining(),
+    new RegExp(
+      `live is being trained by process ${process.pid} on ${hostname()} since .*: wait for it or stop it \\(if that process no longer runs, delete .*train\\.lock\\)`,
+    ),
+  );
   second.releaseTrainingLock();
   assert.ok(existsSync(dir.lockFile), 'only the holder gives the lock back');
   dir.releaseTrainingLock();

@@ -17,7 +17,9 @@ const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
 function writeConfig(dir: string, dataRoot: string, extra = ''): string {
   const file = path.join(dir, 'tiny.yaml');
-  writeFileSync(file, `seed: 3
+  writeFileSync(
+    file,
+    `seed: 3
 data:
   dataset: cifar10
   root: ${dataRoot}
@@ -27,7 +29,8 @@ data:
 train: { epochs: 3, batchSize: 16, evalEvery: 1, threads: 1 }
 schedule: { warmupEpochs: 1, milestones: [2], gamma: 0.1 }
 optim: { lr: 0.05 }
-${extra}`);
+${extra}`,
+  );
   return file;
 }
 
@@ -37,7 +40,10 @@ function cli(args: string[]): { status: number | null; stdout: string; stderr: s
 }
 
 function environmentRecords(run: string): Record<string, unknown>[] {
-  return readFileSync(path.join(run, 'environment.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  return readFileSync(path.join(run, 'environment.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 function modelTensors(file: string): Record<string, torch.Tensor> {
@@ -55,7 +61,14 @@ test('a run writes config.yaml, metrics.jsonl, summary.json and checkpoints, and
   const result = cli(['train', '--config', config, '--out', out, '--set', 'model.whitening.eps=0.5']);
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stderr, /^scatter: note: model\.whitening\.eps is set but takes no effect \(model\.neck is identity\)$/m);
-  for (const file of ['config.yaml', 'metrics.jsonl', 'summary.json', 'environment.jsonl', 'checkpoints/last.safetensors', 'checkpoints/best.safetensors']) {
+  for (const file of [
+    'config.yaml',
+    'metrics.jsonl',
+    'summary.json',
+    'environment.jsonl',
+    'checkpoints/last.safetensors',
+    'checkpoints/best.safetensors',
+  ]) {
     assert.ok(existsSync(path.join(out, file)), `${file} is missing`);
   }
   const [environment, ...more] = environmentRecords(out);
@@ -64,8 +77,14 @@ test('a run writes config.yaml, metrics.jsonl, summary.json and checkpoints, and
   assert.equal(environment!.libtorch, torch.version().libtorch);
   assert.equal(environment!.scatter, JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version);
   assert.equal(environment!.threads, 1);
-  const metrics = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-  assert.deepEqual(metrics.map((m) => m.epoch), [1, 2, 3]);
+  const metrics = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  assert.deepEqual(
+    metrics.map((m) => m.epoch),
+    [1, 2, 3],
+  );
   const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
   for (const key of ['top1', 'many', 'medium', 'few', 'perClass', 'classCounts', 'timings']) assert.ok(key in summary, key);
   assert.deepEqual(summary.classCounts, [24, 20, 17, 15, 12, 11, 9, 8, 6, 6]);
@@ -101,7 +120,7 @@ test('a run killed mid-epoch and resumed ends bit-identical to an uninterrupted 
   assert.ok(existsSync(path.join(out, 'train.lock')), 'the killed run left its lock behind');
   const resumed = cli(['train', '--resume', out]);
   assert.equal(resumed.status, 0, resumed.stderr);
-  assert.ok(!existsSync(path.join(out, 'train.lock')), 'the resumed run took over the dead process\'s lock and gave it back');
+  assert.ok(!existsSync(path.join(out, 'train.lock')), "the resumed run took over the dead process's lock and gave it back");
   const uninterrupted = modelTensors(path.join(work, 'run-a', 'checkpoints', 'last.safetensors'));
   const afterResume = modelTensors(path.join(out, 'checkpoints', 'last.safetensors'));
   assert.deepEqual(Object.keys(afterResume).sort(), Object.keys(uninterrupted).sort());
@@ -109,7 +128,11 @@ test('a run killed mid-epoch and resumed ends bit-identical to an uninterrupted 
     assert.ok(tensor.equal(afterResume[name]!), `${name} differs after resuming`);
   }
   assert.equal(readFileSync(metricsFile, 'utf8').trim().split('\n').length, 3);
-  assert.deepEqual(environmentRecords(out).map((record) => record.firstEpoch), [1, 2], 'one record per process that trained the run');
+  assert.deepEqual(
+    environmentRecords(out).map((record) => record.firstEpoch),
+    [1, 2],
+    'one record per process that trained the run',
+  );
 });
 
 test('a run that a live process is training refuses a second trainer, and the first run ends unharmed', async () => {
@@ -123,11 +146,19 @@ test('a run that a live process is training refuses a second trainer, and the fi
   const second = cli(['train', '--resume', out]);
   first.kill('SIGCONT');
   assert.equal(second.status, 1);
-  assert.match(second.stderr.trim().split('\n').at(-1)!,
-    new RegExp(`^scatter: .*run-locked is being trained by process ${first.pid} on .* since .*: wait for it or stop it`));
+  assert.match(
+    second.stderr.trim().split('\n').at(-1)!,
+    new RegExp(`^scatter: .*run-locked is being trained by process ${first.pid} on .* since .*: wait for it or stop it`),
+  );
   assert.equal(await firstExit, 0);
-  const metrics = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-  assert.deepEqual(metrics.map((m) => m.epoch), [1, 2, 3, 4]);
+  const metrics = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  assert.deepEqual(
+    metrics.map((m) => m.epoch),
+    [1, 2, 3, 4],
+  );
   assert.ok(!existsSync(path.join(out, 'train.lock')), 'the finished run gave its lock back');
 });
 
@@ -135,8 +166,10 @@ test('data.imbalance.maxPerClass caps the largest class: with ratio 1, a balance
   const balanced = loadRunData(loadConfig(config, ['data.imbalance.ratio=1', 'data.imbalance.maxPerClass=10']));
   assert.deepEqual(balanced.classCounts, Array(10).fill(10));
   assert.deepEqual(loadRunData(loadConfig(config, ['data.imbalance.maxPerClass=12'])).classCounts, [12, 10, 8, 7, 6, 5, 4, 4, 3, 3]);
-  assert.throws(() => loadRunData(loadConfig(config, ['data.imbalance.ratio=1', 'data.imbalance.maxPerClass=30'])),
-    /long-tail construction: class 0 \(.*\) has 24 images, the profile asks for 30/);
+  assert.throws(
+    () => loadRunData(loadConfig(config, ['data.imbalance.ratio=1', 'data.imbalance.maxPerClass=30'])),
+    /long-tail construction: class 0 \(.*\) has 24 images, the profile asks for 30/,
+  );
 });
 
 test('a loss that becomes NaN stops the run, naming the step and the last good checkpoint', () => {
@@ -144,7 +177,10 @@ test('a loss that becomes NaN stops the run, naming the step and the last good c
   const result = cli(['train', '--config', config, '--out', out, '--set', 'optim.lr=1e30', '--set', 'schedule.warmupEpochs=0']);
   assert.notEqual(result.status, 0);
   const lastLine = result.stderr.trim().split('\n').at(-1)!;
-  assert.match(lastLine, /^scatter: loss became (NaN|Infinity|-Infinity) at epoch \d+, step \d+; (the last good checkpoint is .*last\.safetensors|no checkpoint was written yet)$/);
+  assert.match(
+    lastLine,
+    /^scatter: loss became (NaN|Infinity|-Infinity) at epoch \d+, step \d+; (the last good checkpoint is .*last\.safetensors|no checkpoint was written yet)$/,
+  );
 });
 
 test('bad input: one line on stderr and a non-zero exit', () => {
@@ -157,7 +193,10 @@ test('bad input: one line on stderr and a non-zero exit', () => {
   oneLine(['train', '--config', config, '--set', 'train.epoch=1'], /^scatter: .*unknown config key 'train.epoch'/);
   oneLine(['train', '--config', config, '--set', 'train.epochs=two'], /config key 'train.epochs': expected an integer >= 1, got 'two'/);
   oneLine(['train', '--config', config, '--set', 'optim.lr=.nan'], /config key 'optim.lr': expected a number >= 0, got NaN\n$/);
-  oneLine(['train', '--config', config, '--out', '/proc/scatter-run'], /^scatter: --out \/proc\/scatter-run is on the proc pseudo file system \(\/proc\), which holds no files/);
+  oneLine(
+    ['train', '--config', config, '--out', '/proc/scatter-run'],
+    /^scatter: --out \/proc\/scatter-run is on the proc pseudo file system \(\/proc\), which holds no files/,
+  );
   oneLine(['train', '--config', config, '--set', `data.root=${path.join(work, 'nowhere')}`, '--out', path.join(work, 'x')], /nowhere/);
   oneLine(['train', '--config', path.join(work, 'missing.yaml')], /missing\.yaml does not exist/);
   oneLine(['train'], /--config is required/, 2);
@@ -185,7 +224,10 @@ test('samplers b3rs and bet come from the config, with full batches and the conf
   const concat = trainLoader(loadConfig(config, ['train.sampler=bet', 'train.bet.subBatchSize=4']), data).options.batchSampler;
   assert.ok(concat instanceof BatchEmbeddedSampler);
   assert.equal(concat.period, 1);
-  assert.deepEqual(concat.epochBatches(0).map((batch) => batch.length), Array(loader.numBatches(0)).fill(20));
+  assert.deepEqual(
+    concat.epochBatches(0).map((batch) => batch.length),
+    Array(loader.numBatches(0)).fill(20),
+  );
   const b3rs = trainLoader(loadConfig(config, ['train.sampler=b3rs', 'train.b3rs.q=0']), data).options.batchSampler;
   assert.ok(b3rs instanceof B3RSBatchSampler);
   assert.deepEqual(Array.from(b3rs.blockCounts), [4, 4, 4, 4]);
@@ -194,11 +236,30 @@ test('samplers b3rs and bet come from the config, with full batches and the conf
 
 test('bfloat16 autocast with channels-last weights trains, and the whitening head stays float32', () => {
   const out = path.join(work, 'run-bf16');
-  const result = cli(['train', '--config', config, '--out', out, '--set', 'train.precision=bfloat16', '--set', 'train.channelsLast=true',
-    '--set', 'model.neck=whitening', '--set', 'train.epochs=2']);
+  const result = cli([
+    'train',
+    '--config',
+    config,
+    '--out',
+    out,
+    '--set',
+    'train.precision=bfloat16',
+    '--set',
+    'train.channelsLast=true',
+    '--set',
+    'model.neck=whitening',
+    '--set',
+    'train.epochs=2',
+  ]);
   assert.equal(result.status, 0, result.stderr);
-  const metrics = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-  assert.ok(metrics.every((m) => Number.isFinite(m.trainLoss)), JSON.stringify(metrics));
+  const metrics = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  assert.ok(
+    metrics.every((m) => Number.isFinite(m.trainLoss)),
+    JSON.stringify(metrics),
+  );
   // Checkpoints stay float32 (autocast casts copies, not the weights).
   const tensors = modelTensors(path.join(out, 'checkpoints', 'last.safetensors'));
   assert.equal(tensors['model.conv1.weight']!.dtype, 'float32');
@@ -209,9 +270,15 @@ test('train.recordCovarianceEvery writes the batch covariance of every Nth step 
   const out = path.join(work, 'run-covariance');
   const result = cli(['train', '--config', config, '--out', out, '--set', 'train.recordCovarianceEvery=2', '--set', 'train.sampler=b3rs']);
   assert.equal(result.status, 0, result.stderr);
-  const records = readFileSync(path.join(out, 'batch-covariance.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  const records = readFileSync(path.join(out, 'batch-covariance.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
   const stepsPerEpoch = 128 / 16; // the tiny split's 128 images in batches of 16
-  assert.deepEqual(records.map((r) => r.step), Array.from({ length: Math.ceil((3 * stepsPerEpoch) / 2) }, (_, i) => 2 * i));
+  assert.deepEqual(
+    records.map((r) => r.step),
+    Array.from({ length: Math.ceil((3 * stepsPerEpoch) / 2) }, (_, i) => 2 * i),
+  );
   for (const record of records) {
     assert.equal(record.sampler, 'b3rs');
     assert.equal(record.epoch, Math.floor(record.step / stepsPerEpoch) + 1);
@@ -224,9 +291,30 @@ test('train.recordCovarianceEvery writes the batch covariance of every Nth step 
 
 test("under interleaved BET the covariance records name each batch's sampler: every period-th batch is B3RS", () => {
   const out = path.join(work, 'run-covariance-bet');
-  const result = cli(['train', '--config', config, '--out', out, '--set', 'train.recordCovarianceEvery=1', '--set', 'train.sampler=bet',
-    '--set', 'train.bet.mode=interleave', '--set', 'train.bet.period=4', '--set', 'train.epochs=1']);
+  const result = cli([
+    'train',
+    '--config',
+    config,
+    '--out',
+    out,
+    '--set',
+    'train.recordCovarianceEvery=1',
+    '--set',
+    'train.sampler=bet',
+    '--set',
+    'train.bet.mode=interleave',
+    '--set',
+    'train.bet.period=4',
+    '--set',
+    'train.epochs=1',
+  ]);
   assert.equal(result.status, 0, result.stderr);
-  const records = readFileSync(path.join(out, 'batch-covariance.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-  assert.deepEqual(records.map((r) => r.sampler), Array.from({ length: 8 }, (_, k) => ((k + 1) % 4 === 0 ? 'bet: b3rs batch' : 'bet: instance batch')));
+  const records = readFileSync(path.join(out, 'batch-covariance.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  assert.deepEqual(
+    records.map((r) => r.sampler),
+    Array.from({ length: 8 }, (_, k) => ((k + 1) % 4 === 0 ? 'bet: b3rs batch' : 'bet: instance batch')),
+  );
 });

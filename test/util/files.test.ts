@@ -17,7 +17,10 @@ test('writeFileAtomic replaces a file with the whole of its new contents, text o
   assert.deepEqual(new Uint8Array(readFileSync(file)), bytes);
   writeFileAtomic(file, 'é ünïcode');
   assert.equal(readFileSync(file, 'utf8'), 'é ünïcode');
-  assert.deepEqual(readdirSync(work).filter((name) => name.includes('.tmp-')), []);
+  assert.deepEqual(
+    readdirSync(work).filter((name) => name.includes('.tmp-')),
+    [],
+  );
 });
 
 test('a replacement that fails leaves the old file as it was and no temporary file', () => {
@@ -26,5 +29,8 @@ test('a replacement that fails leaves the old file as it was and no temporary fi
   writeFileSync(path.join(folder, 'inside'), 'kept');
   assert.throws(() => writeFileAtomic(folder, 'new'), /EISDIR|ENOTEMPTY|EEXIST/);
   assert.equal(readFileSync(path.join(folder, 'inside'), 'utf8'), 'kept');
-  assert.deepEqual(readdirSync(work).filter((name) => name.includes('.tmp-')), []);
+  assert.deepEqual(
+    readdirSync(work).filter((name) => name.includes('.tmp-')),
+    [],
+  );
 });
