@@ -36,6 +36,7 @@ function debianPackagesNeeded() {
 
 function isInstalled(pkg) {
   try {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax, not a template.
     return execFileSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).includes(
       'install ok installed',
     );

@@ -60,9 +60,15 @@ export function unpickle(bytes: Uint8Array, file: string): unknown {
     return bytes.subarray(position - count, position);
   };
   const uint8 = (): number => take(1)[0]!;
-  const uint16 = (): number => (need(2), (position += 2), view.getUint16(position - 2, true));
-  const int32 = (): number => (need(4), (position += 4), view.getInt32(position - 4, true));
-  const uint32 = (): number => (need(4), (position += 4), view.getUint32(position - 4, true));
+  /** The little-endian number of `size` bytes at the position, which moves past it. */
+  const number = (size: number, read: (offset: number) => number): number => {
+    need(size);
+    position += size;
+    return read(position - size);
+  };
+  const uint16 = (): number => number(2, (offset) => view.getUint16(offset, true));
+  const int32 = (): number => number(4, (offset) => view.getInt32(offset, true));
+  const uint32 = (): number => number(4, (offset) => view.getUint32(offset, true));
   const line = (): string => {
     const end = bytes.indexOf(0x0a, position);
     if (end < 0) throw fail('unterminated GLOBAL name');

@@ -93,7 +93,8 @@ function checkTransform(transform: Transform): void {
     }
     case 'resize':
     case 'centerCrop':
-      return positiveInteger(transform.size, `${transform.kind} size`);
+      positiveInteger(transform.size, `${transform.kind} size`);
+      return;
     case 'randomCrop':
       positiveInteger(transform.size, 'randomCrop size');
       if (!Number.isInteger(transform.padding ?? 0) || (transform.padding ?? 0) < 0)

@@ -3,7 +3,7 @@
 // average pooling; every conv and linear weight drawn by kaiming_normal_ (fan_in). Depth 6n + 2
 // (ResNet-32: n = 5). Parameter names are LDAM-DRW's (conv1, bn1, layer1.0.conv1, ..., linear).
 import * as torch from '../torch/index.js';
-import { BatchNorm2d, Conv2d, Linear, Sequential, init } from '../nn/index.js';
+import { BatchNorm2d, Conv2d, Linear, type Sequential, init } from '../nn/index.js';
 import { makeStage } from './blocks.js';
 import { type ClassifierOptions, ImageClassifier } from './classifier.js';
 

@@ -4,7 +4,7 @@
 // fc PyTorch's default. ResNet-10 (basic blocks, one per stage) is the ImageNet-LT baseline of Liu et
 // al. (2019); ResNet-50 and ResNeXt-50 32x4d are torchvision's.
 import * as torch from '../torch/index.js';
-import { BatchNorm2d, Conv2d, MaxPool2d, Sequential, init } from '../nn/index.js';
+import { BatchNorm2d, Conv2d, MaxPool2d, type Sequential, init } from '../nn/index.js';
 import { type BlockType, blockOutPlanes, makeStage } from './blocks.js';
 import { type ClassifierOptions, ImageClassifier } from './classifier.js';
 

@@ -11,6 +11,7 @@ import * as torch from '../torch/index.js';
 type Tensor = torch.Tensor;
 
 /** Any module, whatever its inputs and output (for containers and tree walks). */
+// biome-ignore lint/suspicious/noExplicitAny: a module's inputs vary by module; unknown[] would not accept them (parameter variance).
 export type AnyModule = Module<any[], unknown>;
 
 /** A state dict given to loadStateDict: what stateDict() returns or what safetensors' loadFile reads. */

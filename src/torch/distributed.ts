@@ -1,6 +1,6 @@
 // Data-parallel communication, shaped like torch.distributed: join a process group, then run blocking
 // collectives on tensors. Ranks meet through a TCP store on MASTER_ADDR:MASTER_PORT hosted by rank 0.
-import { type Device } from './dtype.js';
+import type { Device } from './dtype.js';
 import { type GroupHandle, native } from './native.js';
 import { cuda } from './runtime.js';
 import { Tensor } from './tensor.js';

@@ -1,5 +1,5 @@
 // Neural-network functionals, PyTorch's torch.nn.functional in camelCase, each one libtorch operator.
-import { Tensor, op, ops } from './tensor.js';
+import { type Tensor, op, ops } from './tensor.js';
 
 export type Pair = number | readonly [number, number];
 export type Reduction = 'none' | 'mean' | 'sum';

@@ -1,5 +1,5 @@
 // Free functions over several tensors (cat, stack, where, einsum) and torch.* forms of methods.
-import { Tensor, op, ops } from './tensor.js';
+import { type Tensor, op, ops } from './tensor.js';
 
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   return op('cat', tensors, dim);

@@ -3,7 +3,7 @@
 import { grad, noGrad } from './autograd.js';
 import { randnLike } from './creation.js';
 import { scope } from './memory.js';
-import { Tensor } from './tensor.js';
+import type { Tensor } from './tensor.js';
 
 export interface GradcheckOptions {
   eps?: number;

@@ -1,5 +1,5 @@
 // Linear algebra, torch.linalg in camelCase; gradients wherever libtorch defines them.
-import { Tensor, op, ops } from './tensor.js';
+import { type Tensor, op, ops } from './tensor.js';
 
 /** Eigenvalues (ascending) and eigenvectors (columns) of symmetric matrices. */
 export function eigh(a: Tensor, uplo: 'L' | 'U' = 'L'): { eigenvalues: Tensor; eigenvectors: Tensor } {

@@ -29,7 +29,7 @@ function closeScope(): void {
 }
 
 /** A tensor that outlives the scope it was made in joins the enclosing one, or the collector's care. */
-function escape(tensor: Disposable): void {
+function escapeToEnclosing(tensor: Disposable): void {
   if (scopes.length > 0) trackInScope(tensor);
   else tensor.markGcManaged();
 }
@@ -88,7 +88,7 @@ export function scope<T>(fn: () => T): T {
   collectReturned(result, returned, new Set());
   for (const tensor of created) {
     if (returned.has(tensor)) {
-      escape(tensor);
+      escapeToEnclosing(tensor);
     } else {
       tensor.dispose();
     }

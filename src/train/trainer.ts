@@ -426,21 +426,22 @@ function round(seconds: number): number {
  * turned read-only, releasing the lock fails too).
  */
 async function runToEnd(run: Run, prepare: () => void | Promise<void>): Promise<Summary> {
-  let failed = false;
+  let summary: Summary | null = null;
+  let failure: { error: unknown } | null = null;
   try {
     await prepare();
-    return await run.run();
+    summary = await run.run();
   } catch (error) {
-    failed = true;
-    throw error;
-  } finally {
-    try {
-      await run.close();
-      run.dir.releaseTrainingLock();
-    } catch (error) {
-      if (!failed) throw error;
-    }
+    failure = { error };
   }
+  try {
+    await run.close();
+    run.dir.releaseTrainingLock();
+  } catch (error) {
+    failure ??= { error };
+  }
+  if (failure !== null) throw failure.error;
+  return summary!;
 }
 
 /** Trains a new run into options.out (which must not hold a run yet). */

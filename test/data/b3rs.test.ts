@@ -189,7 +189,10 @@ test('deterministic in (seed, epoch); another seed or epoch gives other batches'
 test('blocks are spread along a batch: any stretch of L positions holds block k within 2 of L c_k / B', () => {
   // Tijdeman's bound on every prefix, for random counts.
   let state = 12345;
-  const random = (): number => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const random = (): number => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state / 2 ** 32;
+  };
   for (let trial = 0; trial < 300; trial++) {
     const counts = Array.from({ length: 1 + Math.floor(random() * 8) }, () => 1 + Math.floor(random() ** 3 * 80));
     const total = counts.reduce((a, b) => a + b);

@@ -69,8 +69,14 @@ class PickleWriter {
   }
 
   int(value: number): void {
-    if (value >= 0 && value < 256) return this.bytes(0x4b, value); // BININT1
-    if (value >= 0 && value < 65536) return this.bytes(0x4d, value & 0xff, value >> 8); // BININT2
+    if (value >= 0 && value < 256) {
+      this.bytes(0x4b, value); // BININT1
+      return;
+    }
+    if (value >= 0 && value < 65536) {
+      this.bytes(0x4d, value & 0xff, value >> 8); // BININT2
+      return;
+    }
     const data = Buffer.alloc(4);
     data.writeInt32LE(value);
     this.parts.push(Buffer.from([0x4a]), data); // BININT

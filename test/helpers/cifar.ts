@@ -3,10 +3,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
+import { lcg } from './random.js';
+
 export function writeCifar10(dir: string, options: { trainPerClass: number; testPerClass: number }): void {
   mkdirSync(dir, { recursive: true });
-  let state = 12345;
-  const random = (): number => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const random = lcg(12345);
   const records = (perClass: number): Buffer => {
     const out = Buffer.alloc(perClass * 10 * 3073);
     for (let i = 0; i < perClass * 10; i++) {

@@ -149,7 +149,7 @@ test('strict loading names missing and unexpected keys and shape mismatches, and
   const net = makeNet(4);
   const state = makeNet(5).stateDict();
   const before = net.getParameter('scale').clone();
-  const { ['head.1.bias']: _dropped, ...withoutBias } = state;
+  const { 'head.1.bias': _dropped, ...withoutBias } = state;
   assert.throws(
     () => net.loadStateDict({ ...withoutBias, extra: torch.zeros([1]) }),
     /loadStateDict\(Net\): missing keys: head\.1\.bias; unexpected keys: extra/,

@@ -12,6 +12,7 @@ import { torch } from '../../src/index.js';
 import { chooseCheckpoint, nonFiniteTensors, readCheckpointMeta } from '../../src/train/checkpoint.js';
 import { RunDir } from '../../src/train/run-dir.js';
 import { writeCifar10 } from '../helpers/cifar.js';
+import { lcg } from '../helpers/random.js';
 import { repoRoot, temporaryDir } from '../helpers/python.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -36,12 +37,6 @@ loss: { name: la }
 function cli(args: string[]): { status: number | null; stderr: string } {
   const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: ENV });
   return { status: result.status, stderr: result.stderr };
-}
-
-/** A small deterministic generator (the kill moments), seeded so that a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
 
 function exited(child: ChildProcess): Promise<number | null> {
@@ -105,9 +100,9 @@ test('kill -9 at random moments, then resume: one process ends bit-identical to 
   assert.equal(cli(['train', '--config', config, '--out', reference]).status, 0);
   const duration = Date.now() - started;
   const seed = Date.now() % 100_000;
-  t.diagnostic(`kill moments drawn with seed ${seed} (random() in this file)`);
+  t.diagnostic(`kill moments drawn with seed ${seed} (test/helpers/random.ts lcg)`);
   const out = path.join(work, 'killed');
-  await trainWithKills(out, ['train', '--config', config, '--out', out], ['train', '--resume', out], 4, duration, random(seed));
+  await trainWithKills(out, ['train', '--config', config, '--out', out], ['train', '--resume', out], 4, duration, lcg(seed));
   assertSameRun(out, reference);
 });
 
@@ -119,8 +114,8 @@ test('kill -9 of the launcher at random moments, then resume under launch: two r
   const duration = Date.now() - started;
   const out = path.join(work, 'killed-2');
   const seed = Date.now() % 100_000;
-  t.diagnostic(`kill moments drawn with seed ${seed} (random() in this file)`);
-  await trainWithKills(out, launch(['--config', config, '--out', out]), launch(['--resume', out]), 3, duration, random(seed));
+  t.diagnostic(`kill moments drawn with seed ${seed} (test/helpers/random.ts lcg)`);
+  await trainWithKills(out, launch(['--config', config, '--out', out]), launch(['--resume', out]), 3, duration, lcg(seed));
   assertSameRun(out, reference);
 });
 
