@@ -87,57 +87,6 @@ export class DataParallel {
   }
 
   /**
-   * The loss to back-propagate for this rank's share of a global batch, and the global batch's mean loss
-   * (the same number on every rank, so that a NaN guard stops every rank at the same step).
-   *
-   * Per-rank (syncHead false): the model runs on this rank's images and its mean loss is weighted by the
-   * rank's share of the batch, so that the average of the ranks' gradients (reduceStepGradients) is the
-   * gradient of the global batch's mean loss, also when shares differ by one.
-   * Synchronised head (syncHead true): the pooled features of all ranks are gathered and every rank runs
-   * the head (neck, classifier) and the loss on the whole global batch, as one process would: batch
-   * statistics in the head (whitening's covariance) are the global batch's.
-   */
-  stepLoss(step: {
-    images: Tensor;
-    labels: Tensor;
-    rowsPerRank: readonly number[];
-    syncHead: boolean;
-    features: (images: Tensor) => Tensor;
-    head: (features: Tensor) => Tensor;
-    loss: (logits: Tensor, labels: Tensor) => Tensor;
-  }): { loss: Tensor; mean: number } {
-    const { images, labels, rowsPerRank } = step;
-    if (step.syncHead) {
-      const loss = step.loss(step.head(this.gather(step.features(images), rowsPerRank)), this.gather(labels, rowsPerRank));
-      return { loss, mean: loss.item() };
-    }
-    const globalSize = rowsPerRank.reduce((sum, rows) => sum + rows, 0);
-    const loss = step.loss(step.head(step.features(images)), labels).mul((rowsPerRank[this.rank]! * this.worldSize) / globalSize);
-    const mean = loss.detach().clone();
-    this.group.allReduce(mean, 'avg');
-    return { loss, mean: mean.item() };
-  }
-
-  /**
-   * After stepLoss's backward pass: the gradients of the global batch's mean loss on every rank. Per-rank
-   * losses: the ranks' gradients averaged. Synchronised head: every rank computed the same global loss,
-   * so its head gradients already are the global ones (averaged only to stay identical), while a rank's
-   * other gradients are its images' part of the global one: those are summed.
-   */
-  reduceStepGradients(parameters: readonly Tensor[], headParameters: readonly Tensor[], syncHead: boolean): void {
-    if (!syncHead) {
-      this.reduceGradients(parameters, 'avg');
-      return;
-    }
-    const head = new Set(headParameters);
-    this.reduceGradients(
-      parameters.filter((parameter) => !head.has(parameter)),
-      'sum',
-    );
-    this.reduceGradients(headParameters, 'avg');
-  }
-
-  /**
    * Every rank's `tensor` concatenated along dim 0 in rank order (ranks may hold different numbers of
    * rows). This rank's rows stay in the autograd graph; the others' are constants.
    */

@@ -1,7 +1,6 @@
 // Joining data-parallel training: a process started by `scatter launch` or torchrun finds its rank in
 // the environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT) and joins the group that the
 // trainer then reduces gradients over (nn/data-parallel.ts).
-import { shardRange } from '../data/index.js';
 import { DataParallel } from '../nn/index.js';
 import * as torch from '../torch/index.js';
 import type { Config } from './config.js';
@@ -27,12 +26,4 @@ export function joinFromEnvironment(config: Config): DataParallel | null {
 /** One rank's device: 'cuda' means this rank's own GPU (its local rank) when there are several ranks. */
 export function rankDevice(device: torch.Device, parallel: DataParallel | null): torch.Device {
   return device === 'cuda' && parallel !== null ? `cuda:${parallel.group.localRank}` : device;
-}
-
-/** How many items of a global batch of `globalSize` each rank holds. */
-export function rowsPerRank(globalSize: number, worldSize: number): number[] {
-  return Array.from({ length: worldSize }, (_, rank) => {
-    const { start, end } = shardRange(globalSize, rank, worldSize);
-    return end - start;
-  });
 }

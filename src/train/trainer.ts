@@ -33,12 +33,13 @@ import {
   withModelState,
 } from './checkpoint.js';
 import { type Config, configToYaml, lossConfig } from './config.js';
-import { rankDevice, rowsPerRank } from './distributed.js';
+import { rankDevice } from './distributed.js';
 import { describeEnvironment } from './environment.js';
 import { batchCovarianceRecord, samplerOf } from './batch-covariance.js';
 import { InferencePass } from './inference.js';
 import { checkData } from './preflight.js';
 import { stage1Checkpoint } from './stage1.js';
+import { reduceStepGradients, rowsPerRank, stepLoss } from './step.js';
 import { type Evaluation, evaluate } from './evaluation.js';
 import { Progress, formatDuration } from './progress.js';
 import { RunDir, type Summary } from './run-dir.js';
@@ -247,7 +248,7 @@ class Run {
       const value = loss(this.head(features(images)), labels);
       return { loss: value, mean: value.item() };
     }
-    return parallel.stepLoss({
+    return stepLoss(parallel, {
       images,
       labels,
       rowsPerRank: rowsPerRank(batch.globalSize, parallel.worldSize),
@@ -260,7 +261,7 @@ class Run {
 
   reduceGradients(): void {
     if (this.parallel === null) return;
-    this.parallel.reduceStepGradients(this.parameterLists.all, this.parameterLists.head, this.config.distributed.syncWhitening);
+    reduceStepGradients(this.parallel, this.parameterLists.all, this.parameterLists.head, this.config.distributed.syncWhitening);
   }
 
   /** tau-norm's epoch: tau from the grid, by mean per-class accuracy on the held-out (or validation) images. */

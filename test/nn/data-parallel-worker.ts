@@ -4,6 +4,7 @@
 // fixed random data and prints its final parameters as JSON.
 // usage: node data-parallel-worker.js per-rank|sync-whitening [steps] [--print-steps]
 import { data, longtail, nn, optim, torch } from '../../src/index.js';
+import { reduceStepGradients, rowsPerRank, stepLoss } from '../../src/train/step.js';
 
 const [mode = 'per-rank', stepsArg = '4', printSteps] = process.argv.slice(2);
 const syncHead = mode === 'sync-whitening';
@@ -35,22 +36,18 @@ for (let step = 0; step < steps; step++) {
     if (parallel === null) {
       loss(model.call(x), y).backward();
     } else {
-      const rowsPerRank = Array.from({ length: parallel.worldSize }, (_, rank) => {
-        const { start, end } = data.shardRange(GLOBAL_BATCH, rank, parallel.worldSize);
-        return end - start;
-      });
       const { start, end } = data.shardRange(GLOBAL_BATCH, parallel.rank, parallel.worldSize);
-      const result = parallel.stepLoss({
+      const result = stepLoss(parallel, {
         images: x.slice(0, start, end),
         labels: y.slice(0, start, end),
-        rowsPerRank,
+        rowsPerRank: rowsPerRank(GLOBAL_BATCH, parallel.worldSize),
         syncHead,
         loss,
         features: (input) => features.call(input),
         head: (pooled) => classifier.call(neck.call(pooled)),
       });
       result.loss.backward();
-      parallel.reduceStepGradients(model.parameters(), head, syncHead);
+      reduceStepGradients(parallel, model.parameters(), head, syncHead);
     }
     optimizer.step();
     optimizer.zeroGrad();
