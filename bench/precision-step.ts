@@ -47,7 +47,7 @@ function stepTimes(variant: (typeof variants)[number]): number[] {
         variant.precision === 'float32'
           ? model.features(images)
           : torch.autocast(device, { dtype: 'bfloat16' }, () => model.features(images)).to('float32');
-      const loss = torch.crossEntropy(model.classifier.call(model.neck.call(features)), labels);
+      const loss = torch.nn.functional.crossEntropy(model.classifier.call(model.neck.call(features)), labels);
       loss.backward();
       optimizer.step();
       optimizer.zeroGrad();

@@ -97,13 +97,13 @@ function forward(net: Net, x: Tensor): Tensor {
         if (stride !== 1 || cin !== width) {
           // Option A: subsample and zero-pad the channels (the LDAM-DRW ResNet-32).
           const padChannels = (width - cin) / 2;
-          shortcut = torch.pad(h.slice(2, 0, undefined, 2).slice(3, 0, undefined, 2), [0, 0, 0, 0, padChannels, padChannels]);
+          shortcut = torch.nn.functional.pad(h.slice(2, 0, undefined, 2).slice(3, 0, undefined, 2), [0, 0, 0, 0, padChannels, padChannels]);
         }
         h = torch.relu(out.add(shortcut));
         cin = width;
       }
     });
-    return torch.linear(torch.adaptiveAvgPool2d(h, 1).flatten(1), p('fc.weight'), p('fc.bias'));
+    return torch.nn.functional.linear(torch.nn.functional.adaptiveAvgPool2d(h, 1).flatten(1), p('fc.weight'), p('fc.bias'));
   });
 }
 
@@ -116,7 +116,7 @@ function scatterRound(): number[] {
   for (let step = 0; step < warmup + steps; step++) {
     const start = performance.now();
     torch.scope(() => {
-      const loss = torch.crossEntropy(forward(net, x), y);
+      const loss = torch.nn.functional.crossEntropy(forward(net, x), y);
       loss.backward();
       torch.noGrad(() => {
         for (const param of net.params.values()) param.sub_(param.grad!, 0.01);

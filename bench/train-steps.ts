@@ -49,7 +49,7 @@ async function scatterRound(round: number): Promise<number[]> {
   for await (const item of loader.epoch(round)) {
     torch.scope(() => {
       const { images, labels } = batchTensors(item);
-      const loss = torch.crossEntropy(model.call(images), labels);
+      const loss = torch.nn.functional.crossEntropy(model.call(images), labels);
       loss.backward();
       optimizer.step();
       optimizer.zeroGrad();

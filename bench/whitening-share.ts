@@ -41,7 +41,7 @@ function stepTimes(variant: (typeof variants)[number]): number[] {
   for (let step = 0; step < steps + 1; step++) {
     const started = performance.now();
     torch.scope(() => {
-      const loss = torch.crossEntropy(model.call(x), y);
+      const loss = torch.nn.functional.crossEntropy(model.call(x), y);
       loss.backward();
       optimizer.step();
       optimizer.zeroGrad();

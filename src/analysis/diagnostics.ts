@@ -83,7 +83,7 @@ export function gradientCoupling(features: Tensor, probabilities: Tensor, labels
     const c = probabilities.shape[1]!;
     const residual = probabilities.sub(torch.oneHot(labels, c).to('float64'));
     const gradients = residual.t().mm(features).div(features.shape[0]!);
-    const unit = torch.normalize(gradients, 2, 1);
+    const unit = torch.nn.functional.normalize(gradients, 2, 1);
     const cosines = unit.mm(unit.t()).abs();
     return (cosines.sum().item() - cosines.diagonal().sum().item()) / (c * (c - 1));
   });

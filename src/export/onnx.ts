@@ -186,7 +186,10 @@ function classifier(g: GraphBuilder, module: Module, input: string): string {
   if (module instanceof CosineLinear) {
     // torch's normalize: x / max(||x||, 1e-12); the weights' columns normalised at export.
     const norm = g.node('Max', [g.node('ReduceL2', [input], { axes: [1], keepdims: 1 }), g.constant(torch.tensor([1e-12]), 'eps')]);
-    const cosines = g.node('MatMul', [g.node('Div', [input, norm]), g.constant(torch.normalize(module.weight, 2, 0), 'cos_w')]);
+    const cosines = g.node('MatMul', [
+      g.node('Div', [input, norm]),
+      g.constant(torch.nn.functional.normalize(module.weight, 2, 0), 'cos_w'),
+    ]);
     return module.scale === 1 ? cosines : g.node('Mul', [cosines, g.constant(torch.tensor([module.scale]), 'cos_scale')]);
   }
   if (module instanceof TauNormalizedClassifier) {

@@ -75,7 +75,7 @@ export class TauNormalizedClassifier extends Module {
     const { weight, bias } = this.base;
     // A float64 0-dim exponent does not promote the float32 norms; norm^0 is exactly 1.
     const divisors = weight.norm(2, { dim: 1, keepdim: true }).pow(this.getBuffer('tau'));
-    return torch.linear(input, weight.div(divisors), this.keepBias ? bias : null);
+    return torch.nn.functional.linear(input, weight.div(divisors), this.keepBias ? bias : null);
   }
 }
 

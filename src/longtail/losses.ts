@@ -103,7 +103,7 @@ export function createLoss(config: LossConfig, classCounts: readonly number[]): 
         const shifted = shiftLogits(logits, labels);
         const weight = weightsAt(epoch)?.like(logits) ?? null;
         return focalGamma === null
-          ? torch.crossEntropy(shifted, labels, { weight, labelSmoothing })
+          ? torch.nn.functional.crossEntropy(shifted, labels, { weight, labelSmoothing })
           : focalLoss(shifted, labels, focalGamma, weight, labelSmoothing);
       }),
   };
@@ -175,7 +175,7 @@ function classWeightSchedule(config: LossConfig, classCounts: readonly number[])
  * weighted cross-entropy does); p stays the model's probability whatever the weights.
  */
 function focalLoss(logits: Tensor, labels: Tensor, gamma: number, weight: Tensor | null, labelSmoothing: number): Tensor {
-  const perSample = torch.crossEntropy(logits, labels, { reduction: 'none', labelSmoothing });
+  const perSample = torch.nn.functional.crossEntropy(logits, labels, { reduction: 'none', labelSmoothing });
   const trueClassProbability = torch.logSoftmax(logits, 1).gather(1, labels.unsqueeze(1)).squeeze(1).exp();
   // (1 - p) is kept off 0 so that gamma < 1 has a finite gradient where p rounds to 1; below 1e-6 a
   // sample adds under 1e-6^(1 + gamma) to the loss anyway.

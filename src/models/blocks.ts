@@ -29,7 +29,7 @@ export class PadShortcut extends Module {
 
   forward(input: Tensor): Tensor {
     const subsampled = input.slice(2, 0, undefined, 2).slice(3, 0, undefined, 2);
-    return torch.pad(subsampled, [0, 0, 0, 0, this.padChannels, this.padChannels]);
+    return torch.nn.functional.pad(subsampled, [0, 0, 0, 0, this.padChannels, this.padChannels]);
   }
 }
 

@@ -42,6 +42,6 @@ export class CifarResNet extends ImageClassifier {
   protected forwardFeatures(input: Tensor): Tensor {
     let out = torch.relu(this.bn1.call(this.conv1.call(input)));
     out = this.layer3.call(this.layer2.call(this.layer1.call(out)));
-    return torch.adaptiveAvgPool2d(out, 1).flatten(1);
+    return torch.nn.functional.adaptiveAvgPool2d(out, 1).flatten(1);
   }
 }

@@ -49,6 +49,6 @@ export class ResNet extends ImageClassifier {
   protected forwardFeatures(input: Tensor): Tensor {
     let out = this.maxpool.call(torch.relu(this.bn1.call(this.conv1.call(input))));
     out = this.layer4.call(this.layer3.call(this.layer2.call(this.layer1.call(out))));
-    return torch.adaptiveAvgPool2d(out, 1).flatten(1);
+    return torch.nn.functional.adaptiveAvgPool2d(out, 1).flatten(1);
   }
 }

@@ -9,11 +9,8 @@ function pair(value: Pair): [number, number] {
   return typeof value === 'number' ? [value, value] : [value[0], value[1]];
 }
 
-export interface Conv2dOptions {
-  stride?: Pair;
-  padding?: Pair;
-  dilation?: Pair;
-  groups?: number;
+/** torch.nn.functional.conv2d's options, and whether the layer has a bias. */
+export interface Conv2dOptions extends torch.nn.functional.Conv2dOptions {
   /** true by default, as in PyTorch. */
   bias?: boolean;
 }

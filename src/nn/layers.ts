@@ -42,15 +42,15 @@ export class AdaptiveAvgPool2d extends Module {
   }
 
   forward(input: Tensor): Tensor {
-    return torch.adaptiveAvgPool2d(input, this.outputSize);
+    return torch.nn.functional.adaptiveAvgPool2d(input, this.outputSize);
   }
 }
 
 export class MaxPool2d extends Module {
   readonly kernelSize: Pair;
-  readonly options: torch.PoolOptions;
+  readonly options: torch.nn.functional.PoolOptions;
 
-  constructor(kernelSize: Pair, options: torch.PoolOptions = {}) {
+  constructor(kernelSize: Pair, options: torch.nn.functional.PoolOptions = {}) {
     super();
     this.kernelSize = kernelSize;
     this.options = { ...options };

@@ -26,7 +26,7 @@ export class Linear extends WeightedLayer {
 
   forward(input: Tensor): Tensor {
     checkFeatures(`Linear(${this.inFeatures}, ${this.outFeatures})`, input, this.inFeatures);
-    return torch.linear(input, this.weight, this.bias);
+    return torch.nn.functional.linear(input, this.weight, this.bias);
   }
 }
 
@@ -59,7 +59,7 @@ export class CosineLinear extends Module {
   forward(input: Tensor): Tensor {
     if (input.ndim !== 2) throw new Error(`CosineLinear: expected input of shape (N, ${this.inFeatures}), got [${input.shape.join(', ')}]`);
     checkFeatures(`CosineLinear(${this.inFeatures}, ${this.outFeatures})`, input, this.inFeatures);
-    const cosines = torch.normalize(input, 2, 1).mm(torch.normalize(this.weight, 2, 0));
+    const cosines = torch.nn.functional.normalize(input, 2, 1).mm(torch.nn.functional.normalize(this.weight, 2, 0));
     return this.scale === 1 ? cosines : cosines.mul(this.scale);
   }
 }

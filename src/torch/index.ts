@@ -5,7 +5,10 @@ export { DTYPES, bytesPerElement, isFloating } from './dtype.js';
 export type { Device, Dtype, TypedArray } from './dtype.js';
 export * from './creation.js';
 export * from './functions.js';
-export * from './functional.js';
+// Functionals as PyTorch spells them: every one under torch.nn.functional, and at the top level those PyTorch has
+// there too (torch.conv2d, torch.relu, ...); the losses, linear, pad, normalize and the like only under functional.
+export * as nn from './nn.js';
+export { batchNorm, conv2d, cosineSimilarity, dropout, layerNorm, logSoftmax, maxPool2d, relu, sigmoid, softmax } from './functional.js';
 export { enableGrad, grad, isGradEnabled, noGrad, zeroGrad } from './autograd.js';
 export { keep, memory, scope } from './memory.js';
 export {

@@ -81,7 +81,7 @@ test('the classifier Hessian formula equals autograd second derivatives of the m
   const x = torch.randn([n, d], { dtype: 'float64' });
   const labels = torch.randint(0, c, [n]);
   const w = torch.randn([c, d], { dtype: 'float64', requiresGrad: true });
-  const [gradient] = torch.grad(torch.crossEntropy(x.mm(w.t()), labels), w, { createGraph: true });
+  const [gradient] = torch.grad(torch.nn.functional.crossEntropy(x.mm(w.t()), labels), w, { createGraph: true });
   const rows = Array.from({ length: c * d }, (_, k) =>
     torch.grad(gradient!.flatten().select(0, k), w, { retainGraph: true })[0]!.flatten(),
   );

@@ -55,7 +55,7 @@ function trainSecondStage(model: ImageClassifier): void {
   for (let step = 0; step < 3; step++) {
     trainClassifierOnly(model);
     torch.scope(() => {
-      torch.crossEntropy(model.call(torch.randn([8, 1, 8, 8])), labels).backward();
+      torch.nn.functional.crossEntropy(model.call(torch.randn([8, 1, 8, 8])), labels).backward();
       optimizer.step();
       optimizer.zeroGrad();
     });
@@ -127,7 +127,7 @@ test('tau-norm: x . w_c / ||w_c||^tau; tau = 0 with the bias kept is the stage-1
   const kept = new TauNormalizedClassifier(linear, true);
   const dropped = new TauNormalizedClassifier(linear, false);
   assert.ok(kept.call(input).equal(linear.call(input)), 'tau 0, bias kept: bit-identical logits');
-  assert.ok(dropped.call(input).equal(torch.linear(input, linear.weight)), 'tau 0, bias dropped: x . w_c');
+  assert.ok(dropped.call(input).equal(torch.nn.functional.linear(input, linear.weight)), 'tau 0, bias dropped: x . w_c');
   for (const tau of [0.5, 1, 2]) {
     dropped.tau = tau;
     const norms = linear.weight.norm(2, { dim: 1, keepdim: true });

@@ -59,7 +59,7 @@ test("ResNet-10 and ResNeXt bottlenecks match torchvision's: seeded init, forwar
     for (const [key, tensor] of Object.entries(initial)) assertClose(tensor, reference[`${name}.init.${key}`], 0, `${name} init ${key}`);
 
     const logits = model.call(x);
-    torch.crossEntropy(logits, target).backward();
+    torch.nn.functional.crossEntropy(logits, target).backward();
     assertClose(logits, reference[`${name}.train_logits`], TOLERANCE, `${name} training-mode logits`);
     for (const [key, tensor] of model.namedParameters())
       assertClose(tensor.grad, reference[`${name}.grad.${key}`], TOLERANCE, `${name} grad ${key}`);

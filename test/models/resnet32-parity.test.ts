@@ -37,7 +37,7 @@ test("ResNet-32 matches LDAM-DRW's in PyTorch: seeded init, forward (train, eval
 
   model.train();
   const trainLogits = model.call(x);
-  const loss = torch.crossEntropy(trainLogits, target);
+  const loss = torch.nn.functional.crossEntropy(trainLogits, target);
   loss.backward();
   model.eval();
   const evalLogits = torch.noGrad(() => model.call(x));

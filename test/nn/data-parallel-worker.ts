@@ -27,7 +27,7 @@ const optimizer = new optim.SGD(model.parameters(), { lr: 0.2, momentum: 0.9, we
 torch.manualSeed(99);
 const images = torch.randn([steps, GLOBAL_BATCH, 1, 5, 5]);
 const labels = torch.randint(0, 3, [steps, GLOBAL_BATCH]);
-const loss = (logits: torch.Tensor, targets: torch.Tensor): torch.Tensor => torch.crossEntropy(logits, targets);
+const loss = (logits: torch.Tensor, targets: torch.Tensor): torch.Tensor => torch.nn.functional.crossEntropy(logits, targets);
 
 for (let step = 0; step < steps; step++) {
   torch.scope(() => {

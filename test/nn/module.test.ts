@@ -21,7 +21,7 @@ class Net extends nn.Module {
   readonly scale = this.registerParameter('scale', torch.ones([1]));
 
   forward(input: Tensor): Tensor {
-    const pooled = torch.adaptiveAvgPool2d(this.features.call(input), 1).flatten(1);
+    const pooled = torch.nn.functional.adaptiveAvgPool2d(this.features.call(input), 1).flatten(1);
     return this.head.call(pooled).mul(this.scale);
   }
 }

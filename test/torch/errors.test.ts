@@ -18,7 +18,7 @@ test('a shape mismatch throws with both shapes named', () => {
 test('a wrong dtype throws', () => {
   assert.throws(() => torch.ones([3]).indexSelect(0, torch.ones([1])), /index_select\(\): Expected dtype int(32 or int)?64 for index/);
   assert.throws(
-    () => torch.crossEntropy(torch.ones([2, 3]), torch.ones([2], { dtype: 'int32' })),
+    () => torch.nn.functional.crossEntropy(torch.ones([2, 3]), torch.ones([2], { dtype: 'int32' })),
     /expected scalar type Long but found Int/,
   );
   assert.throws(() => torch.ones([2], { dtype: 'int64' }).requiresGrad_(), /floating point/);

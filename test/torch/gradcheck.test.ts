@@ -60,7 +60,7 @@ check(
 );
 check(
   'linear',
-  (x, w, b) => torch.linear(x!, w!, b!),
+  (x, w, b) => torch.nn.functional.linear(x!, w!, b!),
   () => [leaf([5, 4]), leaf([3, 4]), leaf([3])],
 );
 check(
@@ -112,7 +112,7 @@ check(
 check(
   'crossEntropy (class weights, label smoothing)',
   (x) =>
-    torch.crossEntropy(x!, torch.tensor([0, 2, 4], int64), {
+    torch.nn.functional.crossEntropy(x!, torch.tensor([0, 2, 4], int64), {
       weight: torch.tensor([1, 2, 0.5, 1, 3], float64),
       labelSmoothing: 0.1,
     }),
@@ -122,8 +122,8 @@ check(
   'crossEntropy (no reduction) and nllLoss (sum)',
   (x) =>
     torch.cat([
-      torch.crossEntropy(x!, torch.tensor([1, 0, 3], int64), { reduction: 'none' }),
-      torch.nllLoss(torch.logSoftmax(x!, 1), torch.tensor([1, 0, 3], int64), { reduction: 'sum' }).reshape([1]),
+      torch.nn.functional.crossEntropy(x!, torch.tensor([1, 0, 3], int64), { reduction: 'none' }),
+      torch.nn.functional.nllLoss(torch.logSoftmax(x!, 1), torch.tensor([1, 0, 3], int64), { reduction: 'sum' }).reshape([1]),
     ]),
   () => [leaf([3, 4])],
 );
@@ -141,7 +141,7 @@ check(
       x!.mul(y!).sub(x!),
       torch.sigmoid(x!),
       x!.tanh(),
-      torch.gelu(x!),
+      torch.nn.functional.gelu(x!),
       y!.pow(x!),
     ]),
   () => [leaf([6]), leaf([6], (t) => t.abs().add(0.5))],
@@ -185,9 +185,9 @@ check(
   (x) =>
     torch.cat([
       torch.maxPool2d(x!, 2).flatten(),
-      torch.avgPool2d(x!, 2, { stride: 1, padding: 1 }).flatten(),
-      torch.adaptiveAvgPool2d(x!, 1).flatten(),
-      torch.interpolate(x!, { size: 6, mode: 'bilinear' }).flatten(),
+      torch.nn.functional.avgPool2d(x!, 2, { stride: 1, padding: 1 }).flatten(),
+      torch.nn.functional.adaptiveAvgPool2d(x!, 1).flatten(),
+      torch.nn.functional.interpolate(x!, { size: 6, mode: 'bilinear' }).flatten(),
     ]),
   () => [leaf([1, 2, 4, 4])],
 );
@@ -212,7 +212,7 @@ check(
       x!.index([null, torch.tensor([2, 0], int64)]).flatten(),
       torch.where(mask, x!, x!.mul(3)).flatten(),
       x!.maskedFill(mask, 0).flatten(),
-      torch.pad(x!, [1, 2]).flatten(),
+      torch.nn.functional.pad(x!, [1, 2]).flatten(),
     ]);
   },
   () => [leaf([2, 3], (t) => t.add(t.sign().mul(0.05)))],

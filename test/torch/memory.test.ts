@@ -88,8 +88,8 @@ test('2,000 training steps: resident memory after step 2,000 within 5% of after 
     torch.scope(() => {
       let h = torch.conv2d(x, conv, null, { padding: 1 });
       h = torch.batchNorm(h, runningMean, runningVar, { weight: gamma, bias: beta, training: true });
-      h = torch.adaptiveAvgPool2d(torch.relu(h), 1).flatten(1);
-      const loss = torch.crossEntropy(torch.linear(h, fcWeight, fcBias), y);
+      h = torch.nn.functional.adaptiveAvgPool2d(torch.relu(h), 1).flatten(1);
+      const loss = torch.nn.functional.crossEntropy(torch.nn.functional.linear(h, fcWeight, fcBias), y);
       loss.backward();
       torch.noGrad(() => {
         for (const p of params) p.sub_(p.grad!, 0.01);

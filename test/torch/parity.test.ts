@@ -35,9 +35,9 @@ function forward(p: Params, x: torch.Tensor, target: torch.Tensor): { logits: to
   h = torch.maxPool2d(torch.relu(h), 2);
   h = torch.conv2d(h, p['conv2.weight']!, null, { stride: 2, padding: 1, groups: 2 });
   h = torch.batchNorm(h, p['bn2.running_mean']!, p['bn2.running_var']!, { weight: p['bn2.weight']!, bias: p['bn2.bias']!, training: true });
-  h = torch.adaptiveAvgPool2d(torch.gelu(h), 1).flatten(1);
-  const logits = torch.linear(h, p['fc.weight']!, p['fc.bias']!);
-  const loss = torch.crossEntropy(logits, target, { weight: p.class_weights!, labelSmoothing: 0.1 });
+  h = torch.nn.functional.adaptiveAvgPool2d(torch.nn.functional.gelu(h), 1).flatten(1);
+  const logits = torch.nn.functional.linear(h, p['fc.weight']!, p['fc.bias']!);
+  const loss = torch.nn.functional.crossEntropy(logits, target, { weight: p.class_weights!, labelSmoothing: 0.1 });
   return { logits, loss };
 }
 
