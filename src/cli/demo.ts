@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { analyzeRun } from '../analysis/analyze.js';
 import { writeReport } from '../report/report.js';
 import { loadConfig } from '../train/config.js';
-import { type Summary, train } from '../train/trainer.js';
+import { train } from '../train/commands.js';
+import type { Summary } from '../train/run-dir.js';
 
 const CONFIGS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'configs', 'fashion-mnist-lt-ir100');
 

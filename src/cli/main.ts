@@ -11,7 +11,7 @@ import { CONFIG_SCHEMA, dataDirectory, explicitKeys, loadConfig } from '../train
 import { unusedSettings } from '../train/recipe.js';
 import { documentation } from '../train/schema.js';
 import { DOWNLOADS, type DownloadName, classCounts, downloadDataset, shotGroups } from '../data/index.js';
-import { evaluateRun, resume, train } from '../train/trainer.js';
+import { evaluateRun, resume, train } from '../train/commands.js';
 import { joinFromEnvironment, launchedDistributed } from '../train/distributed.js';
 import { RunDir } from '../train/run-dir.js';
 import { EXPORT_FORMATS, type ExportFormat, exportCommand } from './export.js';

@@ -9,7 +9,7 @@ import { collectOverBatches, loadTrainedRun } from '../../src/analysis/trained-r
 import { torch } from '../../src/index.js';
 import { InferencePass } from '../../src/train/inference.js';
 import { testLoader } from '../../src/train/setup.js';
-import { evaluateRun } from '../../src/train/trainer.js';
+import { evaluateRun } from '../../src/train/commands.js';
 import { temporaryDir } from '../helpers/python.js';
 import { trainTinyRun, writeBatchCovariance, writeTinyCifar } from '../helpers/runs.js';
 

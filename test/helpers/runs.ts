@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { resolveConfig } from '../../src/train/config.js';
-import { train } from '../../src/train/trainer.js';
+import { train } from '../../src/train/commands.js';
 import { writeCifar10 } from './cifar.js';
 
 /** Writes the data set under `work` and returns its folder. */

@@ -12,7 +12,8 @@ import { torch } from '../../src/index.js';
 import { loadConfig } from '../../src/train/config.js';
 import { evaluate } from '../../src/train/evaluation.js';
 import { buildModel, evalLoader, loadRunData, modelShape } from '../../src/train/setup.js';
-import { type Summary, evaluateRun, train } from '../../src/train/trainer.js';
+import { evaluateRun, train } from '../../src/train/commands.js';
+import type { Summary } from '../../src/train/run-dir.js';
 import { writeCifar10 } from '../helpers/cifar.js';
 import { repoRoot, temporaryDir } from '../helpers/python.js';
 
