@@ -2,7 +2,6 @@
 // Chromium (Debian's chromium, driven by playwright-core) with onnxruntime-web, served from 127.0.0.1: the page
 // prepares the image file as scatter does, and its scores equal onnxruntime-node's on scatter's prepared input.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +14,7 @@ import sharp from 'sharp';
 
 import { loadClassifier } from '../../src/index.js';
 import { repoRoot, temporaryDir } from '../helpers/python.js';
-import { trainTinyRun, writeTinyCifar } from '../helpers/runs.js';
+import { exportRun, trainTinyRun, writeTinyCifar } from '../helpers/runs.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const missing = existsSync(CHROMIUM)
@@ -35,20 +34,7 @@ test('examples/browser classifies an image with an exported model as scatter pre
   const work = temporaryDir('browser-onnx');
   const data = writeTinyCifar(work);
   const run = await trainTinyRun(path.join(work, 'run'), data, { model: { neck: 'whitening' }, loss: { name: 'ce', posthocTau: 1 } });
-  const exported = spawnSync(
-    process.execPath,
-    [
-      path.join(repoRoot, 'dist', 'src', 'cli', 'main.js'),
-      'export',
-      '--run',
-      run,
-      '--checkpoint',
-      'last',
-      '--out',
-      path.join(work, 'model.onnx'),
-    ],
-    { encoding: 'utf8' },
-  );
+  const exported = exportRun(run, 'onnx', path.join(work, 'model.onnx'));
   assert.equal(exported.status, 0, exported.stderr);
   // A test record as a PNG: the exact pixels, no resize.
   const record = readFileSync(path.join(data, 'test_batch.bin')).subarray(0, 3073);

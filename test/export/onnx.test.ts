@@ -3,7 +3,6 @@
 // gives scatter's logits, embedding and scores to 1e-4; a trained run exported by `scatter export` too; a layer the
 // export does not know is named.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -15,8 +14,8 @@ import { loadClassifier, torch } from '../../src/index.js';
 import { ChannelWhitening, createNeck, decoupleClassifier } from '../../src/longtail/index.js';
 import { type ImageClassifier, createModel } from '../../src/models/index.js';
 import { BatchNorm1d, BatchNorm2d, Module } from '../../src/nn/index.js';
-import { repoRoot, temporaryDir } from '../helpers/python.js';
-import { trainTinyRun, writeTinyCifar } from '../helpers/runs.js';
+import { temporaryDir } from '../helpers/python.js';
+import { exportRun, trainTinyRun, writeTinyCifar } from '../helpers/runs.js';
 
 type Tensor = torch.Tensor;
 
@@ -115,22 +114,7 @@ test('scatter export --format onnx: the trained run in onnxruntime gives the pro
     loss: { name: 'ce', posthocTau: 1 },
   });
   const file = path.join(work, 'model.onnx');
-  const result = spawnSync(
-    process.execPath,
-    [
-      path.join(repoRoot, 'dist', 'src', 'cli', 'main.js'),
-      'export',
-      '--run',
-      run,
-      '--checkpoint',
-      'last',
-      '--format',
-      'onnx',
-      '--out',
-      file,
-    ],
-    { encoding: 'utf8' },
-  );
+  const result = exportRun(run, 'onnx', file);
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stderr, /^scatter: exported .*last\.safetensors \(epoch 2\) to .*model\.onnx \(opset 17/m);
   const classifier = await loadClassifier(run, { checkpoint: 'last' });

@@ -2,7 +2,6 @@
 // names, so that LDAM-DRW's CIFAR ResNet-32 and torchvision's ResNets (test/python, their code trimmed) load them
 // with strict=True and give scatter's evaluation logits.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
 
@@ -10,8 +9,8 @@ import { torch } from '../../src/index.js';
 import { type ImageClassifier, createModel } from '../../src/models/index.js';
 import { BatchNorm2d } from '../../src/nn/index.js';
 import { assertClose } from '../helpers/compare.js';
-import { pythonTorchMissing, repoRoot, runPython, temporaryDir } from '../helpers/python.js';
-import { trainTinyRun, writeTinyCifar } from '../helpers/runs.js';
+import { pythonTorchMissing, runPython, temporaryDir } from '../helpers/python.js';
+import { exportRun, trainTinyRun, writeTinyCifar } from '../helpers/runs.js';
 
 const work = temporaryDir('state-dict');
 
@@ -37,22 +36,7 @@ test("a trained ResNet-32 run exported as a state dict loads into LDAM-DRW's Res
       model: { classifier },
     });
     const file = path.join(work, `resnet32-${classifier}.safetensors`);
-    const result = spawnSync(
-      process.execPath,
-      [
-        path.join(repoRoot, 'dist', 'src', 'cli', 'main.js'),
-        'export',
-        '--run',
-        run,
-        '--checkpoint',
-        'last',
-        '--format',
-        'state-dict',
-        '--out',
-        file,
-      ],
-      { encoding: 'utf8' },
-    );
+    const result = exportRun(run, 'state-dict', file);
     assert.equal(result.status, 0, result.stderr);
     const exported = torch.safetensors.loadFile(file);
     assert.deepEqual(JSON.parse(exported.metadata.classNames!).length, 10);

@@ -1,11 +1,13 @@
 // Tiny trained runs for the tests of what reads run directories (analyze, report): ResNet-32 for 2 epochs
 // on the small CIFAR-10-format data set of cifar.ts, a second or two each on one thread.
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { resolveConfig } from '../../src/train/config.js';
 import { train } from '../../src/train/commands.js';
 import { writeCifar10 } from './cifar.js';
+import { repoRoot } from './python.js';
 
 /** Writes the data set under `work` and returns its folder. */
 export function writeTinyCifar(work: string): string {
@@ -49,4 +51,13 @@ export function writeBatchCovariance(runDirectory: string, steps = 12): void {
     }),
   );
   writeFileSync(path.join(runDirectory, 'batch-covariance.jsonl'), `${lines.join('\n')}\n`);
+}
+
+/** `scatter export --run RUN --checkpoint last --format FORMAT --out OUT` as a process; its exit status and stderr. */
+export function exportRun(run: string, format: 'onnx' | 'state-dict', out: string): { status: number | null; stderr: string } {
+  const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+  const result = spawnSync(process.execPath, [cli, 'export', '--run', run, '--checkpoint', 'last', '--format', format, '--out', out], {
+    encoding: 'utf8',
+  });
+  return { status: result.status, stderr: result.stderr };
 }
