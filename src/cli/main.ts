@@ -142,6 +142,13 @@ function parse(args: string[], options: OptionSpecs): ReturnType<typeof parseArg
   return parseWithPositionals(args, options, false).values;
 }
 
+/** A flag's whole number >= 1, or `fallback` when the flag is absent. */
+function positiveFlag(flag: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^[1-9]\d*$/.test(String(value))) throw new UsageError(`${flag} must be a whole number >= 1, got ${String(value)}`);
+  return Number(value);
+}
+
 function requireString(value: unknown, flag: string): string {
   if (typeof value !== 'string') throw new UsageError(`${flag} is required`);
   return value;
@@ -261,11 +268,6 @@ async function predictCli(args: string[]): Promise<void> {
   });
   if (values.help) return void console.log(HELP.predict);
   if (positionals.length === 0) throw new UsageError('predict: name at least one image, folder or list file');
-  const whole = (flag: string, value: unknown, fallback: number): number => {
-    if (value === undefined) return fallback;
-    if (!/^[1-9]\d*$/.test(String(value))) throw new UsageError(`${flag} must be a whole number >= 1, got ${String(value)}`);
-    return Number(value);
-  };
   const format = (values.format ?? 'table') as PredictFormat;
   if (!PREDICT_FORMATS.includes(format))
     throw new UsageError(`--format must be one of ${PREDICT_FORMATS.join(', ')}, got ${String(values.format)}`);
@@ -273,9 +275,9 @@ async function predictCli(args: string[]): Promise<void> {
     run: requireString(values.run, '--run'),
     inputs: positionals,
     checkpoint: checkpointFlag(values.checkpoint),
-    topK: whole('--top-k', values['top-k'], 5),
+    topK: positiveFlag('--top-k', values['top-k'], 5),
     format,
-    batchSize: whole('--batch-size', values['batch-size'], 64),
+    batchSize: positiveFlag('--batch-size', values['batch-size'], 64),
     strict: values.strict === true,
     device: typeof values.device === 'string' ? values.device : 'cpu',
   });
@@ -317,11 +319,6 @@ async function sweepCli(args: string[]): Promise<void> {
   if (values.help) return void console.log(HELP.sweep);
   const [file, ...extra] = positionals;
   if (file === undefined || extra.length > 0) throw new UsageError('sweep: name one sweep file (scatter sweep --help)');
-  const whole = (flag: string, value: unknown, fallback: number): number => {
-    if (value === undefined) return fallback;
-    if (!/^[1-9]\d*$/.test(String(value))) throw new UsageError(`${flag} must be a whole number >= 1, got ${String(value)}`);
-    return Number(value);
-  };
   const sweep = readSweepFile(file);
   const table = (source: string): string => sweepTable({ source, jobs: sweep.jobs, rows: sweep.rows, against: sweep.against });
   if (typeof values.table === 'string') return void console.log(table(values.table));
@@ -331,9 +328,9 @@ async function sweepCli(args: string[]): Promise<void> {
     jobs: sweep.jobs,
     out,
     results,
-    parallel: whole('--parallel', values.parallel, 2),
-    threads: whole('--threads', values.threads, 1),
-    deadlineSeconds: whole('--deadline', values.deadline, 86_400),
+    parallel: positiveFlag('--parallel', values.parallel, 2),
+    threads: positiveFlag('--threads', values.threads, 1),
+    deadlineSeconds: positiveFlag('--deadline', values.deadline, 86_400),
     set: [...sweep.set, ...((values.set as string[] | undefined) ?? [])],
     analyze: values.analyze === true,
     keep: typeof values.keep === 'string' ? values.keep : undefined,

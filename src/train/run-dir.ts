@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { hostname } from 'node:os';
 import path from 'node:path';
 
-import { appendFile, assertWritableFolder, writeFileAtomic } from '../util/files.js';
+import { appendFile, writeFileAtomic } from '../util/files.js';
 import { processRuns } from '../util/processes.js';
 import type { DecoupledMethod } from '../longtail/decoupled.js';
 import { type Config, loadConfig } from './config.js';
@@ -55,7 +55,6 @@ export class RunDir {
   constructor(readonly root: string) {}
 
   static create(root: string): RunDir {
-    assertWritableFolder(root, 'the run directory');
     mkdirSync(path.join(root, 'checkpoints'), { recursive: true });
     return new RunDir(root);
   }

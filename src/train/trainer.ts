@@ -24,6 +24,7 @@ import * as torch from '../torch/index.js';
 import {
   type CheckpointMeta,
   type EpochRecords,
+  type ModelCard,
   NonFiniteLossError,
   commitEpoch,
   readCheckpoint,
@@ -64,6 +65,8 @@ export class Run {
   readonly optimizer: SGD | null;
   readonly schedule: LrSchedule;
   readonly loss: Loss;
+  /** What the checkpoints record of how to use the model (setup.ts modelCard); fixed for the run. */
+  readonly card: ModelCard;
   /** The model's inference pass (inference.ts): what evaluation, analysis and predict share. */
   readonly inference: InferencePass;
   /** Every parameter, and those of the neck and classifier: what reduceGradients reduces under data parallelism. */
@@ -98,6 +101,7 @@ export class Run {
     this.optimizer = config.decoupled.method === 'tau-norm' ? null : buildOptimizer(config, this.model);
     this.schedule = buildSchedule(config);
     this.loss = createLoss(lossConfig(config), this.data.classCounts);
+    this.card = modelCard(config, this.data);
     this.inference = new InferencePass(this.model, {
       device: this.device,
       precision: config.train.precision,
@@ -134,7 +138,7 @@ export class Run {
     for (const [name, tensor] of Object.entries(state.tensors)) tensors[`optimizer.${name}`] = tensor;
     this.meta.optimizerGroups = state.groups;
     try {
-      commitEpoch(this.dir, tensors, { ...this.meta, committed: records, card: modelCard(this.config, this.data) }, improved);
+      commitEpoch(this.dir, tensors, { ...this.meta, committed: records, card: this.card }, improved);
     } finally {
       for (const tensor of Object.values(tensors)) tensor.dispose();
     }
