@@ -10,10 +10,10 @@ import { test } from 'node:test';
 
 import ort from 'onnxruntime-node';
 import { chromium } from 'playwright-core';
-import sharp from 'sharp';
 
 import { loadClassifier } from '../../src/index.js';
 import { repoRoot, temporaryDir } from '../helpers/python.js';
+import { writeTestRecordsAsPng } from '../helpers/cifar.js';
 import { exportRun, trainTinyRun, writeTinyCifar } from '../helpers/runs.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -37,13 +37,9 @@ test('examples/browser classifies an image with an exported model as scatter pre
   const exported = exportRun(run, 'onnx', path.join(work, 'model.onnx'));
   assert.equal(exported.status, 0, exported.stderr);
   // A test record as a PNG: the exact pixels, no resize.
-  const record = readFileSync(path.join(data, 'test_batch.bin')).subarray(0, 3073);
-  const interleaved = Buffer.alloc(3072);
-  for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) interleaved[p * 3 + c] = record[1 + c * 1024 + p]!;
-  const image = path.join(work, 'image.png');
-  await sharp(interleaved, { raw: { width: 32, height: 32, channels: 3 } })
-    .png()
-    .toFile(image);
+  const {
+    files: [image],
+  } = await writeTestRecordsAsPng(data, path.join(work, 'images'), 1);
 
   const files: Record<string, string> = {
     '/model.onnx': path.join(work, 'model.onnx'),

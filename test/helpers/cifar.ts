@@ -1,7 +1,9 @@
 // A small data set in CIFAR-10's official binary layout (records of 1 label byte + 3072 pixel bytes),
 // images tinted by class so that a network can learn something from them in a few steps.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+
+import sharp from 'sharp';
 
 import { lcg } from './random.js';
 
@@ -22,4 +24,31 @@ export function writeCifar10(dir: string, options: { trainPerClass: number; test
   for (let b = 0; b < 5; b++) writeFileSync(path.join(dir, `data_batch_${b + 1}.bin`), train.subarray(b * batch, (b + 1) * batch));
   writeFileSync(path.join(dir, 'test_batch.bin'), records(options.testPerClass));
   writeFileSync(path.join(dir, 'batches.meta.txt'), 'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n');
+}
+
+/**
+ * The test split's records of a CIFAR-10 binary folder as PNG files (lossless: the pixels evaluation reads) in
+ * `dir`, NNN.png in record order; `count` limits how many. Returns the files and their labels.
+ */
+export async function writeTestRecordsAsPng(
+  dataRoot: string,
+  dir: string,
+  count = Infinity,
+): Promise<{ files: string[]; labels: number[] }> {
+  const records = readFileSync(path.join(dataRoot, 'test_batch.bin'));
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  const labels: number[] = [];
+  for (let r = 0; r * 3073 < records.length && r < count; r++) {
+    const record = records.subarray(r * 3073, (r + 1) * 3073);
+    const interleaved = Buffer.alloc(3072);
+    for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) interleaved[p * 3 + c] = record[1 + c * 1024 + p]!;
+    const file = path.join(dir, `${String(r).padStart(3, '0')}.png`);
+    await sharp(interleaved, { raw: { width: 32, height: 32, channels: 3 } })
+      .png()
+      .toFile(file);
+    files.push(file);
+    labels.push(record[0]!);
+  }
+  return { files, labels };
 }

@@ -3,13 +3,14 @@
 // `scatter predict` command (inputs, formats, unreadable images).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 
 import sharp from 'sharp';
 
 import { loadClassifier, torch } from '../../src/index.js';
+import { writeTestRecordsAsPng } from '../helpers/cifar.js';
 import { trainTinyRun, writeTinyCifar } from '../helpers/runs.js';
 import { repoRoot, temporaryDir } from '../helpers/python.js';
 
@@ -21,21 +22,7 @@ const summary = JSON.parse(readFileSync(path.join(run, 'summary.json'), 'utf8'))
 
 // The test records as PNG files (lossless: the same pixels the evaluation saw), and their labels.
 const images = path.join(work, 'images');
-mkdirSync(images);
-const records = readFileSync(path.join(root, 'test_batch.bin'));
-const files: string[] = [];
-const labels: number[] = [];
-for (let r = 0; r * 3073 < records.length; r++) {
-  const record = records.subarray(r * 3073, (r + 1) * 3073);
-  const interleaved = Buffer.alloc(3072);
-  for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) interleaved[p * 3 + c] = record[1 + c * 1024 + p]!;
-  const file = path.join(images, `${String(r).padStart(3, '0')}.png`);
-  await sharp(interleaved, { raw: { width: 32, height: 32, channels: 3 } })
-    .png()
-    .toFile(file);
-  files.push(file);
-  labels.push(record[0]!);
-}
+const { files, labels } = await writeTestRecordsAsPng(root, images);
 
 /** The confusion matrix of predicted labels against the true ones. */
 function confusion(predicted: readonly number[]): number[][] {
