@@ -30,7 +30,7 @@ function debianPackagesNeeded() {
   // libgloo-dev: Gloo's headers, which libtorch's c10d headers include (the CPU distributed backend).
   if (!process.env.SCATTER_LIBTORCH) packages.push('libtorch-dev', 'libgloo-dev');
   packages.push('dataset-fashion-mnist');
-  if (args.has('--for-tests')) packages.push('python3-torch', 'chromium');
+  if (args.has('--for-tests')) packages.push('python3-torch', 'python3-torchvision', 'chromium');
   return packages;
 }
 

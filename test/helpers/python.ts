@@ -21,6 +21,16 @@ export function pythonTorchMissing(): string | null {
   return available ? null : `${PYTHON} cannot import torch (apt-get install python3-torch): parity skipped`;
 }
 
+let visionAvailable: boolean | undefined;
+
+/** Why torchvision cannot be used here (Debian: python3-torchvision), or null when it can. */
+export function torchvisionMissing(): string | null {
+  const torch = pythonTorchMissing();
+  if (torch !== null) return torch;
+  visionAvailable ??= spawnSync(PYTHON, ['-c', 'import torchvision'], { stdio: 'ignore' }).status === 0;
+  return visionAvailable ? null : `${PYTHON} cannot import torchvision (apt-get install python3-torchvision): parity skipped`;
+}
+
 /** Runs a script of test/python with arguments; throws with its stderr when it fails. */
 export function runPython(script: string, args: string[], options: { threads?: number } = {}): string {
   const env = { ...process.env, OMP_NUM_THREADS: String(options.threads ?? 1) };
