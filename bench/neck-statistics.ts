@@ -24,7 +24,7 @@ for (const run of runs) {
   const neck = model.neck;
   if (!(neck instanceof ChannelWhitening)) throw new Error(`${run}: its neck is not channel whitening (model.neck ${config.model.neck})`);
   const features = (images: torch.Tensor): [torch.Tensor] => [inference.features(inference.input(images))];
-  const [trainFeatures] = await collectOverBatches(evalLoader(config, data.train), features);
+  const [trainFeatures] = await collectOverBatches(evalLoader(config, data, data.train), features);
   const [testFeatures, labels] = await collectOverBatches(testLoader(config, data), (images, batchLabels) => [
     ...features(images),
     batchLabels,

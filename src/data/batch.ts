@@ -2,7 +2,7 @@
 // float32 B x C x H x W buffer. The same function runs in the loader's workers and in the main thread.
 import type { ImageStorage } from './dataset.js';
 import { Rng, STREAM } from './random.js';
-import { type TransformPlan, transformImage, writeNormalized } from './transforms.js';
+import { type TransformPlan, eraseRandomly, transformImage, writeNormalized } from './transforms.js';
 
 export type BatchShape = readonly [number, number, number, number];
 
@@ -26,11 +26,10 @@ export interface BatchPixels {
  * not on the rank, the worker or the order of completion, so batches are the same however they are made.
  */
 export async function assembleBatch(storage: ImageStorage, plan: TransformPlan, seed: number, job: BatchJob): Promise<BatchPixels> {
-  const images = await Promise.all(
-    Array.from(job.storageIndices, (index, j) =>
-      transformImage(storage, index, plan, Rng.fromKeys(STREAM.augmentation, seed, job.epoch, job.batch, job.firstPosition + j)),
-    ),
+  const streams = Array.from(job.storageIndices, (_, j) =>
+    Rng.fromKeys(STREAM.augmentation, seed, job.epoch, job.batch, job.firstPosition + j),
   );
+  const images = await Promise.all(Array.from(job.storageIndices, (index, j) => transformImage(storage, index, plan, streams[j]!)));
   const first = images[0];
   if (first === undefined) throw new Error(`epoch ${job.epoch} batch ${job.batch}: no items`);
   const { channels, height, width } = first;
@@ -44,6 +43,10 @@ export async function assembleBatch(storage: ImageStorage, plan: TransformPlan, 
   });
   const size = channels * height * width;
   const out = new Float32Array(images.length * size);
-  images.forEach((image, j) => writeNormalized(image, plan.normalize, out, j * size));
+  images.forEach((image, j) => {
+    writeNormalized(image, plan.normalize, out, j * size);
+    // Erasing continues the item's stream after its 8-bit transforms.
+    if (plan.erasing) eraseRandomly(out, j * size, [channels, height, width], plan.erasing, streams[j]!);
+  });
   return { images: out, shape: [images.length, channels, height, width] };
 }

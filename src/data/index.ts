@@ -21,7 +21,10 @@ export {
   prepareImage,
   randomResizedCropRect,
   resizedSize,
+  transformedSize,
 } from './transforms.js';
+export { TRANSFORM_NAMES, formatTransforms, parseTransforms } from './transform-names.js';
+export type { TransformEntry } from './transform-names.js';
 export type { Transform } from './transforms.js';
 export { ChunkedBatchSampler, ClassAwareSampler, RandomSampler, SequentialSampler, shardRange } from './samplers.js';
 export type { BatchSampler, ClassAwareOptions, ClassSampling, Sampler } from './samplers.js';

@@ -100,6 +100,12 @@ export class Rng {
     return low + (high - low) * this.nextFloat();
   }
 
+  /** A standard normal draw (Box-Muller from two uniform draws; the second value is not kept, so the state stays four words). */
+  normal(): number {
+    const u = 1 - this.nextFloat(); // in (0, 1]: the logarithm is finite
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.nextFloat());
+  }
+
   /** A uniform integer in [0, n); n a positive integer up to 2^32 (bias below 2^-21). */
   nextInt(n: number): number {
     if (!Number.isInteger(n) || n <= 0 || n > TWO_POW_32) throw new RangeError(`nextInt(n) needs an integer 1 <= n <= 2^32, got ${n}`);

@@ -9,6 +9,7 @@ import { chooseCheckpoint, reconcileRun } from './checkpoint.js';
 import { type Config, configToYaml } from './config.js';
 import { checkData } from './preflight.js';
 import { RunDir, type Summary } from './run-dir.js';
+import { withTransforms } from './setup.js';
 import { stage1Checkpoint } from './stage1.js';
 import { Run } from './trainer.js';
 
@@ -62,7 +63,7 @@ export async function train(config: Config, options: TrainOptions): Promise<Summ
     await checkData(config, run.data, (line) => process.stderr.write(`scatter: warning: ${line}\n`));
     RunDir.create(options.out);
     dir.lockForTraining();
-    dir.writeConfig(configToYaml(config));
+    dir.writeConfig(configToYaml(withTransforms(config, run.data)));
   });
 }
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 
 import { parse, stringify } from 'yaml';
 
+import { TRANSFORM_NAMES, type TransformEntry, formatTransforms, parseTransforms } from '../data/index.js';
 import { DECOUPLED_METHODS, DEFAULT_TAU_GRID } from '../longtail/decoupled.js';
 import { LOSS_NAMES, type LossConfig } from '../longtail/losses.js';
 import { DECOMPOSITION_DTYPES, NECK_KINDS, RUNNING_STATISTICS, WHITENING_METHODS } from '../longtail/whitening.js';
@@ -15,6 +16,7 @@ import {
   type EnumField,
   type Fields,
   type Infer,
+  type ListField,
   type NumberField,
   type NumberListField,
   type SectionField,
@@ -47,6 +49,15 @@ const oneOf = <const V extends string>(doc: string, values: readonly V[], defaul
 });
 const flag = (doc: string, defaultValue: boolean): BooleanField => ({ kind: 'boolean', doc, default: defaultValue });
 const numbers = (doc: string, defaultValue: number[]): NumberListField => ({ kind: 'numberList', doc, default: defaultValue });
+const transformList = (split: string): ListField<TransformEntry> => ({
+  kind: 'list',
+  doc:
+    `${split} transforms in order, by torchvision's names and arguments (${TRANSFORM_NAMES.join(', ')}), e.g. ` +
+    '[{RandomCrop: {size: 32, padding: 4}}, RandomHorizontalFlip, {Normalize: {mean: [...], std: [...]}}]; null: the data.augment preset',
+  items: 'transforms',
+  default: null,
+  parse: (value, where) => formatTransforms(parseTransforms(value, where)),
+});
 const section = <F extends Fields>(doc: string, fields: F): SectionField<F> => ({ kind: 'section', doc, fields });
 
 export const DATASETS = ['cifar10', 'cifar100', 'fashion-mnist', 'mnist', 'image-folder', 'list-file'] as const;
@@ -72,7 +83,21 @@ export const CONFIG_SCHEMA = {
         1,
       ),
     }),
-    augment: oneOf('training augmentation', ['cifar', 'imagenet', 'none'], 'cifar'),
+    augment: oneOf(
+      'the transforms preset where data.train.transforms / data.test.transforms are null: cifar (random crop with padding ' +
+        'size / 8, flip; image files are first resized and center-cropped to the size), imagenet (random-resized crop, flip; ' +
+        'evaluation: resize to size x 256 / 224, center crop), none; config.yaml records the lists it expands to',
+      ['cifar', 'imagenet', 'none'],
+      'cifar',
+    ),
+    imageSize: int(
+      "the side of the square images the presets produce; null: the data set's (CIFAR 32, MNIST 28; image files: 224 " +
+        'under imagenet, the first training image under cifar)',
+      null,
+      1,
+    ),
+    train: section('the training split', { transforms: transformList('training') }),
+    test: section('the test split (and held-out images)', { transforms: transformList('evaluation') }),
     colorJitter: real(
       'imagenet augmentation: brightness, contrast and saturation jitter strength (torchvision ColorJitter); 0: none',
       0,

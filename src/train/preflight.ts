@@ -3,7 +3,7 @@
 // short of records) is found first, with one line naming it.
 import { type Dataset, findBadImages, imageFiles } from '../data/index.js';
 import type { Config } from './config.js';
-import type { RunData } from './setup.js';
+import { type RunData, transformSizeWarning } from './setup.js';
 
 /** The published sizes of the built-in data sets' splits: a file that holds fewer (or more) records is named. */
 const OFFICIAL_SIZES: Partial<Record<Config['data']['dataset'], { train: number; test: number }>> = {
@@ -80,12 +80,20 @@ function sizeWarnings(config: Config, { train, test }: RunData['source']): strin
 }
 
 /**
- * Checks the data before training: classes agree (checkClasses), split sizes (warnings, given to `warn`), and
- * with data.verify every image file of the data set opens. Throws one line naming the first problem.
+ * Checks the data before training: classes agree (checkClasses), split sizes (warnings, given to `warn`), with
+ * data.verify every image file of the data set opens, and training and evaluation images have one size (a
+ * warning). Throws one line naming the first problem.
  */
 export async function checkData(config: Config, data: RunData, warn: (line: string) => void): Promise<void> {
   checkClasses(config, data.source);
   for (const line of sizeWarnings(config, data.source)) warn(line);
+  await verifyImages(config, data);
+  const mismatch = transformSizeWarning(config, data);
+  if (mismatch !== null) warn(mismatch);
+}
+
+/** With data.verify, every image file of the data set opens; else one line naming the first bad files. */
+async function verifyImages(config: Config, data: RunData): Promise<void> {
   const depth = config.data.verify;
   if (depth === 'off') return;
   const files = imageFiles([data.source.train, data.source.test, ...(data.holdout === null ? [] : [data.holdout])]);

@@ -34,12 +34,22 @@ export interface NumberListField extends FieldBase {
   default: number[];
 }
 
+/** A list whose items a function checks and puts in a canonical form (it throws an Error saying what is wrong). */
+export interface ListField<T = unknown> extends FieldBase {
+  kind: 'list';
+  /** What the items are, for messages and --help. */
+  items: string;
+  default: null;
+  /** The items checked; `where` names the key for the error message. */
+  parse: (value: unknown, where: string) => T[];
+}
+
 export interface SectionField<F extends Fields = Fields> extends FieldBase {
   kind: 'section';
   fields: F;
 }
 
-export type Field = NumberField | StringField | EnumField | BooleanField | NumberListField | SectionField;
+export type Field = NumberField | StringField | EnumField | BooleanField | NumberListField | ListField | SectionField;
 export type Fields = { readonly [key: string]: Field };
 
 /** The value type a field validates to (null where a field has no default and was not given). */
@@ -62,7 +72,9 @@ export type Infer<F> =
             ? boolean
             : F extends NumberListField
               ? number[]
-              : never;
+              : F extends ListField<infer T>
+                ? T[] | null
+                : never;
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -87,6 +99,8 @@ function describe(field: Field): string {
       return 'true or false';
     case 'numberList':
       return 'a list of numbers';
+    case 'list':
+      return `a list of ${field.items} or null`;
     case 'section':
       return `a mapping with keys ${Object.keys(field.fields).join(', ')}`;
   }
@@ -106,6 +120,14 @@ function validateField(field: Field, value: unknown, key: string): unknown {
     throw new ConfigError(`config key '${key}': expected ${describe(field)}, got ${show(value)}`);
   };
   if (field.kind === 'section') return validateSection(field.fields, value, key);
+  if (field.kind === 'list') {
+    if (value === undefined || value === null) return null;
+    try {
+      return field.parse(value, `config key '${key}'`);
+    } catch (error) {
+      throw new ConfigError((error as Error).message);
+    }
+  }
   if (value === undefined) return field.kind === 'numberList' ? [...field.default] : field.default;
   if (value === null) return 'default' in field && field.default === null ? null : wrong();
   switch (field.kind) {

@@ -1,6 +1,9 @@
 // From a resolved config to the objects a run trains with: data sets (long-tailed as configured),
 // loaders, model, optimizer and learning-rate schedule. Nothing here trains; trainer.ts does.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+
+import { imageSize } from 'image-size';
 
 import {
   B3RSBatchSampler,
@@ -19,12 +22,15 @@ import {
   cifarEvalTransforms,
   cifarTrainTransforms,
   classCounts,
+  formatTransforms,
   imagenetEvalTransforms,
   imagenetTrainTransforms,
   loadCifar,
   loadMnist,
   makeLongTailed,
+  parseTransforms,
   splitHoldout,
+  transformedSize,
 } from '../data/index.js';
 import { createNeck, decoupleClassifier } from '../longtail/index.js';
 import { type ImageClassifier, createModel } from '../models/index.js';
@@ -102,21 +108,74 @@ export function loadRunData(config: Config): RunData {
   };
 }
 
-function transformsFor(config: Config, split: 'train' | 'test'): Transform[] {
+/**
+ * The side of the square images a preset makes: data.imageSize, else the records' side (CIFAR, MNIST), else for image
+ * files 224 under imagenet and the first training image's (shorter) side under cifar.
+ */
+function presetImageSize(config: Config, data: RunData): number {
+  if (config.data.imageSize !== null) return config.data.imageSize;
+  const { storage } = data.train;
+  if (storage.kind === 'uint8') return Math.min(storage.shape[1], storage.shape[2]);
+  if (config.data.augment === 'imagenet') return 224;
+  const first = storage.paths[0];
+  if (first === undefined) throw new Error('the training split has no images');
+  const { width, height } = imageSize(readFileSync(first));
+  return Math.min(width, height);
+}
+
+/** The data.augment preset's transforms for this data. */
+function presetTransforms(config: Config, data: RunData, split: 'train' | 'test'): Transform[] {
+  const size = presetImageSize(config, data);
+  const files = data.train.storage.kind === 'files';
   switch (config.data.augment) {
     case 'cifar':
-      return split === 'train' ? cifarTrainTransforms() : cifarEvalTransforms();
+      return split === 'train' ? cifarTrainTransforms(size, files) : cifarEvalTransforms(size, files);
     case 'imagenet': {
-      if (split === 'test') return imagenetEvalTransforms();
+      if (split === 'test') return imagenetEvalTransforms(size);
       const strength = config.data.colorJitter;
       return imagenetTrainTransforms(
-        224,
+        size,
         strength > 0 ? { kind: 'colorJitter', brightness: strength, contrast: strength, saturation: strength } : undefined,
       );
     }
     case 'none':
       return [];
   }
+}
+
+/** A split's transforms: data.<split>.transforms, or the preset's where that is null. */
+function transformsFor(config: Config, data: RunData, split: 'train' | 'test'): Transform[] {
+  const entries = config.data[split].transforms;
+  const where = `config key 'data.${split}.transforms'`;
+  return entries === null ? presetTransforms(config, data, split) : parseTransforms(entries, where, data.train.storage.kind);
+}
+
+/** The config with its transform lists spelled out for this data (what config.yaml records: presets expanded). */
+export function withTransforms(config: Config, data: RunData): Config {
+  const resolved = structuredClone(config);
+  for (const split of ['train', 'test'] as const) resolved.data[split].transforms = formatTransforms(transformsFor(config, data, split));
+  return resolved;
+}
+
+/**
+ * A warning when training and evaluation images differ in size (a crop of 32 trained, 64 evaluated), or null.
+ * Sizes are those of the first training image through each list.
+ */
+export function transformSizeWarning(config: Config, data: RunData): string | null {
+  const { storage } = data.train;
+  const first =
+    storage.kind === 'uint8'
+      ? { height: storage.shape[1], width: storage.shape[2] }
+      : storage.paths[0] && imageSize(readFileSync(storage.paths[0]));
+  if (!first) return null;
+  const [train, test] = (['train', 'test'] as const).map((split) =>
+    transformedSize(transformsFor(config, data, split), first.height, first.width),
+  );
+  if (train![0] === test![0] && train![1] === test![1]) return null;
+  return (
+    `training images are ${train![0]}x${train![1]} (data.train.transforms) but evaluation images are ${test![0]}x${test![1]} ` +
+    '(data.test.transforms): the model is evaluated at a size it was not trained at'
+  );
 }
 
 /**
@@ -141,7 +200,7 @@ export function modelCard(config: Config, data: RunData): ModelCard {
     classCounts: data.classCounts,
     numClasses,
     inChannels,
-    inputTransforms: [...toRecordSize, ...grey, ...transformsFor(config, 'test')],
+    inputTransforms: [...toRecordSize, ...grey, ...transformsFor(config, data, 'test')],
   };
 }
 
@@ -174,7 +233,7 @@ function trainBatchSampler(config: Config, train: Dataset): BatchSampler {
 export function trainLoader(config: Config, data: RunData, rank = 0, worldSize = 1): Loader {
   return new Loader(data.train, {
     batchSampler: trainBatchSampler(config, data.train),
-    transforms: transformsFor(config, 'train'),
+    transforms: transformsFor(config, data, 'train'),
     seed: config.seed,
     workers: config.data.workers,
     rank,
@@ -183,11 +242,11 @@ export function trainLoader(config: Config, data: RunData, rank = 0, worldSize =
   });
 }
 
-/** Every image of `dataset` once, in order, with the evaluation transforms (this rank's share of each batch). */
-export function evalLoader(config: Config, dataset: Dataset, rank = 0, worldSize = 1): Loader {
+/** Every image of `dataset` (a split of `data`) once, in order, with the evaluation transforms (this rank's share of each batch). */
+export function evalLoader(config: Config, data: RunData, dataset: Dataset, rank = 0, worldSize = 1): Loader {
   return new Loader(dataset, {
     batchSampler: new ChunkedBatchSampler(new SequentialSampler(dataset.length), config.train.batchSize),
-    transforms: transformsFor(config, 'test'),
+    transforms: transformsFor(config, data, 'test'),
     seed: config.seed,
     workers: config.data.workers,
     rank,
@@ -196,7 +255,7 @@ export function evalLoader(config: Config, dataset: Dataset, rank = 0, worldSize
 }
 
 export function testLoader(config: Config, data: RunData, rank = 0, worldSize = 1): Loader {
-  return evalLoader(config, data.test, rank, worldSize);
+  return evalLoader(config, data, data.test, rank, worldSize);
 }
 
 /** What a model's shape depends on besides the config: the classes and the images' channels. */

@@ -260,7 +260,7 @@ export class Run {
     const { classifier } = this.model;
     if (holdout === null) throw new Error('tau-norm needs held-out images: set data.holdoutPerClass or data.valList');
     if (!(classifier instanceof TauNormalizedClassifier)) throw new Error('tau-norm: the classifier is not tau-normalised');
-    const loader = evalLoader(this.config, holdout);
+    const loader = evalLoader(this.config, this.data, holdout);
     try {
       const { outputs, labels } = await this.inferBatches(loader, (images) => this.inference.embedding(this.inference.features(images)));
       const features = torch.cat(outputs);

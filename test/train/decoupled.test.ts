@@ -164,7 +164,7 @@ test('tau-norm picks the tau of the grid with the best held-out mean per-class a
   const model = buildModel(config, modelShape(data));
   model.loadStateDict(Object.fromEntries(stage1));
   model.eval();
-  const loader = evalLoader(config, data.holdout!);
+  const loader = evalLoader(config, data, data.holdout!);
   const features: torch.Tensor[] = [];
   const labels: number[] = [];
   for await (const batch of loader.epoch(0)) {
