@@ -101,7 +101,7 @@ export class Run {
       start !== null && 'stage1' in start
         ? withModelState(start.stage1, (state) => buildModel(config, modelShape(this.data), state))
         : buildModel(config, modelShape(this.data));
-    this.pretrained = start !== null && 'pretrained' in start ? this.loadPretrained(start.pretrained) : null;
+    this.pretrained = start !== null && 'pretrained' in start ? this.#loadPretrained(start.pretrained) : null;
     this.model.to(this.device);
     if (config.train.channelsLast) this.model.toChannelsLast();
     this.optimizer = config.decoupled.method === 'tau-norm' ? null : buildOptimizer(config, this.model);
@@ -123,7 +123,7 @@ export class Run {
   }
 
   /** Loads model.pretrained into the (CPU) model; rank 0 says what starts from scratch. Errors name the key. */
-  private loadPretrained(file: string): PretrainedSource {
+  #loadPretrained(file: string): PretrainedSource {
     try {
       return loadPretrained(this.model, file, (line) => {
         if (this.rank === 0) process.stderr.write(`scatter: ${line}\n`);
