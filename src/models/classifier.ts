@@ -42,6 +42,11 @@ export abstract class ImageClassifier extends Module {
     else throw new Error(`unknown classifier '${kind as string}' (linear, cosine)`);
   }
 
+  /** The classifier's name in the state dict ('fc', 'linear'). */
+  get classifierName(): string {
+    return this.#classifierName;
+  }
+
   /** Maps the (neck's) features to logits; replace it to change the classifier. */
   get classifier(): Module {
     return this.getSubmodule(this.#classifierName) as Module;

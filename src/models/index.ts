@@ -9,3 +9,5 @@ export { ResNet } from './resnet.js';
 export type { ResNetOptions } from './resnet.js';
 export { MODEL_NAMES, createModel } from './registry.js';
 export type { ModelName } from './registry.js';
+export { loadPretrained, readPretrained } from './pretrained.js';
+export type { PretrainedSource } from './pretrained.js';

@@ -24,6 +24,7 @@ export {
 } from './runtime.js';
 export * as distributed from './distributed.js';
 export * as linalg from './linalg.js';
+export * as pth from './pth.js';
 export * as safetensors from './safetensors.js';
 export { gradcheck } from './gradcheck.js';
 export type { GradcheckOptions, GradcheckResult } from './gradcheck.js';

@@ -11,7 +11,7 @@ import { checkData } from './preflight.js';
 import { RunDir, type Summary } from './run-dir.js';
 import { withTransforms } from './setup.js';
 import { stage1Checkpoint } from './stage1.js';
-import { Run } from './trainer.js';
+import { Run, type StartingWeights } from './trainer.js';
 
 export interface TrainOptions {
   /** The run directory to create (a new run). */
@@ -46,6 +46,13 @@ async function runToEnd(run: Run, prepare: () => void | Promise<void>): Promise<
   return summary!;
 }
 
+/** What a new run starts from: a decoupled run's stage 1 (checked first), else model.pretrained, else nothing. */
+function startingWeights(config: Config): StartingWeights | null {
+  const stage1 = stage1Checkpoint(config);
+  if (stage1 !== null) return { stage1 };
+  return config.model.pretrained === null ? null : { pretrained: config.model.pretrained };
+}
+
 /** Trains a new run into options.out (which must not hold a run yet). */
 export async function train(config: Config, options: TrainOptions): Promise<Summary> {
   const parallel = options.parallel ?? null;
@@ -57,7 +64,7 @@ export async function train(config: Config, options: TrainOptions): Promise<Summ
   // Data (checked: preflight.ts), model and stage 1 are loaded before the run directory exists, so that a refused
   // run leaves none.
   const dir = new RunDir(options.out);
-  const run = new Run(config, dir, options.verbose ?? true, stage1Checkpoint(config), parallel);
+  const run = new Run(config, dir, options.verbose ?? true, startingWeights(config), parallel);
   return runToEnd(run, async () => {
     if (!writer) return;
     await checkData(config, run.data, (line) => process.stderr.write(`scatter: warning: ${line}\n`));
@@ -73,7 +80,8 @@ export async function resume(runDirectory: string, options: Omit<TrainOptions, '
   const config = dir.config();
   const last = dir.checkpoint('last');
   const resuming = existsSync(last);
-  const run = new Run(config, dir, options.verbose ?? true, resuming ? null : stage1Checkpoint(config), options.parallel ?? null);
+  // A run resumed from its own checkpoint keeps its weights: the pretrained file seeds epoch 0 only.
+  const run = new Run(config, dir, options.verbose ?? true, resuming ? null : startingWeights(config), options.parallel ?? null);
   return runToEnd(run, () => {
     // Rank 0 completes what a kill left (checkpoint.ts) before any rank reads the checkpoint.
     if (run.rank === 0) {

@@ -134,6 +134,12 @@ export const CONFIG_SCHEMA = {
     name: oneOf('architecture', ['resnet32', 'resnet10', 'resnet50', 'resnext50_32x4d'], 'resnet32'),
     classifier: oneOf('classifier layer on the pooled features', ['linear', 'cosine'], 'linear'),
     neck: oneOf('layer between the pooled features and the classifier (docs/method.md)', NECK_KINDS, 'identity'),
+    pretrained: text(
+      "a torchvision or timm state dict (.safetensors, or torch.save's .pth/.pt) the model starts from at epoch 0 (a resumed " +
+        'run keeps its own weights): the backbone must fit exactly, a classifier for other classes starts from scratch; ' +
+        "a decoupled run starts from stage 1 instead; null: the model's random initialisation",
+      null,
+    ),
     whitening: section('the whitening neck (momentum and affine also for the batchnorm neck)', {
       method: oneOf('zca (eigendecomposition) or newton-schulz (IterNorm iterations)', WHITENING_METHODS, 'zca'),
       eps: real("added to the covariance diagonal (absolute: compare it with the features' variances)", 0.1, 0),
@@ -289,6 +295,8 @@ export function resolveConfig(document: unknown, overrides: readonly string[] = 
     );
   }
   checkDecoupled(config);
+  // Absolute, as config.yaml records it: a resumed or swept run may start elsewhere.
+  if (config.model.pretrained !== null) config.model.pretrained = path.resolve(config.model.pretrained);
   return config;
 }
 

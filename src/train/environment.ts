@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import type { PretrainedSource } from '../models/index.js';
 import * as torch from '../torch/index.js';
 
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -42,6 +43,8 @@ export interface Environment {
 export interface EnvironmentRecord extends Environment {
   startedAt: string;
   firstEpoch: number;
+  /** The pretrained file (model.pretrained) and its sha256, on the line of the process that started from it. */
+  pretrained?: PretrainedSource;
 }
 
 export function describeEnvironment(device: string, worldSize: number): Environment {

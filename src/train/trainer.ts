@@ -15,7 +15,7 @@
 import { existsSync } from 'node:fs';
 
 import { type Batch, type Loader, batchTensors } from '../data/index.js';
-import type { ImageClassifier } from '../models/index.js';
+import { type ImageClassifier, type PretrainedSource, loadPretrained } from '../models/index.js';
 import type { DataParallel } from '../nn/index.js';
 import { TauNormalizedClassifier, selectTau, trainClassifierOnly } from '../longtail/decoupled.js';
 import { type Loss, createLoss } from '../longtail/losses.js';
@@ -54,6 +54,9 @@ import {
   trainLoader,
 } from './setup.js';
 
+/** What a new run's model starts from besides its initialisation: a decoupled run's stage-1 checkpoint, or model.pretrained. */
+export type StartingWeights = { stage1: string } | { pretrained: string };
+
 export class Run {
   /** Where this rank's tensors live: train.device, or for 'cuda' under data parallelism, cuda:<local rank>. */
   readonly device: torch.Device;
@@ -67,6 +70,8 @@ export class Run {
   readonly loss: Loss;
   /** What the checkpoints record of how to use the model (setup.ts modelCard); fixed for the run. */
   readonly card: ModelCard;
+  /** The pretrained file this process loaded the model from (a new run's), for environment.jsonl; null: none. */
+  readonly pretrained: PretrainedSource | null;
   /** The model's inference pass (inference.ts): what evaluation, analysis and predict share. */
   readonly inference: InferencePass;
   /** Every parameter, and those of the neck and classifier: what reduceGradients reduces under data parallelism. */
@@ -78,12 +83,12 @@ export class Run {
   /** train.recordCovarianceEvery: this epoch's records (batch-covariance.ts). */
   covarianceRecords: Record<string, unknown>[] = [];
 
-  /** `stage1`: the checkpoint a decoupled run starts from; null when it resumes its own, or for joint training. */
+  /** `start`: what a new run's model starts from; null when it resumes its own checkpoint, or starts from its initialisation. */
   constructor(
     readonly config: Config,
     readonly dir: RunDir,
     verbose: boolean,
-    stage1: string | null,
+    start: StartingWeights | null,
     readonly parallel: DataParallel | null,
   ) {
     if (config.train.threads !== null) torch.setNumThreads(config.train.threads);
@@ -93,9 +98,10 @@ export class Run {
     this.device = rankDevice(config.train.device, parallel);
     this.data = loadRunData(config);
     this.model =
-      stage1 === null
-        ? buildModel(config, modelShape(this.data))
-        : withModelState(stage1, (state) => buildModel(config, modelShape(this.data), state));
+      start !== null && 'stage1' in start
+        ? withModelState(start.stage1, (state) => buildModel(config, modelShape(this.data), state))
+        : buildModel(config, modelShape(this.data));
+    this.pretrained = start !== null && 'pretrained' in start ? this.#loadPretrained(start.pretrained) : null;
     this.model.to(this.device);
     if (config.train.channelsLast) this.model.toChannelsLast();
     this.optimizer = config.decoupled.method === 'tau-norm' ? null : buildOptimizer(config, this.model);
@@ -114,6 +120,17 @@ export class Run {
     // Fixed for the run (parameters keep their identity): built once, not every step.
     this.parameterLists = { all: this.model.parameters(), head: [...this.model.neck.parameters(), ...this.model.classifier.parameters()] };
     this.meta = { epoch: 0, bestTop1: -1, bestEpoch: -1, optimizerGroups: [], trainSeconds: 0 };
+  }
+
+  /** Loads model.pretrained into the (CPU) model; rank 0 says what starts from scratch. Errors name the key. */
+  #loadPretrained(file: string): PretrainedSource {
+    try {
+      return loadPretrained(this.model, file, (line) => {
+        if (this.rank === 0) process.stderr.write(`scatter: ${line}\n`);
+      });
+    } catch (error) {
+      throw new Error(`model.pretrained: ${(error as Error).message}`);
+    }
   }
 
   /** The run's epochs: tau-norm trains none, and counts choosing tau as its one epoch. */
@@ -320,6 +337,7 @@ export class Run {
         startedAt: new Date().toISOString(),
         firstEpoch: this.meta.epoch + 1,
         ...describeEnvironment(this.config.train.device, this.parallel?.worldSize ?? 1),
+        ...(this.pretrained === null ? {} : { pretrained: this.pretrained }),
       });
     }
     const counts = this.data.classCounts;
@@ -329,6 +347,7 @@ export class Run {
     );
     const { method, from } = this.config.decoupled;
     if (method !== null) this.log(`scatter: ${method} on stage 1 ${from}`);
+    if (this.pretrained !== null) this.log(`scatter: starting from pretrained ${this.pretrained.file} (sha256 ${this.pretrained.sha256})`);
     let latest: Evaluation | null = null;
     for (let epoch = this.meta.epoch; epoch < epochs; epoch++) {
       const started = performance.now();

@@ -16,11 +16,11 @@ export function writeTinyCifar(work: string): string {
   return root;
 }
 
-/** Trains a run into `out` with the given model and loss sections (and train keys); returns `out`. */
+/** Trains a run into `out` with the given model and loss sections (and train and optim keys); returns `out`. */
 export async function trainTinyRun(
   out: string,
   dataRoot: string,
-  method: { model?: object; loss?: object; train?: object } = {},
+  method: { model?: object; loss?: object; train?: object; optim?: object } = {},
 ): Promise<string> {
   const config = resolveConfig({
     seed: 1,
@@ -29,6 +29,7 @@ export async function trainTinyRun(
     loss: method.loss ?? {},
     train: { epochs: 2, batchSize: 32, evalEvery: 1, threads: 1, ...method.train },
     schedule: { warmupEpochs: 0, milestones: [] },
+    optim: method.optim ?? {},
   });
   await train(config, { out, verbose: false });
   return out;
