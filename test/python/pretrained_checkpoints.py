@@ -1,5 +1,6 @@
 """The reference half of test/models/pretrained.test.ts. Usage: pretrained_checkpoints.py INPUT OUT_DIR.
-Writes torchvision ResNets (torchvision_resnet.py: ResNet-10, ResNet-50, ResNeXt-50 32x4d, 10 classes) with random
+Writes torchvision ResNets (torchvision's own where python3-torchvision is installed, else the trimmed copy in
+torchvision_resnet.py: ResNet-10, ResNet-50, ResNeXt-50 32x4d, 10 classes) with random
 weights and random batch-norm running statistics as torch.save files (NAME.pth) and safetensors (NAME.safetensors),
 and their evaluation-mode logits on INPUT's images (NAME.logits in reference.safetensors). Also, for ResNet-10:
 - wrapped.pth: a training script's checkpoint ({'state_dict': {'module.' + name: ...}, 'epoch', 'best_acc1', ...})
@@ -12,7 +13,10 @@ import sys
 import torch
 
 from safetensors_io import load, save
-from torchvision_resnet import BasicBlock, Bottleneck, ResNet
+try:
+    from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
+except ImportError:
+    from torchvision_resnet import BasicBlock, Bottleneck, ResNet
 
 MODELS = {
     "resnet10": dict(block=BasicBlock, layers=[1, 1, 1, 1]),
@@ -23,7 +27,9 @@ MODELS = {
 
 def build(name, num_classes):
     spec = MODELS[name]
-    return ResNet(spec["block"], spec["layers"], num_classes, spec.get("groups", 1), spec.get("width_per_group", 64))
+    return ResNet(
+        spec["block"], spec["layers"], num_classes=num_classes, groups=spec.get("groups", 1), width_per_group=spec.get("width_per_group", 64)
+    )
 
 
 def randomise(model):
