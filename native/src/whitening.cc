@@ -82,16 +82,20 @@ at::Tensor newtonSchulzBackward(const at::Tensor& gradWhitening, const std::vect
   // W = Z_T / sqrt(t): dZ_T = dW / sqrt(t), dt = -<dW, Z_T> / (2 t^1.5).
   at::Tensor gradZ = gradWhitening.div(rootTrace);
   at::Tensor gradTrace = gradWhitening.mul(last).sum({-2, -1}, true).div(trace.mul(rootTrace)).mul(-0.5);
-  at::Tensor gradY = at::zeros_like(cov);
+  // Y_T does not reach W: its gradient starts undefined, which skips the last iteration's two products with it.
+  at::Tensor gradY;
   for (auto index = static_cast<int64_t>(saved.size()) - 4; index >= 2; index -= 3) {
     const at::Tensor& y = saved[static_cast<size_t>(index)];
     const at::Tensor& z = saved[static_cast<size_t>(index) + 1];
     const at::Tensor& step = saved[static_cast<size_t>(index) + 2];
-    at::Tensor gradStep = transposed(y).matmul(gradY).add(gradZ.matmul(transposed(z)));
-    gradY = gradY.matmul(transposed(step)).sub(transposed(z).matmul(gradStep).mul(0.5));
-    gradZ = transposed(step).matmul(gradZ).sub(gradStep.matmul(transposed(y)).mul(0.5));
+    at::Tensor gradStep = gradZ.matmul(transposed(z));
+    if (gradY.defined()) gradStep = gradStep.add(transposed(y).matmul(gradY));
+    at::Tensor fromStep = transposed(z).matmul(gradStep).mul(-0.5);
+    gradY = gradY.defined() ? gradY.matmul(transposed(step)).add(fromStep) : fromStep;
+    // Z_0 = I is constant: no gradient to send it.
+    if (index > 2) gradZ = transposed(step).matmul(gradZ).sub(gradStep.matmul(transposed(y)).mul(0.5));
   }
-  // Y_0 = S / t with t = tr(S); Z_0 = I is constant.
+  // Y_0 = S / t with t = tr(S).
   gradTrace = gradTrace.sub(gradY.mul(cov).sum({-2, -1}, true).div(trace.square()));
   at::Tensor identity = at::eye(cov.size(-1), cov.options());
   return gradY.div(trace).add(identity.mul(gradTrace));
