@@ -6,7 +6,9 @@
 #      (configs/cifar10-lt-ir100/ce.yaml, whiten-la-b3rs-bet.yaml) on the GPU, both at once, timing each;
 #   3. meanwhile, the float64 gradient checks on cuda (test/torch/gradcheck.test.ts);
 #   4. the ResNet-32 step benchmark against Python PyTorch on cuda (bench/resnet32-step.ts);
-#   5. channel whitening on cuda: its tests (test/longtail/whitening.test.ts) and its share of a step.
+#   5. channel whitening on cuda: its tests (test/longtail/whitening.test.ts, the native node against the
+#      TypeScript layer among them), its share of a step and the layer's own time, native and TypeScript
+#      side by side (bench/whitening-share.ts, bench/whitening-profile.ts).
 # Usage: bench/gpu.sh CIFAR10_DIR OUT_DIR [RUN_SECONDS]
 #   CIFAR10_DIR: CIFAR-10 in the official binary layout; OUT_DIR receives logs, metrics and summaries;
 #   RUN_SECONDS (default 1200): the runs are stopped after this long (they checkpoint every epoch).
@@ -48,3 +50,4 @@ tail -n 2 "$out/ce.log" "$out/full.log"
 
 node dist/bench/resnet32-step.js --device cuda --python python3 --rounds 4 2>&1 | tail -n 6
 node dist/bench/whitening-share.js --device cuda --steps 20 --rounds 3
+node dist/bench/whitening-profile.js --device cuda

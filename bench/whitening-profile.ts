@@ -1,13 +1,13 @@
 // Benchmark: where channel whitening's time goes on a device (what bench/whitening-share.ts measures as a
 // whole): the host's cost of one operator, a 64 x 64 eigendecomposition on the device against one on the CPU
-// (copied there and back), and the layer's forward, and forward + backward, for each variant, on 128 x 64
-// features. Each figure is the median of 40 calls after 5 warm-up calls, each call ending in a read of one
+// (copied there and back), and the layer's forward, and forward + backward, for each variant and each
+// implementation (the native node, the TypeScript layer), on 128 x 64 features. Each figure is the median of 40 calls after 5 warm-up calls, each call ending in a read of one
 // value, which waits for the device.
 // Usage: node dist/bench/whitening-profile.js [--device cpu|cuda]
 import { parseArgs } from 'node:util';
 
 import { torch } from '../src/index.js';
-import { type ChannelWhiteningOptions, ChannelWhitening } from '../src/longtail/index.js';
+import { type ChannelWhiteningOptions, ChannelWhitening, WHITENING_IMPLEMENTATIONS } from '../src/longtail/index.js';
 import { median } from './stats.js';
 
 type Tensor = torch.Tensor;
@@ -51,14 +51,16 @@ const variants: Record<string, ChannelWhiteningOptions> = {
   'newton-schulz-5': { method: 'newton-schulz' },
 };
 for (const [name, options] of Object.entries(variants)) {
-  const layer = new ChannelWhitening(64, options).to(device);
-  result[name] = {
-    forward: milliseconds(() => wait(layer.call(x))),
-    forwardBackward: milliseconds(() => {
-      const input = x.detach().requiresGrad_(true);
-      layer.call(input).square().sum().backward();
-      wait(input.grad!);
-    }),
-  };
+  for (const implementation of WHITENING_IMPLEMENTATIONS) {
+    const layer = new ChannelWhitening(64, { ...options, implementation }).to(device);
+    result[`${name}-${implementation}`] = {
+      forward: milliseconds(() => wait(layer.call(x))),
+      forwardBackward: milliseconds(() => {
+        const input = x.detach().requiresGrad_(true);
+        layer.call(input).square().sum().backward();
+        wait(input.grad!);
+      }),
+    };
+  }
 }
 console.log(JSON.stringify(result));

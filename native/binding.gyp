@@ -10,7 +10,8 @@
         "src/tensors.cc",
         "src/autograd.cc",
         "src/runtime.cc",
-        "src/distributed.cc"
+        "src/distributed.cc",
+        "src/whitening.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

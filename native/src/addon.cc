@@ -39,6 +39,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   registerAutograd(env, exports);
   registerRuntime(env, exports);
   registerDistributed(env, exports);
+  registerWhitening(env, exports);
   return exports;
 }
 

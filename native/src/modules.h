@@ -7,4 +7,5 @@ void registerTensors(Napi::Env env, Napi::Object exports);
 void registerAutograd(Napi::Env env, Napi::Object exports);
 void registerRuntime(Napi::Env env, Napi::Object exports);
 void registerDistributed(Napi::Env env, Napi::Object exports);
+void registerWhitening(Napi::Env env, Napi::Object exports);
 }  // namespace scatter

@@ -7,6 +7,7 @@ export {
   DEFAULT_MAX_GROUP_SIZE,
   NECK_KINDS,
   RUNNING_STATISTICS,
+  WHITENING_IMPLEMENTATIONS,
   WHITENING_METHODS,
   createNeck,
 } from './whitening.js';
@@ -16,6 +17,7 @@ export type {
   NeckKind,
   NeckOptions,
   RunningStatistic,
+  WhiteningImplementation,
   WhiteningMethod,
 } from './whitening.js';
 export { conditionNumber, correlationMatrix, covariance, meanAbsOffDiagonal } from './feature-statistics.js';

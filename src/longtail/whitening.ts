@@ -17,6 +17,9 @@ export type RunningStatistic = (typeof RUNNING_STATISTICS)[number];
 export const DECOMPOSITION_DTYPES = ['float32', 'float64'] as const;
 export type DecompositionDtype = (typeof DECOMPOSITION_DTYPES)[number];
 
+export const WHITENING_IMPLEMENTATIONS = ['native', 'typescript'] as const;
+export type WhiteningImplementation = (typeof WHITENING_IMPLEMENTATIONS)[number];
+
 /** Channels whitened together when groupSize is not given: every channel up to this many. */
 export const DEFAULT_MAX_GROUP_SIZE = 64;
 
@@ -37,6 +40,12 @@ export interface ChannelWhiteningOptions {
   decompositionDtype?: DecompositionDtype;
   /** What the running statistics average: 'whitening' matrices (default, as DBN) or 'covariance' matrices. */
   runningStats?: RunningStatistic;
+  /**
+   * 'native' (default): the whole layer in one call of the addon's whitening node, its backward in closed form
+   * (native/src/whitening.cc); 'typescript': the same arithmetic as dozens of operator calls, differentiable
+   * more than once. Same results to rounding; the native one spends less time crossing from JavaScript.
+   */
+  implementation?: WhiteningImplementation;
 }
 
 function checkChoice<T extends string>(owner: string, name: string, value: T, allowed: readonly T[]): T {
@@ -111,6 +120,7 @@ export class ChannelWhitening extends Module {
   readonly iterations: number;
   readonly decompositionDtype: DecompositionDtype;
   readonly runningStats: RunningStatistic;
+  readonly implementation: WhiteningImplementation;
 
   constructor(numFeatures: number, options: ChannelWhiteningOptions = {}) {
     super();
@@ -130,6 +140,7 @@ export class ChannelWhitening extends Module {
     this.iterations = checkPositiveInteger(owner, 'iterations', options.iterations ?? 5);
     this.decompositionDtype = checkChoice(owner, 'decompositionDtype', options.decompositionDtype ?? 'float64', DECOMPOSITION_DTYPES);
     this.runningStats = checkChoice(owner, 'runningStats', options.runningStats ?? 'whitening', RUNNING_STATISTICS);
+    this.implementation = checkChoice(owner, 'implementation', options.implementation ?? 'native', WHITENING_IMPLEMENTATIONS);
 
     if (this.affine) {
       this.registerParameter('weight', torch.ones([numFeatures]));
@@ -173,15 +184,41 @@ export class ChannelWhitening extends Module {
     if (shape.length !== 2 || shape[1] !== this.numFeatures) {
       throw new Error(`ChannelWhitening(${this.numFeatures}): expected input of shape (N, ${this.numFeatures}), got [${shape.join(', ')}]`);
     }
-    const whitened = this.training ? this.#whitenWithBatch(input) : this.#applyBlocks(input.sub(this.runningMean), this.runningWhitening);
+    if (this.training && shape[0]! < 2) {
+      throw new Error(`ChannelWhitening: batch statistics need more than 1 value per channel, got input [${shape.join(', ')}]`);
+    }
+    const whitened =
+      this.implementation === 'native'
+        ? this.#whitenNatively(input)
+        : this.training
+          ? this.#whitenWithBatch(input)
+          : this.#applyBlocks(input.sub(this.runningMean), this.runningWhitening);
     return this.affine ? whitened.mul(this.weight!).add(this.bias!) : whitened;
   }
 
+  /** Training or evaluation, running statistics included, in one call of the addon. */
+  #whitenNatively(input: Tensor): Tensor {
+    return torch.nn.functional.channelWhitening(
+      input,
+      {
+        runningMean: this.runningMean,
+        runningWhitening: this.runningWhitening,
+        runningCovariance: this.runningCovariance,
+        numBatchesTracked: this.numBatchesTracked,
+      },
+      {
+        training: this.training,
+        groups: this.groups,
+        eps: this.eps,
+        method: this.method,
+        iterations: this.iterations,
+        decompositionDtype: this.decompositionDtype,
+        momentum: this.momentum,
+      },
+    );
+  }
+
   #whitenWithBatch(input: Tensor): Tensor {
-    const batch = input.shape[0]!;
-    if (batch < 2) {
-      throw new Error(`ChannelWhitening: batch statistics need more than 1 value per channel, got input [${input.shape.join(', ')}]`);
-    }
     const mean = input.mean({ dim: 0 });
     const centred = input.sub(mean);
     const covariance = this.#regularisedCovariance(centred);

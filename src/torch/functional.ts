@@ -1,5 +1,8 @@
-// Neural-network functionals, PyTorch's torch.nn.functional in camelCase, each one libtorch operator.
-import { type Tensor, op, ops } from './tensor.js';
+// Neural-network functionals, PyTorch's torch.nn.functional in camelCase, each one libtorch operator (channelWhitening:
+// one call of the addon's own whitening node).
+import type { Dtype } from './dtype.js';
+import { native } from './native.js';
+import { Tensor, op, ops } from './tensor.js';
 
 export type Pair = number | readonly [number, number];
 export type Reduction = 'none' | 'mean' | 'sum';
@@ -49,6 +52,44 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
     options.momentum ?? 0.1,
     options.eps ?? 1e-5,
     true,
+  );
+}
+
+/** A whitening layer's buffers, as src/longtail/whitening.ts's ChannelWhitening holds them. */
+export interface WhiteningState {
+  runningMean: Tensor;
+  /** [groups, g, g] */
+  runningWhitening: Tensor;
+  /** [groups, g, g] when the running statistics average the covariance, else null. */
+  runningCovariance: Tensor | null;
+  numBatchesTracked: Tensor;
+}
+
+export interface WhiteningOptions {
+  /** Batch statistics (and a running-statistics update) when true; running statistics when false. */
+  training: boolean;
+  groups: number;
+  eps: number;
+  method: 'zca' | 'newton-schulz';
+  iterations: number;
+  decompositionDtype: Dtype;
+  momentum: number;
+}
+
+/**
+ * Channel whitening of (N, C) features (docs/method.md, "Channel whitening") in one native call: the training
+ * forward is one autograd node with a closed-form backward (native/src/whitening.cc); the running buffers are
+ * updated in place when training. Not the batch norm of a library: an operator of scatter's own addon.
+ */
+export function channelWhitening(input: Tensor, state: WhiteningState, options: WhiteningOptions): Tensor {
+  return new Tensor(
+    native.channelWhitening(input.handle, {
+      ...options,
+      runningMean: state.runningMean.handle,
+      runningWhitening: state.runningWhitening.handle,
+      runningCovariance: state.runningCovariance?.handle ?? null,
+      numBatchesTracked: state.numBatchesTracked.handle,
+    }),
   );
 }
 

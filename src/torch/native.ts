@@ -48,6 +48,24 @@ export interface NativeAddon {
   setGradEnabled(enabled: boolean): boolean;
   isGradEnabled(): boolean;
 
+  /** Channel whitening as one native node (native/src/whitening.cc); updates the running buffers in place when training. */
+  channelWhitening(
+    input: Handle,
+    options: {
+      training: boolean;
+      groups: number;
+      eps: number;
+      method: 'zca' | 'newton-schulz';
+      iterations: number;
+      decompositionDtype: string;
+      momentum: number;
+      runningMean: Handle;
+      runningWhitening: Handle;
+      runningCovariance: Handle | null;
+      numBatchesTracked: Handle;
+    },
+  ): Handle;
+
   manualSeed(seed: number): void;
   getRngState(device?: string): Handle;
   setRngState(state: Handle, device?: string): void;

@@ -9,7 +9,13 @@ import { parse, stringify } from 'yaml';
 import { TRANSFORM_NAMES, type TransformEntry, formatTransforms, parseTransforms } from '../data/index.js';
 import { DECOUPLED_METHODS, DEFAULT_TAU_GRID } from '../longtail/decoupled.js';
 import { LOSS_NAMES, type LossConfig } from '../longtail/losses.js';
-import { DECOMPOSITION_DTYPES, NECK_KINDS, RUNNING_STATISTICS, WHITENING_METHODS } from '../longtail/whitening.js';
+import {
+  DECOMPOSITION_DTYPES,
+  NECK_KINDS,
+  RUNNING_STATISTICS,
+  WHITENING_IMPLEMENTATIONS,
+  WHITENING_METHODS,
+} from '../longtail/whitening.js';
 import {
   type BooleanField,
   ConfigError,
@@ -149,6 +155,11 @@ export const CONFIG_SCHEMA = {
       iterations: int('newton-schulz iterations', 5, 1),
       decompositionDtype: oneOf('precision of the decomposition', DECOMPOSITION_DTYPES, 'float64'),
       runningStats: oneOf('what evaluation averages: the whitening matrix or the covariance', RUNNING_STATISTICS, 'whitening'),
+      implementation: oneOf(
+        "how the layer runs: native (one call of the addon's whitening node) or typescript (operator by operator); same results",
+        WHITENING_IMPLEMENTATIONS,
+        'native',
+      ),
     }),
   }),
   train: section('the training loop', {

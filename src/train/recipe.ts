@@ -24,6 +24,7 @@ const EXECUTION_KEYS = [
   'data.workers',
   'data.decodedCacheMiB',
   'data.verify',
+  'model.whitening.implementation',
   'train.device',
   'train.threads',
   'train.channelsLast',
@@ -47,7 +48,7 @@ export function trainingRecipe(config: Config): Record<string, unknown> {
   const { data, model, train, schedule, loss, decoupled } = config;
   const whitening =
     model.neck === 'whitening'
-      ? omit(model.whitening, model.whitening.method === 'zca' ? ['iterations'] : [])
+      ? omit(model.whitening, ['implementation', ...(model.whitening.method === 'zca' ? ['iterations'] : [])])
       : model.neck === 'batchnorm'
         ? { momentum: model.whitening.momentum, affine: model.whitening.affine }
         : null;

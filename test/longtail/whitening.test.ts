@@ -1,6 +1,6 @@
 // Channel whitening: what a training batch comes out as (ZCA, groups, Newton-Schulz), its gradient, the
-// running statistics and evaluation, degenerate batches, state dicts, the necks' factory, the same on cuda
-// (where there is a GPU), and its CPU cost.
+// running statistics and evaluation, degenerate batches, state dicts, the necks' factory, the native node
+// against the TypeScript layer, and the same on cuda (where there is a GPU).
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { test } from 'node:test';
 
 import { models, torch } from '../../src/index.js';
 import { BatchNormNeck, ChannelWhitening, createNeck } from '../../src/longtail/index.js';
-import type { ChannelWhiteningOptions } from '../../src/longtail/index.js';
+import type { ChannelWhiteningOptions, WhiteningImplementation } from '../../src/longtail/index.js';
 import * as nn from '../../src/nn/index.js';
 import { assertClose } from '../helpers/compare.js';
 import { temporaryDir } from '../helpers/python.js';
@@ -130,9 +130,13 @@ test('newton-schulz: the covariance is the iteration polynomial of the spectrum;
   assert.ok(converged.isfinite().all().item(), 'finite after 40 iterations');
 });
 
-test('float64 gradcheck of the training forward: zca (whole, groups, tied eigenvalues, affine) and newton-schulz', () => {
+test('float64 gradcheck, native node and typescript layer: zca (whole, groups, tied eigenvalues, affine), newton-schulz, evaluation', () => {
+  for (const implementation of ['native', 'typescript'] as const) gradcheckLayer(implementation);
+});
+
+function gradcheckLayer(implementation: WhiteningImplementation): void {
   torch.manualSeed(3);
-  const cases: { label: string; options: ChannelWhiteningOptions; x: Tensor }[] = [
+  const cases: { label: string; options: ChannelWhiteningOptions; x: Tensor; evaluation?: boolean }[] = [
     { label: 'zca', options: {}, x: torch.randn([6, 4], { dtype: 'float64' }) },
     { label: 'zca groups', options: { groupSize: 3 }, x: torch.randn([5, 6], { dtype: 'float64' }) },
     // Two dead channels: eigenvalues eps, eps; back-propagating through eigh itself gives NaN here.
@@ -145,9 +149,19 @@ test('float64 gradcheck of the training forward: zca (whole, groups, tied eigenv
     { label: 'zca batch < channels', options: {}, x: torch.randn([3, 5], { dtype: 'float64' }) },
     { label: 'zca affine', options: { affine: true }, x: torch.randn([6, 4], { dtype: 'float64' }) },
     { label: 'newton-schulz', options: { method: 'newton-schulz' }, x: torch.randn([6, 4], { dtype: 'float64' }) },
+    {
+      label: 'newton-schulz groups',
+      options: { method: 'newton-schulz', groupSize: 2, iterations: 3 },
+      x: torch.randn([5, 4], { dtype: 'float64' }),
+    },
+    { label: 'evaluation', options: { groupSize: 2 }, x: torch.randn([3, 4], { dtype: 'float64' }), evaluation: true },
   ];
-  for (const { label, options, x } of cases) {
-    const layer = new ChannelWhitening(x.shape[1]!, options).to('float64');
+  for (const { label, options, x, evaluation } of cases) {
+    const layer = new ChannelWhitening(x.shape[1]!, { ...options, implementation }).to('float64');
+    if (evaluation) {
+      layer.call(torch.randn([16, x.shape[1]!], { dtype: 'float64' }));
+      layer.eval();
+    }
     if (layer.affine)
       torch.noGrad(() => {
         layer.weight!.normal_();
@@ -155,9 +169,9 @@ test('float64 gradcheck of the training forward: zca (whole, groups, tied eigenv
       });
     const inputs = [x.requiresGrad_(true), ...layer.parameters()];
     const result = torch.gradcheck((input) => layer.forward(input!), inputs);
-    assert.ok(result.ok, `${label}: ${JSON.stringify(result.worst)}`);
+    assert.ok(result.ok, `${implementation}, ${label}: ${JSON.stringify(result.worst)}`);
   }
-});
+}
 
 test('running statistics are exponential moving averages of the batch mean and W (or of S + eps I)', () => {
   const momentum = 0.3;
@@ -266,6 +280,14 @@ test('inputs and options it cannot take are errors that say why', () => {
   assert.throws(() => new ChannelWhitening(8, { method: 'svd' as 'zca' }), /method must be one of zca, newton-schulz, got 'svd'/);
   assert.throws(() => new ChannelWhitening(8, { eps: 0 }), /eps must be positive/);
   assert.throws(() => new ChannelWhitening(8, { iterations: 0 }), /iterations must be a positive integer/);
+  assert.throws(
+    () => new ChannelWhitening(8, { implementation: 'python' as 'native' }),
+    /implementation must be one of native, typescript, got 'python'/,
+  );
+  assert.throws(
+    () => new ChannelWhitening(4, { implementation: 'typescript' }).call(torch.zeros([1, 4])),
+    /batch statistics need more than 1 value per channel, got input \[1, 4\]/,
+  );
   assert.equal(new ChannelWhitening(2048).groupSize, 64, 'wide features default to groups of 64');
   assert.equal(new ChannelWhitening(48).groupSize, 48, 'narrow features are whitened whole');
 });
@@ -337,6 +359,7 @@ test('on cuda: the same outputs, gradients and running statistics as on the CPU,
     { label: 'zca float32', options: { decompositionDtype: 'float32' } },
     { label: 'zca groups, affine, covariance EMA', options: { groupSize: 4, affine: true, runningStats: 'covariance' } },
     { label: 'newton-schulz', options: { method: 'newton-schulz' } },
+    { label: 'zca float64, typescript', options: { implementation: 'typescript' } },
   ];
   for (const { label, options } of cases) {
     const onCpu = new ChannelWhitening(16, options);
@@ -373,4 +396,104 @@ test('on cuda: the same outputs, gradients and running statistics as on the CPU,
     const result = torch.gradcheck((x) => layer.forward(x!), [input]);
     assert.ok(result.ok, `gradcheck on cuda (${options.method ?? 'zca'}): ${JSON.stringify(result.worst)}`);
   }
+});
+
+/** The native node and the TypeScript layer side by side: float64 cases for the equality tests. */
+const IMPLEMENTATION_CASES: { label: string; options: ChannelWhiteningOptions; batch: number }[] = [
+  { label: 'zca', options: {}, batch: 64 },
+  { label: 'zca groups of 4, eps 1e-3', options: { groupSize: 4, eps: 1e-3 }, batch: 64 },
+  { label: 'zca groups of 2, covariance EMA, affine', options: { groupSize: 2, runningStats: 'covariance', affine: true }, batch: 64 },
+  // The null space of the batch has tied eigenvalues (all eps): the closed form's case.
+  { label: 'zca batch 6 < 16 channels', options: {}, batch: 6 },
+  { label: 'newton-schulz groups of 4', options: { method: 'newton-schulz', groupSize: 4 }, batch: 64 },
+  {
+    label: 'newton-schulz 9, covariance EMA, eps 1e-3',
+    options: { method: 'newton-schulz', iterations: 9, runningStats: 'covariance', eps: 1e-3 },
+    batch: 64,
+  },
+];
+
+/**
+ * Three training steps and an evaluation through both implementations on the same batches and upstream
+ * gradients: outputs, input gradients and every buffer agree to `tolerance` (relative to each tensor's scale).
+ */
+function assertImplementationsAgree(
+  label: string,
+  options: ChannelWhiteningOptions,
+  batch: number,
+  dtype: torch.Dtype,
+  device: torch.Device,
+  tolerance: { output: number; gradient: number; buffers: number },
+): void {
+  const layers = (['native', 'typescript'] as const).map((implementation) =>
+    new ChannelWhitening(16, { momentum: 0.3, ...options, implementation }).to(dtype).to(device),
+  );
+  const [native, typescript] = layers as [ChannelWhitening, ChannelWhitening];
+  if (native.affine)
+    for (const layer of layers)
+      torch.noGrad(() => {
+        layer.weight!.copy_(torch.linspace(0.5, 2, 16));
+        layer.bias!.copy_(torch.linspace(-1, 1, 16));
+      });
+  const pass = (step: number, mode: string): void => {
+    const x = correlatedBatch(batch, 16, 80 + step, dtype).to(device);
+    const upstream = torch.randnLike(x);
+    const [mine, theirs] = layers.map((layer) => {
+      const input = x.detach().requiresGrad_(true);
+      const output = layer.call(input);
+      output.mul(upstream).sum().backward();
+      return { output, grad: input.grad! };
+    }) as [{ output: Tensor; grad: Tensor }, { output: Tensor; grad: Tensor }];
+    // Without affine the output is the whitening's own: its node says which implementation made it.
+    if (mode === 'training' && !native.affine) {
+      assert.match(mine.output.gradFn ?? '', /TrainingWhitening/, `${label}: the native node ran`);
+      assert.doesNotMatch(theirs.output.gradFn ?? '', /TrainingWhitening/, `${label}: the typescript layer ran`);
+    }
+    assertClose(mine.output, theirs.output, tolerance.output, `${label}, ${mode} ${step}: output`);
+    assertClose(mine.grad, theirs.grad, tolerance.gradient, `${label}, ${mode} ${step}: input gradient`);
+  };
+  for (let step = 0; step < 3; step++) pass(step, 'training');
+  const theirState = typescript.stateDict();
+  for (const [name, buffer] of Object.entries(native.stateDict()))
+    assertClose(buffer, theirState[name], tolerance.buffers, `${label}: ${name}`);
+  assert.equal(Number(native.numBatchesTracked.item()), 3);
+  for (const layer of layers) layer.eval();
+  pass(3, 'evaluation');
+}
+
+test('native node and typescript layer agree in float64: outputs, input gradients, running statistics, evaluation', () => {
+  const float64 = { output: 1e-6, gradient: 1e-6, buffers: 1e-6 };
+  for (const { label, options, batch } of IMPLEMENTATION_CASES)
+    assertImplementationsAgree(label, options, batch, 'float64', 'cpu', float64);
+});
+
+test('float32: the native layer agrees with the typescript one and whitens the batch, in either decomposition dtype', () => {
+  const float32 = { output: 1e-5, gradient: 1e-4, buffers: 1e-5 };
+  for (const decompositionDtype of ['float64', 'float32'] as const) {
+    for (const method of ['zca', 'newton-schulz'] as const)
+      assertImplementationsAgree(`${method} ${decompositionDtype}`, { method, decompositionDtype }, 128, 'float32', 'cpu', float32);
+    const x = correlatedBatch(128, 16, 90);
+    const y = new ChannelWhitening(16, { decompositionDtype }).call(x);
+    const error = maxAbsDifference(batchCovariance(y), zcaOutputCovariance(batchCovariance(x)));
+    assert.ok(error < 1e-4, `native ${decompositionDtype}: covariance off by ${error}`);
+  }
+});
+
+test('the native node is differentiable once: a second derivative is an error that names the typescript layer', () => {
+  torch.manualSeed(11);
+  const x = torch.randn([8, 4], { dtype: 'float64' }).requiresGrad_(true);
+  const secondDerivative = (implementation: WhiteningImplementation): Tensor => {
+    const layer = new ChannelWhitening(4, { implementation }).to('float64');
+    const [gradient] = torch.grad(layer.call(x).square().sum(), [x], { createGraph: true });
+    return torch.grad(gradient!.square().sum(), [x])[0]!;
+  };
+  assert.ok(secondDerivative('typescript').isfinite().all().item(), 'typescript: a finite second derivative');
+  assert.throws(() => secondDerivative('native'), /differentiable once; for higher derivatives use implementation 'typescript'/);
+});
+
+test('on cuda: native node and typescript layer agree in float64', (t) => {
+  if (!torch.cuda.isAvailable()) return t.skip('no CUDA device here (the GPU checks, bench/gpu.sh, run this test on one)');
+  const float64 = { output: 1e-6, gradient: 1e-6, buffers: 1e-6 };
+  for (const { label, options, batch } of IMPLEMENTATION_CASES)
+    assertImplementationsAgree(label, options, batch, 'float64', 'cuda', float64);
 });

@@ -117,6 +117,11 @@ test('the training recipe keeps the settings that take effect and drops the unus
     'zca has no iterations',
   );
   assert.deepEqual(
+    recipe(['model.neck=whitening', 'model.whitening.implementation=typescript']),
+    recipe(['model.neck=whitening']),
+    'the whitening implementation is how the layer runs, not what it computes',
+  );
+  assert.deepEqual(
     recipe(['train.sampler=bet', 'train.bet.mode=interleave', 'train.bet.subBatchSize=8']),
     recipe(['train.sampler=bet', 'train.bet.mode=interleave']),
     'interleave has no sub-batch',
