@@ -38,6 +38,8 @@ export type { BadImage } from './verify.js';
 export type { Batch, LoaderOptions, LoaderPosition } from './loader.js';
 export type { BatchShape } from './batch.js';
 export { batchTensors } from './tensors.js';
+export { cutmixBox, drawMix, mixBatch, mixingOn, sampleBeta } from './mixing.js';
+export type { Box, MixDraw, MixOptions } from './mixing.js';
 export { Rng } from './random.js';
 export type { RngState } from './random.js';
 export { DOWNLOADS, downloadDataset } from './download.js';

@@ -7,7 +7,7 @@
  * The first key of every stream, one per use, so that the same seed never gives two uses the same
  * stream (a sampler's epoch 3 and the augmentation of batch 3 are unrelated).
  */
-export const STREAM = { longTail: 1, sampler: 2, augmentation: 3 } as const;
+export const STREAM = { longTail: 1, sampler: 2, augmentation: 3, mixing: 4 } as const;
 
 /** A generator's complete state: four unsigned 32-bit words, not all zero. JSON as it is. */
 export type RngState = readonly [number, number, number, number];

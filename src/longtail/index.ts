@@ -21,7 +21,7 @@ export type {
   WhiteningMethod,
 } from './whitening.js';
 export { conditionNumber, correlationMatrix, covariance, meanAbsOffDiagonal } from './feature-statistics.js';
-export { LOSS_NAMES, classBalancedWeights, createLoss, ldamMargins, logPrior } from './losses.js';
+export { LOSS_NAMES, classBalancedWeights, createLoss, ldamMargins, logPrior, mixedLoss } from './losses.js';
 export type { DrwConfig, Loss, LossConfig, LossContext, LossName } from './losses.js';
 export {
   DECOUPLED_METHODS,

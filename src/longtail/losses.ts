@@ -121,6 +121,23 @@ export function createLoss(config: LossConfig, classCounts: readonly number[]): 
   return loss;
 }
 
+/**
+ * The loss of mixed targets (mixup, cutmix): lam L(logits, a) + (1 - lam) L(logits, b), each term the loss as it is
+ * for its own targets (LDAM's margins and the class weights at each target's class, the weighted mean of each term
+ * as F.cross_entropy takes it), as MiSLAS and the LDAM and logit-adjustment code's mixup do. Label smoothing stays
+ * inside each term, which for unweighted cross-entropy is PyTorch's cross-entropy of the smoothed mixed target.
+ */
+export function mixedLoss(loss: Loss, logits: Tensor, targets: { a: Tensor; b: Tensor; lam: number }, context: LossContext): Tensor {
+  const { a, b, lam } = targets;
+  if (!(lam >= 0 && lam <= 1)) throw new RangeError(`a mixed loss needs lam in [0, 1], got ${lam}`);
+  return torch.scope(() =>
+    loss
+      .compute(logits, a, context)
+      .mul(lam)
+      .add(loss.compute(logits, b, context).mul(1 - lam)),
+  );
+}
+
 /** What a loss does to the logits before its per-sample loss: LDAM's margins, or a per-class offset. */
 function logitShift(config: LossConfig, classCounts: readonly number[]): (logits: Tensor, labels: Tensor) => Tensor {
   switch (config.name) {

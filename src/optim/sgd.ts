@@ -6,6 +6,7 @@
 //   param -= lr * g
 // Parameters without a gradient are skipped, as in PyTorch.
 import * as torch from '../torch/index.js';
+import { type Optimizer, type OptimizerState, buildParamGroups, checkedState, foreach, restoredLike, stateTensors } from './optimizer.js';
 
 type Tensor = torch.Tensor;
 
@@ -36,12 +37,7 @@ export interface SavedParamGroup extends SgdHyperParameters {
  * An optimizer's state: momentum buffers as tensors named 'state.<index>.momentum_buffer' (index: the
  * parameter's position across all groups, as in PyTorch), and the groups as JSON-able data.
  */
-export interface SgdState {
-  tensors: Record<string, Tensor>;
-  groups: SavedParamGroup[];
-}
-
-const BUFFER_NAME = /^state\.(\d+)\.momentum_buffer$/;
+export type SgdState = OptimizerState<SavedParamGroup>;
 
 function checkHyperParameters(group: SgdHyperParameters, where: string): void {
   const fail = (why: string): never => {
@@ -53,11 +49,7 @@ function checkHyperParameters(group: SgdHyperParameters, where: string): void {
   if (group.nesterov && (group.momentum <= 0 || group.dampening !== 0)) fail('nesterov needs momentum > 0 and dampening 0');
 }
 
-function foreach(name: string, ...args: torch.OpArg[]): Tensor[] {
-  return torch.callOp(name, ...args) as Tensor[];
-}
-
-export class SGD {
+export class SGD implements Optimizer {
   readonly paramGroups: ParamGroup[];
   readonly #momentumBuffers = new Map<Tensor, Tensor>();
 
@@ -66,29 +58,18 @@ export class SGD {
    * defaults: lr (required), momentum, dampening, weightDecay (0) and nesterov (false).
    */
   constructor(params: readonly Tensor[] | readonly ParamGroupInput[], defaults: Partial<SgdHyperParameters> & { lr: number }) {
-    const inputs: readonly ParamGroupInput[] =
-      params.length > 0 && params[0] instanceof torch.Tensor
-        ? [{ params: params as readonly Tensor[] }]
-        : (params as readonly ParamGroupInput[]);
-    const seen = new Set<Tensor>();
-    this.paramGroups = inputs.map((input, index) => {
-      const group: ParamGroup = {
+    this.paramGroups = buildParamGroups<SgdHyperParameters>(
+      'SGD',
+      params,
+      (input) => ({
         lr: input.lr ?? defaults.lr,
         momentum: input.momentum ?? defaults.momentum ?? 0,
         dampening: input.dampening ?? defaults.dampening ?? 0,
         weightDecay: input.weightDecay ?? defaults.weightDecay ?? 0,
         nesterov: input.nesterov ?? defaults.nesterov ?? false,
-        params: [...input.params],
-      };
-      checkHyperParameters(group, `group ${index}`);
-      for (const param of group.params) {
-        if (!param.isLeaf) throw new Error(`SGD group ${index}: cannot optimise a tensor that is not a leaf`);
-        if (seen.has(param)) throw new Error(`SGD group ${index}: a parameter appears more than once`);
-        seen.add(param);
-      }
-      return group;
-    });
-    if (seen.size === 0) throw new Error('SGD: no parameters to optimise');
+      }),
+      checkHyperParameters,
+    );
   }
 
   /** One update of every parameter that has a gradient. */
@@ -141,17 +122,18 @@ export class SGD {
 
   /** Momentum buffers (detached handles on the optimizer's own) and groups, for a checkpoint. */
   stateDict(): SgdState {
-    const tensors: Record<string, Tensor> = {};
-    let index = 0;
-    const groups = this.paramGroups.map((group) => {
-      const indices = group.params.map((param) => {
-        const buffer = this.#momentumBuffers.get(param);
-        if (buffer !== undefined) tensors[`state.${index}.momentum_buffer`] = buffer.detach();
-        return index++;
-      });
-      const { lr, momentum, dampening, weightDecay, nesterov } = group;
-      return { lr, momentum, dampening, weightDecay, nesterov, params: indices };
+    const { tensors, indices } = stateTensors(this.paramGroups, (param) => {
+      const buffer = this.#momentumBuffers.get(param);
+      return buffer === undefined ? undefined : { momentum_buffer: buffer.detach() };
     });
+    const groups = this.paramGroups.map(({ lr, momentum, dampening, weightDecay, nesterov }, g) => ({
+      lr,
+      momentum,
+      dampening,
+      weightDecay,
+      nesterov,
+      params: indices[g]!,
+    }));
     return { tensors, groups };
   }
 
@@ -160,37 +142,19 @@ export class SGD {
    * hyper-parameters, and momentum buffers (copied, on each parameter's device and dtype).
    */
   loadStateDict(state: SgdState): void {
-    const fail = (why: string): never => {
-      throw new Error(`SGD.loadStateDict: ${why}`);
-    };
-    if (state.groups.length !== this.paramGroups.length) {
-      fail(`the state has ${state.groups.length} parameter groups, this optimizer ${this.paramGroups.length}`);
-    }
-    const params = this.paramGroups.flatMap((group, g) => {
-      const saved = state.groups[g]!;
-      if (saved.params.length !== group.params.length) {
-        fail(`group ${g} has ${saved.params.length} parameters in the state, ${group.params.length} here`);
-      }
-      checkHyperParameters(saved, `state group ${g}`);
-      return group.params;
-    });
-    const buffers = new Map<Tensor, Tensor>();
-    for (const [name, tensor] of Object.entries(state.tensors)) {
-      const index = Number(BUFFER_NAME.exec(name)?.[1] ?? fail(`unexpected tensor '${name}'`));
-      const param = params[index] ?? fail(`'${name}': there are only ${params.length} parameters`);
-      if (tensor.shape.join() !== param.shape.join()) {
-        fail(`'${name}' has shape [${tensor.shape.join(', ')}], its parameter [${param.shape.join(', ')}]`);
-      }
-      buffers.set(param, tensor);
-    }
+    const { saved, perParam } = checkedState<'momentum_buffer', SavedParamGroup>(
+      'SGD',
+      state,
+      this.paramGroups,
+      ['momentum_buffer'],
+      checkHyperParameters,
+    );
     this.paramGroups.forEach((group, g) => {
-      const { lr, momentum, dampening, weightDecay, nesterov } = state.groups[g]!;
+      const { lr, momentum, dampening, weightDecay, nesterov } = saved[g]!;
       Object.assign(group, { lr, momentum, dampening, weightDecay, nesterov });
     });
     for (const old of this.#momentumBuffers.values()) old.dispose();
     this.#momentumBuffers.clear();
-    for (const [param, tensor] of buffers) {
-      this.#momentumBuffers.set(param, torch.keep(tensor.to({ dtype: param.dtype, device: param.device, copy: true })));
-    }
+    for (const [param, { momentum_buffer }] of perParam) this.#momentumBuffers.set(param, restoredLike(momentum_buffer!, param));
   }
 }

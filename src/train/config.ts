@@ -66,6 +66,8 @@ const transformList = (split: string): ListField<TransformEntry> => ({
 });
 const section = <F extends Fields>(doc: string, fields: F): SectionField<F> => ({ kind: 'section', doc, fields });
 
+export const OPTIMIZER_NAMES = ['sgd', 'adamw', 'sam'] as const;
+
 export const DATASETS = ['cifar10', 'cifar100', 'fashion-mnist', 'mnist', 'image-folder', 'list-file'] as const;
 
 export const CONFIG_SCHEMA = {
@@ -202,6 +204,21 @@ export const CONFIG_SCHEMA = {
       'float32',
     ),
     channelsLast: flag('store convolution weights and input images channels-last (NHWC)', false),
+    mix: section(
+      "batch-level mixing, timm's Mixup choice per batch (docs/method.md): each item with a partner from a seeded " +
+        "permutation of its batch (of its rank's share under data parallelism); the loss is lam L(y) + (1 - lam) L(y_partner)",
+      {
+        mixupAlpha: real('mixup: lam ~ Beta(alpha, alpha), images lam x + (1 - lam) x_partner; 0: no mixup', 0, 0),
+        cutmixAlpha: real(
+          "cutmix: lam ~ Beta(alpha, alpha), the partner's box pasted (torchvision's CutMix box) and lam corrected to the " +
+            'share of the image left; 0: no cutmix',
+          0,
+          0,
+        ),
+        prob: real('the probability that a batch is mixed', 1, 0, 1),
+        switchProb: real('with both alphas > 0: the probability that a mixed batch is cutmix (else mixup)', 0.5, 0, 1),
+      },
+    ),
   }),
   distributed: section(
     'data-parallel training over several processes (scatter launch, or torchrun-style RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)',
@@ -216,11 +233,28 @@ export const CONFIG_SCHEMA = {
       timeoutSeconds: int('how long joining and each collective wait for the other ranks before failing', 1800, 1),
     },
   ),
-  optim: section('SGD', {
+  optim: section('the optimizer (docs/method.md); the schedule sets its lr', {
+    name: oneOf('sgd; adamw (decoupled weight decay); sam: sharpness-aware minimisation around optim.sam.base', OPTIMIZER_NAMES, 'sgd'),
     lr: real('base learning rate', 0.1, 0),
-    momentum: real('momentum', 0.9, 0, 1),
-    weightDecay: real('L2 weight decay', 2e-4, 0),
-    nesterov: flag('Nesterov momentum', false),
+    momentum: real('sgd: momentum', 0.9, 0, 1),
+    weightDecay: real(
+      'weight decay of every trainable parameter: sgd adds weightDecay x w to the gradient (L2), adamw multiplies w by ' +
+        '1 - lr x weightDecay (decoupled)',
+      2e-4,
+      0,
+    ),
+    nesterov: flag('sgd: Nesterov momentum', false),
+    betas: numbers("adamw: the moments' decay rates [beta1, beta2], each in [0, 1)", [0.9, 0.999]),
+    eps: real("adamw: added to the second moment's square root", 1e-8, 0),
+    sam: section(
+      'sam (Foret et al.): a step perturbs w by rho g / ||g||, takes a second gradient there (a second forward and backward ' +
+        'pass; running statistics keep the first pass only) and steps from w with it',
+      {
+        base: oneOf('the optimizer that takes the step, configured by the keys above', ['sgd', 'adamw'], 'sgd'),
+        rho: real('the neighbourhood radius, > 0', 0.05, 0),
+        adaptive: flag('ASAM (Kwon et al.): the perturbation scaled elementwise by |w| (a larger rho is usual, e.g. 0.5)', false),
+      },
+    ),
   }),
   schedule: section('learning-rate schedule', {
     type: oneOf('multistep: lr x gamma at each milestone; cosine: to minLr at the end', ['multistep', 'cosine', 'constant'], 'multistep'),
@@ -308,7 +342,37 @@ export function resolveConfig(document: unknown, overrides: readonly string[] = 
   checkDecoupled(config);
   // Absolute, as config.yaml records it: a resumed or swept run may start elsewhere.
   if (config.model.pretrained !== null) config.model.pretrained = path.resolve(config.model.pretrained);
+  checkOptimizer(config);
+  checkMixing(config);
   return config;
+}
+
+/** What the schema cannot say about the optim section. */
+function checkOptimizer(config: Config): void {
+  const { betas, sam } = config.optim;
+  if (betas.length !== 2 || betas.some((beta) => !(beta >= 0 && beta < 1))) {
+    throw new ConfigError(`config key 'optim.betas': expected two numbers in [0, 1), got [${betas.join(', ')}]`);
+  }
+  if (!(sam.rho > 0)) throw new ConfigError(`config key 'optim.sam.rho': expected a number > 0, got ${sam.rho}`);
+}
+
+/** The optimizer that takes the step: optim.name, or under sam its base. */
+export function steppingOptimizer(config: Config): 'sgd' | 'adamw' {
+  return config.optim.name === 'sam' ? config.optim.sam.base : config.optim.name;
+}
+
+/**
+ * Mixing in a decoupled second stage is refused: cRT and LWS re-balance the classifier on stage 1's features of the
+ * images as they are (MiSLAS, too, mixes in stage 1 only), and tau-norm trains nothing.
+ */
+function checkMixing(config: Config): void {
+  const { mixupAlpha, cutmixAlpha } = config.train.mix;
+  const method = config.decoupled.method;
+  if ((mixupAlpha > 0 || cutmixAlpha > 0) && method !== null) {
+    throw new ConfigError(
+      `config key 'train.mix': a decoupled second stage (${method}) re-balances the classifier on unmixed images; mix in stage 1 (set mixupAlpha and cutmixAlpha to 0 here)`,
+    );
+  }
 }
 
 /**

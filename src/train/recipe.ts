@@ -2,7 +2,7 @@
 // settings its features leave unused. Runs are compared by it (a second stage against its stage 1, the
 // report's seeds) and keys set for a feature that is off are named from it.
 import { leaves } from '../util/objects.js';
-import type { Config } from './config.js';
+import { type Config, steppingOptimizer } from './config.js';
 
 /** `value` without `keys`. */
 function omit<T extends object>(value: T, keys: readonly string[]): Partial<T> {
@@ -56,6 +56,12 @@ export function trainingRecipe(config: Config): Record<string, unknown> {
     schedule.type
   ];
   const unusedLossKeys = Object.keys(LOSS_PARAMETERS).filter((key) => !LOSS_PARAMETERS[key]!.includes(loss.name));
+  const { mixupAlpha, cutmixAlpha } = train.mix;
+  const mix = mixupAlpha > 0 || cutmixAlpha > 0 ? omit(train.mix, mixupAlpha > 0 && cutmixAlpha > 0 ? [] : ['switchProb']) : null;
+  const unusedOptimKeys = [
+    ...(steppingOptimizer(config) === 'sgd' ? ['betas', 'eps'] : ['momentum', 'nesterov']),
+    ...(config.optim.name === 'sam' ? [] : ['sam']),
+  ];
   return {
     seed: config.seed,
     data: omit(data, executionKeysOf('data')),
@@ -64,9 +70,10 @@ export function trainingRecipe(config: Config): Record<string, unknown> {
       ...omit(train, executionKeysOf('train')),
       b3rs: train.sampler === 'b3rs' || train.sampler === 'bet' ? train.b3rs : null,
       bet: train.sampler === 'bet' ? omit(train.bet, [train.bet.mode === 'concat' ? 'period' : 'subBatchSize']) : null,
+      mix,
     },
     distributed: omit(config.distributed, executionKeysOf('distributed')),
-    optim: config.optim,
+    optim: omit(config.optim, unusedOptimKeys),
     schedule: omit(schedule, unusedScheduleKeys),
     loss: omit(loss, [...unusedLossKeys, ...(loss.drwStartEpoch === null ? ['drwBeta'] : [])]),
     decoupled:
@@ -87,6 +94,10 @@ function whyUnused(key: string, config: Config): string | null {
   if (key === 'loss.drwBeta') return 'loss.drwStartEpoch is null';
   if (key.startsWith('loss.')) return `loss.name is ${loss.name}`;
   if (key.startsWith('decoupled.')) return `decoupled.method is ${decoupled.method}`;
+  if (key === 'train.mix.switchProb' && (train.mix.mixupAlpha > 0 || train.mix.cutmixAlpha > 0)) return null;
+  if (key.startsWith('train.mix.')) return 'train.mix.mixupAlpha and train.mix.cutmixAlpha are 0';
+  if (key.startsWith('optim.sam.')) return `optim.name is ${config.optim.name}`;
+  if (key.startsWith('optim.')) return `the optimizer that steps is ${steppingOptimizer(config)}`;
   return null;
 }
 

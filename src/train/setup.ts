@@ -35,9 +35,9 @@ import {
 import { createNeck, decoupleClassifier } from '../longtail/index.js';
 import { type ImageClassifier, createModel } from '../models/index.js';
 import type { StateDict } from '../nn/index.js';
-import { type LrSchedule, SGD, constantLr, cosineLr, linearWarmup, multiStepLr } from '../optim/index.js';
+import { AdamW, type LrSchedule, type Optimizer, SAM, SGD, constantLr, cosineLr, linearWarmup, multiStepLr } from '../optim/index.js';
 import type { ModelCard } from './checkpoint.js';
-import type { Config } from './config.js';
+import { type Config, steppingOptimizer } from './config.js';
 
 export interface RunData {
   train: Dataset;
@@ -306,15 +306,18 @@ function usesBatchStatistics(config: Config): boolean {
 }
 
 /**
- * SGD over every trainable parameter (all of them but what decoupled training freezes) with the
- * configured weight decay (as the LDAM-DRW reference does).
+ * The configured optimizer over every trainable parameter (all of them but what decoupled training freezes) with
+ * the configured weight decay on each, biases and normalisation parameters included (as the LDAM-DRW reference
+ * does): SGD, AdamW, or SAM around either.
  */
-export function buildOptimizer(config: Config, model: ImageClassifier): SGD {
-  const { lr, momentum, weightDecay, nesterov } = config.optim;
-  return new SGD(
-    model.parameters().filter((tensor) => tensor.requiresGrad),
-    { lr, momentum, weightDecay, nesterov },
-  );
+export function buildOptimizer(config: Config, model: ImageClassifier): Optimizer {
+  const { lr, momentum, weightDecay, nesterov, betas, eps, name, sam } = config.optim;
+  const params = model.parameters().filter((tensor) => tensor.requiresGrad);
+  const base =
+    steppingOptimizer(config) === 'sgd'
+      ? new SGD(params, { lr, momentum, weightDecay, nesterov })
+      : new AdamW(params, { lr, betas: [betas[0]!, betas[1]!], eps, weightDecay });
+  return name === 'sam' ? new SAM(base, { rho: sam.rho, adaptive: sam.adaptive }) : base;
 }
 
 export function buildSchedule(config: Config): LrSchedule {

@@ -1,9 +1,11 @@
-// A data-parallel training step's policy (the mechanics, broadcast / reduce / gather, are nn/DataParallel's): each
-// rank's share of the global batch, the loss every rank back-propagates, and how the gradients are reduced after,
-// so that the run follows the one-process run with the same global batch (docs/architecture.md).
+// A training step's policy (the mechanics, broadcast / reduce / gather, are nn/DataParallel's): each rank's share
+// of the global batch, the loss every rank back-propagates, how the gradients are reduced after, so that the run
+// follows the one-process run with the same global batch (docs/architecture.md), and the optimizer step around
+// the passes (SAM's two).
 import { shardRange } from '../data/index.js';
-import type { DataParallel } from '../nn/index.js';
-import type * as torch from '../torch/index.js';
+import type { AnyModule, DataParallel } from '../nn/index.js';
+import { type Optimizer, SAM } from '../optim/index.js';
+import * as torch from '../torch/index.js';
 
 type Tensor = torch.Tensor;
 
@@ -72,4 +74,41 @@ export function reduceStepGradients(
     'sum',
   );
   parallel.reduceGradients(headParameters, 'avg');
+}
+
+/**
+ * One optimizer step on a batch. `pass` runs a forward and backward pass at the current parameters (with the
+ * gradients reduced across ranks, so that every rank moves identically) and returns the global batch's mean
+ * loss. SAM takes two passes: at w, then at its perturbed w + e, with the model's buffers (batch-norm and
+ * whitening running statistics) put back after the second, so that they follow the first pass only, as one
+ * step of another optimizer would (running them twice would count the batch twice in the momentum average).
+ * Returns the first pass's loss; a non-finite loss (of either pass) is returned without a step, for the NaN
+ * guard, which ends the run.
+ */
+export function optimizerStep(optimizer: Optimizer, model: AnyModule, pass: (second: boolean) => number): number {
+  const loss = pass(false);
+  if (!Number.isFinite(loss)) return loss;
+  if (optimizer instanceof SAM) {
+    optimizer.firstStep();
+    const perturbed = keepingBuffers(model, () => pass(true));
+    if (!Number.isFinite(perturbed)) return perturbed;
+  }
+  optimizer.step();
+  optimizer.zeroGrad();
+  return loss;
+}
+
+/** `run`'s result, with every buffer of `model` as it was before. */
+function keepingBuffers<T>(model: AnyModule, run: () => T): T {
+  const saved = torch.noGrad(() => [...model.namedBuffers().values()].map((buffer) => [buffer, torch.keep(buffer.clone())] as const));
+  try {
+    return run();
+  } finally {
+    torch.noGrad(() => {
+      for (const [buffer, value] of saved) {
+        buffer.copy_(value);
+        value.dispose();
+      }
+    });
+  }
 }

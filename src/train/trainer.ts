@@ -1,12 +1,12 @@
-// The training loop: epochs of SGD on the long-tailed split, evaluation every N epochs, checkpoints
-// after every epoch (last, and best by top-1), a NaN/Inf guard, exact resumption. A decoupled run
-// (config.decoupled) is the same loop on a finished run's model with only its classifier training, or,
-// for tau-norm, one "epoch" that chooses tau instead of training.
+// The training loop: epochs of optimizer steps (SGD, AdamW, SAM) on the long-tailed split, its batches mixed where
+// train.mix says, evaluation every N epochs, checkpoints after every epoch (last, and best by top-1), a NaN/Inf guard,
+// exact resumption. A decoupled run (config.decoupled) is the same loop on a finished run's model with only its
+// classifier training, or, for tau-norm, one "epoch" that chooses tau instead of training.
 //
-// Exactness: a batch is a pure function of (seed, epoch, batch number) (see data/loader.ts), the
-// learning rate a pure function of the position, and a checkpoint holds the model (with batch-norm
-// statistics), the optimizer's momentum buffers and libtorch's generator state. A run killed at any
-// point and resumed from its last checkpoint therefore retraces the same steps bit for bit.
+// Exactness: a batch and its mixing are pure functions of (seed, epoch, batch number) (see data/loader.ts,
+// data/mixing.ts), the learning rate a pure function of the position, and a checkpoint holds the model (with
+// batch-norm statistics), the optimizer's state and libtorch's generator state. A run killed at any point and resumed
+// from its last checkpoint therefore retraces the same steps bit for bit.
 //
 // Data-parallel (options.parallel, see distributed.ts): every rank trains on its share of each global
 // batch and gradients are reduced across ranks, so the run follows the one-process run with the same
@@ -14,12 +14,12 @@
 // and evaluating a run directory are commands.ts.
 import { existsSync } from 'node:fs';
 
-import { type Batch, type Loader, batchTensors } from '../data/index.js';
+import { type Batch, type Loader, batchTensors, drawMix, mixBatch, mixingOn, shardRange } from '../data/index.js';
 import { type ImageClassifier, type PretrainedSource, loadPretrained } from '../models/index.js';
 import type { DataParallel } from '../nn/index.js';
 import { TauNormalizedClassifier, selectTau, trainClassifierOnly } from '../longtail/decoupled.js';
-import { type Loss, createLoss } from '../longtail/losses.js';
-import type { LrSchedule, SGD, SgdState } from '../optim/index.js';
+import { type Loss, createLoss, mixedLoss } from '../longtail/losses.js';
+import type { LrSchedule, Optimizer } from '../optim/index.js';
 import * as torch from '../torch/index.js';
 import {
   type CheckpointMeta,
@@ -36,7 +36,7 @@ import { rankDevice } from './distributed.js';
 import { describeEnvironment } from './environment.js';
 import { batchCovarianceRecord, samplerOf } from './batch-covariance.js';
 import { InferencePass } from './inference.js';
-import { reduceStepGradients, rowsPerRank, stepLoss } from './step.js';
+import { optimizerStep, reduceStepGradients, rowsPerRank, stepLoss } from './step.js';
 import { type Evaluation, evaluate } from './evaluation.js';
 import { Progress, formatDuration } from './progress.js';
 import type { RunDir, Summary } from './run-dir.js';
@@ -65,7 +65,7 @@ export class Run {
   readonly data: RunData;
   readonly model: ImageClassifier;
   /** null when nothing trains (tau-norm). */
-  readonly optimizer: SGD | null;
+  readonly optimizer: Optimizer | null;
   readonly schedule: LrSchedule;
   readonly loss: Loss;
   /** What the checkpoints record of how to use the model (setup.ts modelCard); fixed for the run. */
@@ -165,7 +165,7 @@ export class Run {
     const { tensors, meta } = readCheckpoint(file);
     this.model.loadStateDict(section(tensors, 'model.'), { strict: true });
     if (withOptimizer) {
-      this.optimizer?.loadStateDict({ tensors: section(tensors, 'optimizer.'), groups: meta.optimizerGroups as SgdState['groups'] });
+      this.optimizer?.loadStateDict({ tensors: section(tensors, 'optimizer.'), groups: meta.optimizerGroups as object[] });
       torch.setRngState(tensors['rng.torch']!);
     }
     for (const tensor of Object.values(tensors)) tensor.dispose();
@@ -173,14 +173,14 @@ export class Run {
     this.meta = position;
   }
 
-  /** One epoch's work and what metrics.jsonl records of it: SGD steps, or choosing tau (tau-norm). */
+  /** One epoch's work and what metrics.jsonl records of it: optimizer steps, or choosing tau (tau-norm). */
   async fitEpoch(epoch: number): Promise<Record<string, unknown>> {
     if (this.optimizer === null) return this.chooseTau();
     const trainLoss = await this.trainEpoch(epoch, this.optimizer);
     return { lr: this.optimizer.paramGroups[0]!.lr, trainLoss };
   }
 
-  async trainEpoch(epoch: number, optimizer: SGD): Promise<number> {
+  async trainEpoch(epoch: number, optimizer: Optimizer): Promise<number> {
     if (this.config.decoupled.method === null) this.model.train();
     else trainClassifierOnly(this.model);
     const steps = this.stepsPerEpoch;
@@ -202,14 +202,16 @@ export class Run {
       const lr = this.schedule.lrAt(epoch, step, steps);
       for (const group of optimizer.paramGroups) group.lr = lr;
       const loss = torch.scope(() => {
-        const { images, labels } = this.images(batch);
-        const { loss: value, mean } = this.batchLoss(images, labels, batch, epoch, record);
-        if (!Number.isFinite(mean)) return mean;
-        value.backward();
-        this.reduceGradients();
-        optimizer.step();
-        optimizer.zeroGrad();
-        return mean;
+        const { images, targets, lam } = this.trainingInputs(batch);
+        // SAM's second pass sees the same mixed batch; covariance records see the first pass only.
+        return optimizerStep(optimizer, this.model, (second) => {
+          const { loss: value, mean } = this.batchLoss(images, targets, batch, epoch, second ? undefined : record, lam);
+          if (Number.isFinite(mean)) {
+            value.backward();
+            this.reduceGradients();
+          }
+          return mean;
+        });
       });
       if (!Number.isFinite(loss)) {
         const last = this.dir.checkpoint('last');
@@ -228,6 +230,21 @@ export class Run {
     return { images: this.inference.input(images), labels };
   }
 
+  /**
+   * A training batch on this rank's device, mixed as train.mix draws it for (seed, epoch, batch): targets are the
+   * labels, or N x 2 (own label, partner's) with lam the weight of the first; lam null when unmixed.
+   */
+  trainingInputs(batch: Batch): { images: torch.Tensor; targets: torch.Tensor; lam: number | null } {
+    const { images, labels } = batchTensors(batch, { device: this.device });
+    const options = this.config.train.mix;
+    const [, , height, width] = images.shape;
+    const keys = { seed: this.config.seed, epoch: batch.epoch, batch: batch.batch };
+    const draw = mixingOn(options) ? drawMix(options, keys, { height: height!, width: width! }) : ({ kind: 'none' } as const);
+    const start = shardRange(batch.globalSize, this.rank, this.parallel?.worldSize ?? 1).start;
+    const mixed = mixBatch(images, labels, draw, { ...keys, start });
+    return { ...mixed, images: this.inference.input(mixed.images) };
+  }
+
   /** Neck and classifier, in float32: whitening's covariance and eigendecomposition need the precision. */
   head(features: torch.Tensor): torch.Tensor {
     return this.inference.logits(this.inference.embedding(features));
@@ -235,7 +252,7 @@ export class Run {
 
   /**
    * The loss to back-propagate for this rank's share of a batch, and the global batch's mean loss; `record`, when
-   * given, sees this rank's pooled features.
+   * given, sees this rank's pooled features; `lam`: the weight of the first column of mixed targets (trainingInputs).
    */
   batchLoss(
     images: torch.Tensor,
@@ -243,9 +260,14 @@ export class Run {
     batch: Batch,
     epoch: number,
     record?: (features: torch.Tensor) => void,
+    lam: number | null = null,
   ): { loss: torch.Tensor; mean: number } {
     const { parallel } = this;
-    const loss = (logits: torch.Tensor, targets: torch.Tensor): torch.Tensor => this.loss.compute(logits, targets, { epoch });
+    // Mixed targets are N x 2 (own label, partner's): they travel through the gather of a synchronised head as one.
+    const loss = (logits: torch.Tensor, targets: torch.Tensor): torch.Tensor =>
+      lam === null
+        ? this.loss.compute(logits, targets, { epoch })
+        : mixedLoss(this.loss, logits, { a: targets.select(1, 0), b: targets.select(1, 1), lam }, { epoch });
     const features = (x: torch.Tensor): torch.Tensor => {
       const pooled = this.inference.features(x);
       record?.(pooled);

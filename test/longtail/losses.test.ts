@@ -1,10 +1,14 @@
 // Each long-tail loss against its formula, computed here independently with plain JavaScript arithmetic
-// on small logits (4 samples, 3 classes with counts 100, 10, 1), and float64 gradient checks.
+// on small logits (4 samples, 3 classes with counts 100, 10, 1), float64 gradient checks, and the mixed-target
+// loss of every loss against torch (test/python/mixed_loss.py).
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { test } from 'node:test';
 
 import { torch } from '../../src/index.js';
-import { type LossConfig, classBalancedWeights, createLoss, ldamMargins, logPrior } from '../../src/longtail/losses.js';
+import { type LossConfig, classBalancedWeights, createLoss, ldamMargins, logPrior, mixedLoss } from '../../src/longtail/losses.js';
+import { assertClose } from '../helpers/compare.js';
+import { pythonTorchMissing, runPython, temporaryDir } from '../helpers/python.js';
 
 const LOGITS = [
   [2.0, 0.5, -1.0],
@@ -217,6 +221,51 @@ for (const config of [
     assert.ok(result.ok, `worst ${JSON.stringify(result.worst)} exceeds tolerance by ${result.worstExcess}`);
   });
 }
+
+// ---- mixed targets ----
+
+const MIXED_CASES: { id: string; epoch: number; config: LossConfig }[] = [
+  { id: 'ce', epoch: 0, config: { name: 'ce' } },
+  { id: 'ce-smoothed', epoch: 0, config: { name: 'ce', labelSmoothing: 0.1 } },
+  { id: 'focal', epoch: 0, config: { name: 'focal', focalGamma: 2 } },
+  { id: 'cb-ce', epoch: 0, config: { name: 'cb-ce', cbBeta: 0.99 } },
+  { id: 'cb-focal', epoch: 0, config: { name: 'cb-focal', cbBeta: 0.99, focalGamma: 1, labelSmoothing: 0.05 } },
+  { id: 'ldam-drw', epoch: 3, config: { name: 'ldam', drw: { startEpoch: 2, beta: 0.999 } } },
+  { id: 'la', epoch: 0, config: { name: 'la', laTau: 1.5, labelSmoothing: 0.1 } },
+  { id: 'bsce-drw-off', epoch: 1, config: { name: 'bsce', drw: { startEpoch: 2 } } },
+  { id: 'bsce-drw-on', epoch: 2, config: { name: 'bsce', drw: { startEpoch: 2 } } },
+];
+
+test('mixed targets: lam L(z, a) + (1 - lam) L(z, b) for every loss, against torch (values and gradients)', (t) => {
+  const missing = pythonTorchMissing();
+  if (missing) return t.skip(missing);
+  torch.manualSeed(3);
+  // Cosine-sized logits, as LDAM expects; partners b differ from a in most rows.
+  const logits = torch.rand([8, 3], { dtype: 'float64' }).mul(2).sub(1);
+  const a = torch.tensor([0, 1, 2, 1, 0, 0, 2, 1], { dtype: 'int64' });
+  const b = torch.tensor([1, 1, 0, 2, 0, 2, 0, 0], { dtype: 'int64' });
+  const lam = 0.37;
+  const dir = temporaryDir('mixed-loss');
+  torch.safetensors.saveFile({ logits, a, b }, path.join(dir, 'in.safetensors'));
+  runPython('mixed_loss.py', [
+    path.join(dir, 'in.safetensors'),
+    path.join(dir, 'out.safetensors'),
+    JSON.stringify({ counts: COUNTS, lam, cases: MIXED_CASES }),
+  ]);
+  const reference = torch.safetensors.loadFile(path.join(dir, 'out.safetensors')).tensors;
+  for (const { id, epoch, config } of MIXED_CASES) {
+    const input = logits.clone().requiresGrad_(true);
+    const value = mixedLoss(createLoss(config, COUNTS), input, { a, b, lam }, { epoch });
+    value.backward();
+    // float64 on both sides; the sums run in other orders.
+    assertClose(value, reference[id], 1e-12, `${id}: loss`);
+    assertClose(input.grad, reference[`${id}.grad`], 1e-12, `${id}: gradient`);
+    const soft = reference[`${id}.soft`];
+    if (soft !== undefined) assertClose(value, soft, 1e-12, `${id}: PyTorch's cross-entropy of the mixed target`);
+  }
+  assert.ok(reference['ce-smoothed.soft'] && reference['la.soft'] === undefined, 'the soft-target comparison ran for ce only');
+  assert.throws(() => mixedLoss(createLoss({ name: 'ce' }, COUNTS), logits, { a, b, lam: 1.5 }, { epoch: 0 }), /lam in \[0, 1\], got 1.5/);
+});
 
 // ---- bad input ----
 

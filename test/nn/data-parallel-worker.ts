@@ -1,13 +1,14 @@
 // One process of data-parallel.test.ts. With torchrun's variables set it is one rank of a group trained
 // with DataParallel; without them, the one-process reference on the whole global batch. It trains a
-// small batch-norm-free model (conv, pool, optional whitening neck, linear) with SGD for a few steps on
-// fixed random data and prints its final parameters as JSON.
-// usage: node data-parallel-worker.js per-rank|sync-whitening [steps] [--print-steps]
+// small batch-norm-free model (conv, pool, optional whitening neck, linear) with SGD (or SAM around it: modes
+// ending in -sam, the trainer's optimizerStep with the gradients reduced after each of its passes) for a few steps
+// on fixed random data and prints its final parameters as JSON.
+// usage: node data-parallel-worker.js per-rank|sync-whitening[-sam] [steps] [--print-steps]
 import { data, longtail, nn, optim, torch } from '../../src/index.js';
-import { reduceStepGradients, rowsPerRank, stepLoss } from '../../src/train/step.js';
+import { optimizerStep, reduceStepGradients, rowsPerRank, stepLoss } from '../../src/train/step.js';
 
 const [mode = 'per-rank', stepsArg = '4', printSteps] = process.argv.slice(2);
-const syncHead = mode === 'sync-whitening';
+const syncHead = mode.startsWith('sync-whitening');
 const steps = Number(stepsArg);
 const GLOBAL_BATCH = 13; // odd: the two ranks hold 6 and 7 images
 
@@ -22,7 +23,8 @@ const distributed = (process.env.WORLD_SIZE ?? '1') !== '1';
 const parallel = distributed ? new nn.DataParallel(torch.distributed.initProcessGroup({ timeoutMs: 5_000 })) : null;
 if (parallel !== null && parallel.rank !== 0) torch.manualSeed(1000 + parallel.rank); // differ until the broadcast
 parallel?.broadcastState(model);
-const optimizer = new optim.SGD(model.parameters(), { lr: 0.2, momentum: 0.9, weightDecay: 1e-3 });
+const sgd = new optim.SGD(model.parameters(), { lr: 0.2, momentum: 0.9, weightDecay: 1e-3 });
+const optimizer = mode.endsWith('-sam') ? new optim.SAM(sgd, { rho: 0.1 }) : sgd;
 
 torch.manualSeed(99);
 const images = torch.randn([steps, GLOBAL_BATCH, 1, 5, 5]);
@@ -33,9 +35,12 @@ for (let step = 0; step < steps; step++) {
   torch.scope(() => {
     const x = images.select(0, step);
     const y = labels.select(0, step);
-    if (parallel === null) {
-      loss(model.call(x), y).backward();
-    } else {
+    optimizerStep(optimizer, model, () => {
+      if (parallel === null) {
+        const value = loss(model.call(x), y);
+        value.backward();
+        return value.item();
+      }
       const { start, end } = data.shardRange(GLOBAL_BATCH, parallel.rank, parallel.worldSize);
       const result = stepLoss(parallel, {
         images: x.slice(0, start, end),
@@ -48,9 +53,8 @@ for (let step = 0; step < steps; step++) {
       });
       result.loss.backward();
       reduceStepGradients(parallel, model.parameters(), head, syncHead);
-    }
-    optimizer.step();
-    optimizer.zeroGrad();
+      return result.mean;
+    });
   });
   if (printSteps !== undefined) process.stderr.write(`step ${step + 1}\n`);
 }

@@ -1,6 +1,6 @@
-// DataParallel with two real processes over Gloo on 127.0.0.1: after a few SGD steps both ranks hold the
-// weights that one process reaches on the same global batches (per-rank losses, and whitening on the
-// gathered global batch), and a rank that dies ends the other's training with an error, not a hang.
+// DataParallel with two real processes over Gloo on 127.0.0.1: after a few SGD (and SAM) steps both ranks hold the
+// weights that one process reaches on the same global batches (per-rank losses, and whitening on the gathered
+// global batch), and a rank that dies ends the other's training with an error, not a hang.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -29,7 +29,7 @@ function assertSameWeights(actual: Weights, expected: Weights, tolerance: number
   }
 }
 
-for (const mode of ['per-rank', 'sync-whitening']) {
+for (const mode of ['per-rank', 'sync-whitening', 'per-rank-sam', 'sync-whitening-sam']) {
   test(`two ranks (${mode}) end with the weights of one process on the same global batches`, async () => {
     const port = await freePort();
     const single = startNode(WORKER, [mode], { SCATTER_NUM_THREADS: '1' }, DEADLINE_MS);

@@ -1,8 +1,10 @@
-// Learning-rate schedules: their values at chosen epochs and iterations, composition, and bad arguments.
+// Learning-rate schedules: their values at chosen epochs and iterations, composition, bad arguments, and that the
+// lr they give is the size of AdamW's and SAM's steps.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { constantLr, cosineLr, linearWarmup, multiStepLr } from '../../src/optim/index.js';
+import { torch } from '../../src/index.js';
+import { AdamW, type Optimizer, SAM, SGD, constantLr, cosineLr, linearWarmup, multiStepLr } from '../../src/optim/index.js';
 
 const ITERS = 100;
 
@@ -63,6 +65,51 @@ test('linearWarmup composes with any schedule', () => {
   near(warmed.lrAt(2, 0, 10), 0.3, 'epoch 2');
   near(warmed.lrAt(3, 0, 10), 0.3, 'after');
   near(linearWarmup(constantLr(0.3), 0).lrAt(0, 0, 1), 0.3, 'no warm-up');
+});
+
+test("warm-up, multistep and cosine drive AdamW's and SAM's steps: the lr set on their groups is the step's size", () => {
+  const schedules = {
+    'warm-up + multistep': multiStepLr({ lr: 0.1, milestones: [3], gamma: 0.1, warmupEpochs: 2 }),
+    'warm-up + cosine': cosineLr({ lr: 0.1, epochs: 6, minLr: 0.001, warmupEpochs: 1 }),
+  };
+  const gradient = [1, -2, 0.5, 3];
+  // What the trainer does before every step.
+  const step = (optimizer: Optimizer, lr: number, run: () => void): void => {
+    for (const group of optimizer.paramGroups) group.lr = lr;
+    run();
+  };
+  for (const [name, schedule] of Object.entries(schedules)) {
+    for (const [epoch, iteration] of [
+      [0, 0],
+      [1, 5],
+      [2, 3],
+      [3, 0],
+      [5, 9],
+    ] as const) {
+      const lr = schedule.lrAt(epoch, iteration, 10);
+      const where = `${name}, epoch ${epoch} iteration ${iteration} (lr ${lr})`;
+      // AdamW's first step moves every weight by lr against its gradient's sign (m / sqrt(v) = sign g), eps aside.
+      const w = torch.zeros([4], { requiresGrad: true });
+      const adamw = new AdamW([w], { lr: 1, weightDecay: 0 });
+      step(adamw, lr, () => {
+        w.grad = torch.tensor(gradient);
+        adamw.step();
+      });
+      w.toArray().forEach((value, i) =>
+        assert.ok(Math.abs(value + lr * Math.sign(gradient[i]!)) <= 1e-6 * lr, `AdamW, ${where}: ${value}`),
+      );
+      // SAM's groups are its base's: with the same gradient at w and at w + e, the step is SGD's -lr g.
+      const v = torch.zeros([4], { requiresGrad: true });
+      const sam = new SAM(new SGD([v], { lr: 1 }), { rho: 0.3 });
+      step(sam, lr, () => {
+        v.grad = torch.tensor(gradient);
+        sam.firstStep();
+        v.grad = torch.tensor(gradient);
+        sam.step();
+      });
+      v.toArray().forEach((value, i) => assert.ok(Math.abs(value + lr * gradient[i]!) <= 1e-6 * lr, `SAM, ${where}: ${value}`));
+    }
+  }
 });
 
 test('bad positions and options are refused', () => {

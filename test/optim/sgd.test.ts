@@ -2,22 +2,15 @@
 // decay, two parameter groups, a parameter without a gradient at one step, the lr changed between steps),
 // and its state dict: saving and loading mid-run continues exactly as an uninterrupted run.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
 
 import { torch } from '../../src/index.js';
-import { SGD, type ParamGroupInput } from '../../src/optim/index.js';
-import { pythonTorchMissing, runPython, temporaryDir } from '../helpers/python.js';
+import { type ParamGroupInput, SGD, type SavedParamGroup } from '../../src/optim/index.js';
+import { SHAPES, STEPS, freshParams, makeInputs, pythonReference, resumeThroughFile, runSteps } from '../helpers/optimizer-parity.js';
+import { pythonTorchMissing } from '../helpers/python.js';
 import { assertClose } from '../helpers/compare.js';
 
 type Tensor = torch.Tensor;
-
-const SHAPES = [[5, 3], [3], [2, 2, 3, 3], [7]];
-const STEPS = 4;
-const LR_SCALES = [1, 1, 0.5, 0.1];
-/** The parameter that has no gradient at step 1 (PyTorch skips it, and starts its buffer later). */
-const SKIPPED = { step: 1, param: 3 };
 
 interface GroupSpec {
   params: number[];
@@ -50,15 +43,6 @@ const VARIANTS: { name: string; groups: GroupSpec[] }[] = [
   { name: 'plain', groups: [group([0, 2], 0.1, 0, { weight_decay: 1e-2 }), group([1, 3], 0.3, 0)] },
 ];
 
-function makeInputs(): { initial: Tensor[]; grads: (Tensor | null)[][] } {
-  torch.manualSeed(4);
-  const initial = SHAPES.map((shape) => torch.randn(shape));
-  const grads = Array.from({ length: STEPS }, (_, step) =>
-    SHAPES.map((shape, i) => (step === SKIPPED.step && i === SKIPPED.param ? null : torch.randn(shape))),
-  );
-  return { initial, grads };
-}
-
 function makeOptimizer(params: Tensor[], groups: GroupSpec[]): SGD {
   const inputs: ParamGroupInput[] = groups.map((spec) => ({
     params: spec.params.map((i) => params[i]!),
@@ -71,51 +55,11 @@ function makeOptimizer(params: Tensor[], groups: GroupSpec[]): SGD {
   return new SGD(inputs, { lr: groups[0]!.lr });
 }
 
-/** Runs steps [from, to) of the parity protocol: each group's lr = its base lr x LR_SCALES[step]. */
-function runSteps(
-  optimizer: SGD,
-  params: Tensor[],
-  grads: (Tensor | null)[][],
-  baseLrs: number[],
-  from: number,
-  to: number,
-  afterStep: (step: number) => void = () => {},
-): void {
-  for (let step = from; step < to; step++) {
-    optimizer.paramGroups.forEach((g, i) => {
-      g.lr = baseLrs[i]! * LR_SCALES[step]!;
-    });
-    params.forEach((param, i) => {
-      param.grad = grads[step]![i] ?? null;
-    });
-    optimizer.step();
-    afterStep(step);
-  }
-}
-
-function freshParams(initial: Tensor[]): Tensor[] {
-  return initial.map((tensor) => tensor.clone().requiresGrad_(true));
-}
-
 test('SGD matches torch.optim.SGD step for step: nesterov, dampening, weight decay, plain; two groups', (t) => {
   const missing = pythonTorchMissing();
   if (missing) return t.skip(missing);
   const { initial, grads } = makeInputs();
-  const dir = temporaryDir('sgd');
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const inputs: Record<string, Tensor> = {};
-  initial.forEach((tensor, i) => {
-    inputs[`param.${i}`] = tensor;
-  });
-  grads.forEach((stepGrads, step) =>
-    stepGrads.forEach((grad, i) => {
-      if (grad !== null) inputs[`grad.${step}.${i}`] = grad;
-    }),
-  );
-  torch.safetensors.saveFile(inputs, path.join(dir, 'in.safetensors'));
-  const config = { steps: STEPS, lrScales: LR_SCALES, variants: VARIANTS };
-  runPython('sgd_parity.py', [path.join(dir, 'in.safetensors'), path.join(dir, 'out.safetensors'), JSON.stringify(config)]);
-  const reference = torch.safetensors.loadFile(path.join(dir, 'out.safetensors')).tensors;
+  const reference = pythonReference('SGD', VARIANTS, { initial, grads });
 
   // Tolerance 0: the same libtorch kernels in the same order give bitwise-equal parameters.
   for (const variant of VARIANTS) {
@@ -140,48 +84,35 @@ test('SGD matches torch.optim.SGD step for step: nesterov, dampening, weight dec
       // Parameter indices run through the groups in order: group 0 holds params 0 and 2, group 1 params 1 and 3.
       const index = [0, 2, 1, 3].indexOf(i);
       const saved = tensors[`state.${index}.momentum_buffer`];
-      if (hasMomentum) assertClose(saved, reference[`${variant.name}.buffer.${i}`], 0, `${variant.name} buffer ${i}`);
+      if (hasMomentum) assertClose(saved, reference[`${variant.name}.state.${i}.momentum_buffer`], 0, `${variant.name} buffer ${i}`);
       else assert.equal(saved, undefined);
     }
   }
 });
 
-test('a state dict saved mid-run (through safetensors and JSON) continues exactly as an uninterrupted run', (t) => {
-  const { initial, grads } = makeInputs();
+test('a state dict saved mid-run (through safetensors and JSON) continues exactly as an uninterrupted run', () => {
+  const inputs = makeInputs();
   const groups = VARIANTS[0]!.groups;
   const baseLrs = groups.map((g) => g.lr);
-  const straightParams = freshParams(initial);
-  runSteps(makeOptimizer(straightParams, groups), straightParams, grads, baseLrs, 0, STEPS);
+  const straightParams = freshParams(inputs.initial);
+  runSteps(makeOptimizer(straightParams, groups), straightParams, inputs.grads, baseLrs, 0, STEPS);
 
-  const params = freshParams(initial);
-  const first = makeOptimizer(params, groups);
-  runSteps(first, params, grads, baseLrs, 0, 2);
-  const dir = temporaryDir('sgd-state');
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'optimizer.safetensors');
-  const saved = first.stateDict();
+  const make = (params: Tensor[], perturbed: boolean): SGD =>
+    makeOptimizer(params, perturbed ? groups.map((g) => ({ ...g, lr: 99, momentum: 0.1 })) : groups);
+  const { params, saved, resumed } = resumeThroughFile(make, inputs, baseLrs);
   assert.deepEqual(
     Object.keys(saved.tensors).sort(),
     ['state.0.momentum_buffer', 'state.1.momentum_buffer', 'state.2.momentum_buffer', 'state.3.momentum_buffer'],
     'every parameter has had a gradient, so each has a buffer',
   );
-  torch.safetensors.saveFile(saved.tensors, file, { groups: JSON.stringify(saved.groups) });
   assert.deepEqual(
-    saved.groups.map((g) => g.params),
+    (saved.groups as SavedParamGroup[]).map((g) => g.params),
     [
       [0, 1],
       [2, 3],
     ],
   );
-
-  const loaded = torch.safetensors.loadFile(file);
-  const resumed = makeOptimizer(
-    params,
-    groups.map((g) => ({ ...g, lr: 99, momentum: 0.1 })),
-  );
-  resumed.loadStateDict({ tensors: loaded.tensors, groups: JSON.parse(loaded.metadata.groups!) });
-  assert.equal(resumed.paramGroups[1]!.momentum, 0.8, 'hyper-parameters restored');
-  runSteps(resumed, params, grads, baseLrs, 2, STEPS);
+  assert.equal((resumed as SGD).paramGroups[1]!.momentum, 0.8, 'hyper-parameters restored');
   params.forEach((param, i) => assert.ok(param.equal(straightParams[i]!), `param ${i}`));
 });
 

@@ -51,6 +51,23 @@ test('bad keys and values give one-line errors naming the key and what it allows
   fails({}, /--set expects key=value, got 'train.epochs'/, ['train.epochs']);
   fails({}, /'schedule.milestones': expected increasing epoch numbers >= 0, got \[5, 3\]/, ['schedule.milestones=[5, 3]']);
   fails([1, 2], /must be a YAML mapping/);
+  fails(
+    { train: { mix: { mixupAlpa: 1 } } },
+    /unknown config key 'train.mix.mixupAlpa' \(allowed here: mixupAlpha, cutmixAlpha, prob, switchProb\)/,
+  );
+  fails({ train: { mix: { prob: 1.5 } } }, /config key 'train.mix.prob': expected a number >= 0 and <= 1, got 1.5/);
+  fails({}, /config key 'train.mix.cutmixAlpha': expected a number >= 0, got -1/, ['train.mix.cutmixAlpha=-1']);
+  fails({ train: { mix: 0.2 } }, /config key 'train.mix': expected a mapping with keys mixupAlpha, cutmixAlpha, prob, switchProb, got 0.2/);
+  fails(
+    { train: { mix: { mixupAlpha: 1 } }, decoupled: { method: 'crt' } },
+    /config key 'train.mix': a decoupled second stage \(crt\) re-balances the classifier on unmixed images/,
+  );
+  fails({ optim: { name: 'adam' } }, /config key 'optim.name': expected one of sgd, adamw, sam, got 'adam'/);
+  fails({ optim: { betas: [0.9] } }, /config key 'optim.betas': expected two numbers in \[0, 1\), got \[0.9\]/);
+  fails({ optim: { betas: [0.9, 1] } }, /config key 'optim.betas': expected two numbers in \[0, 1\), got \[0.9, 1\]/);
+  fails({ optim: { sam: { rho: 0 } } }, /config key 'optim.sam.rho': expected a number > 0, got 0/);
+  fails({ optim: { sam: { base: 'sam' } } }, /config key 'optim.sam.base': expected one of sgd, adamw, got 'sam'/);
+  fails({ optim: { sam: { adaptive: 'yes' } } }, /config key 'optim.sam.adaptive': expected true or false, got 'yes'/);
 });
 
 test('config files: a missing file and invalid YAML are named', () => {
@@ -126,7 +143,30 @@ test('the training recipe keeps the settings that take effect and drops the unus
     recipe(['train.sampler=bet', 'train.bet.mode=interleave']),
     'interleave has no sub-batch',
   );
+  assert.deepEqual(
+    recipe(['optim.betas=[0.5, 0.6]', 'optim.eps=0.1', 'optim.sam.rho=0.2', 'train.mix.prob=0.5', 'train.mix.switchProb=0.1']),
+    recipe([]),
+    'sgd has no betas, eps or sam; no alpha, no mixing',
+  );
+  assert.deepEqual(
+    recipe(['optim.name=adamw', 'optim.momentum=0.5', 'optim.nesterov=true']),
+    recipe(['optim.name=adamw']),
+    'adamw has no momentum',
+  );
+  assert.deepEqual(
+    recipe(['train.mix.mixupAlpha=1', 'train.mix.switchProb=0.1']),
+    recipe(['train.mix.mixupAlpha=1']),
+    'switchProb chooses between two kinds only',
+  );
   const used: [string[], string][] = [
+    [[], 'optim.name=adamw'],
+    [['optim.name=adamw'], 'optim.betas=[0.8, 0.9]'],
+    [['optim.name=sam', 'optim.sam.base=adamw'], 'optim.eps=0.1'],
+    [['optim.name=sam'], 'optim.sam.rho=0.1'],
+    [['optim.name=sam'], 'optim.momentum=0.5'],
+    [[], 'train.mix.cutmixAlpha=1'],
+    [['train.mix.cutmixAlpha=1'], 'train.mix.prob=0.5'],
+    [['train.mix.cutmixAlpha=1', 'train.mix.mixupAlpha=0.2'], 'train.mix.switchProb=0.1'],
     [['model.neck=whitening'], 'model.whitening.eps=0.5'],
     [['model.neck=whitening', 'model.whitening.method=newton-schulz'], 'model.whitening.iterations=9'],
     [['model.neck=batchnorm'], 'model.whitening.momentum=0.5'],
@@ -159,6 +199,12 @@ test('keys set for a feature that is off are named with the setting that turns i
     { key: 'train.b3rs.q', why: 'train.sampler is instance' },
     { key: 'loss.focalGamma', why: 'loss.name is la' },
     { key: 'loss.drwBeta', why: 'loss.drwStartEpoch is null' },
+  ]);
+  const optimizer = ['optim.name=adamw', 'optim.momentum=0.5', 'optim.sam.rho=0.1', 'train.mix.prob=0.5'];
+  assert.deepEqual(unusedSettings(loadConfig(file, optimizer), explicitKeys(file, optimizer)), [
+    { key: 'train.mix.prob', why: 'train.mix.mixupAlpha and train.mix.cutmixAlpha are 0' },
+    { key: 'optim.momentum', why: 'the optimizer that steps is adamw' },
+    { key: 'optim.sam.rho', why: 'optim.name is adamw' },
   ]);
   const batchnorm = ['model.neck=batchnorm', 'model.whitening.eps=0.5', 'model.whitening.momentum=0.2'];
   assert.deepEqual(unusedSettings(loadConfig(file, batchnorm), explicitKeys(file, batchnorm)), [

@@ -8,7 +8,10 @@ import { test } from 'node:test';
 
 import { B3RSBatchSampler, BatchEmbeddedSampler } from '../../src/data/index.js';
 import { torch } from '../../src/index.js';
+import { AdamW, SAM } from '../../src/optim/index.js';
 import { loadConfig } from '../../src/train/config.js';
+import { RunDir } from '../../src/train/run-dir.js';
+import { Run } from '../../src/train/trainer.js';
 import { loadRunData, trainLoader } from '../../src/train/setup.js';
 import { writeCifar10 } from '../helpers/cifar.js';
 import { repoRoot, temporaryDir } from '../helpers/python.js';
@@ -46,9 +49,10 @@ function environmentRecords(run: string): Record<string, unknown>[] {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-function modelTensors(file: string): Record<string, torch.Tensor> {
+/** A checkpoint's tensors whose names start with one of `prefixes`. */
+function checkpointTensors(file: string, ...prefixes: string[]): Record<string, torch.Tensor> {
   const { tensors } = torch.safetensors.loadFile(file);
-  return Object.fromEntries(Object.entries(tensors).filter(([name]) => name.startsWith('model.')));
+  return Object.fromEntries(Object.entries(tensors).filter(([name]) => prefixes.some((prefix) => name.startsWith(prefix))));
 }
 
 const work = temporaryDir('trainer');
@@ -95,11 +99,14 @@ test('a run writes config.yaml, metrics.jsonl, summary.json and checkpoints, and
   assert.equal(JSON.parse(evaluated.stdout).top1, metrics[2].top1, 'eval of the last checkpoint repeats the last evaluation');
 });
 
-test('a run killed mid-epoch and resumed ends bit-identical to an uninterrupted run', async () => {
-  const out = path.join(work, 'run-b');
-  const child = spawn(process.execPath, [CLI, 'train', '--config', config, '--out', out], { stdio: 'ignore' });
+/**
+ * Trains `config` (with `sets`) into `out`, kills it with SIGKILL once epoch 1's checkpoint is written and epoch 2 is
+ * under way, resumes it to the end, and asserts that its last checkpoint's model and optimizer tensors equal
+ * those of the uninterrupted run in `reference`.
+ */
+async function assertResumesExactly(out: string, reference: string, sets: string[] = []): Promise<void> {
+  const child = spawn(process.execPath, [CLI, 'train', '--config', config, '--out', out, ...sets], { stdio: 'ignore' });
   const metricsFile = path.join(out, 'metrics.jsonl');
-  // Kill it once epoch 1's checkpoint is written and epoch 2 is under way.
   await new Promise<void>((resolve, reject) => {
     const timer = setInterval(() => {
       if (existsSync(metricsFile) && readFileSync(metricsFile, 'utf8').trim().split('\n').length === 1) {
@@ -121,18 +128,64 @@ test('a run killed mid-epoch and resumed ends bit-identical to an uninterrupted 
   const resumed = cli(['train', '--resume', out]);
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.ok(!existsSync(path.join(out, 'train.lock')), "the resumed run took over the dead process's lock and gave it back");
-  const uninterrupted = modelTensors(path.join(work, 'run-a', 'checkpoints', 'last.safetensors'));
-  const afterResume = modelTensors(path.join(out, 'checkpoints', 'last.safetensors'));
+  const uninterrupted = checkpointTensors(path.join(reference, 'checkpoints', 'last.safetensors'), 'model.', 'optimizer.');
+  const afterResume = checkpointTensors(path.join(out, 'checkpoints', 'last.safetensors'), 'model.', 'optimizer.');
   assert.deepEqual(Object.keys(afterResume).sort(), Object.keys(uninterrupted).sort());
   for (const [name, tensor] of Object.entries(uninterrupted)) {
     assert.ok(tensor.equal(afterResume[name]!), `${name} differs after resuming`);
   }
   assert.equal(readFileSync(metricsFile, 'utf8').trim().split('\n').length, 3);
+}
+
+test('a run killed mid-epoch and resumed ends bit-identical to an uninterrupted run', async () => {
+  const out = path.join(work, 'run-b');
+  await assertResumesExactly(out, path.join(work, 'run-a'));
   assert.deepEqual(
     environmentRecords(out).map((record) => record.firstEpoch),
     [1, 2],
     'one record per process that trained the run',
   );
+});
+
+// Mixup and cutmix on 80% of the batches, ASAM around AdamW, a 2-epoch warm-up and a milestone at epoch 2.
+const MIXED_SAM = [
+  'train.mix.mixupAlpha=1',
+  'train.mix.cutmixAlpha=1',
+  'train.mix.prob=0.8',
+  'optim.name=sam',
+  'optim.sam.base=adamw',
+  'optim.sam.adaptive=true',
+  'optim.sam.rho=0.5',
+  'optim.lr=0.002',
+  'schedule.warmupEpochs=2',
+].flatMap((assignment) => ['--set', assignment]);
+
+test('with mixing and SAM around AdamW: the batches are mixed, the schedule sets the lr, and a killed run resumes bit-identical', async () => {
+  const reference = path.join(work, 'run-mixed-sam-a');
+  const result = cli(['train', '--config', config, '--out', reference, ...MIXED_SAM]);
+  assert.equal(result.status, 0, result.stderr);
+  assert.doesNotMatch(result.stderr, /note:/, 'every key set takes effect');
+  const lrs = new RunDir(reference).readMetrics().map((record) => record.lr as number);
+  assert.deepEqual(lrs, [(0.002 * 1) / 2, 0.002, 0.002 * 0.1], 'warm-up, then the milestone');
+  const setup = new Run(
+    loadConfig(
+      config,
+      MIXED_SAM.filter((_, i) => i % 2 === 1),
+    ),
+    new RunDir(path.join(work, 'unused')),
+    false,
+    null,
+    null,
+  );
+  try {
+    assert.ok(setup.optimizer instanceof SAM && setup.optimizer.base instanceof AdamW && setup.optimizer.adaptive);
+    const lams: (number | null)[] = [];
+    for await (const batch of setup.trainBatches.epoch(0)) lams.push(torch.scope(() => setup.trainingInputs(batch).lam));
+    assert.ok(lams.some((lam) => lam === null) && lams.filter((lam) => lam !== null).length >= lams.length / 2, JSON.stringify(lams));
+  } finally {
+    await setup.close();
+  }
+  await assertResumesExactly(path.join(work, 'run-mixed-sam-b'), reference, MIXED_SAM);
 });
 
 test('a run that a live process is training refuses a second trainer, and the first run ends unharmed', async () => {
@@ -261,7 +314,7 @@ test('bfloat16 autocast with channels-last weights trains, and the whitening hea
     JSON.stringify(metrics),
   );
   // Checkpoints stay float32 (autocast casts copies, not the weights).
-  const tensors = modelTensors(path.join(out, 'checkpoints', 'last.safetensors'));
+  const tensors = checkpointTensors(path.join(out, 'checkpoints', 'last.safetensors'), 'model.');
   assert.equal(tensors['model.conv1.weight']!.dtype, 'float32');
   assert.equal(tensors['model.neck.running_whitening']!.dtype, 'float32');
 });

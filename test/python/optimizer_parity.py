@@ -1,9 +1,10 @@
-"""The reference half of test/optim/sgd.test.ts. Usage: sgd_parity.py IN OUT CONFIG_JSON.
+"""The reference half of test/optim/sgd.test.ts and adamw.test.ts. Usage: optimizer_parity.py IN OUT CONFIG_JSON.
 IN holds initial parameters "param.<i>" and gradients "grad.<step>.<i>" (absent: no gradient at that
-step). For each variant of CONFIG ({"steps", "lrScales", "variants": [{"name", "groups": [{"params":
-[i...], "lr", "momentum", "dampening", "weight_decay", "nesterov"}]}]}), torch.optim.SGD runs the steps,
-each group's lr scaled by lrScales[step] before the step; OUT gets "<variant>.<step>.<i>" (parameters
-after each step) and "<variant>.buffer.<i>" (final momentum buffers)."""
+step). CONFIG is {"optimizer": "SGD" or "AdamW", "steps", "lrScales", "variants": [{"name", "groups":
+[{"params": [i...], and the torch.optim class's group keywords}]}]}. For each variant the torch.optim class
+runs the steps with its defaults, each group's lr scaled by lrScales[step] before the step; OUT gets
+"<variant>.<step>.<i>" (parameters after each step) and "<variant>.state.<i>.<name>" (each parameter's final
+state tensors: momentum_buffer; exp_avg, exp_avg_sq, step)."""
 import json
 import sys
 
@@ -19,7 +20,7 @@ def main(source, destination, config):
     for variant in config["variants"]:
         params = [tensors[f"param.{i}"].clone().requires_grad_(True) for i in range(count)]
         groups = [dict(group, params=[params[i] for i in group["params"]]) for group in variant["groups"]]
-        optimizer = torch.optim.SGD(groups, lr=groups[0]["lr"])
+        optimizer = getattr(torch.optim, config["optimizer"])(groups, lr=groups[0]["lr"])
         base_lrs = [group["lr"] for group in optimizer.param_groups]
         for step in range(config["steps"]):
             for group, base in zip(optimizer.param_groups, base_lrs):
@@ -31,9 +32,9 @@ def main(source, destination, config):
             for i, param in enumerate(params):
                 out[f"{variant['name']}.{step}.{i}"] = param.detach().clone()
         for i, param in enumerate(params):
-            buffer = optimizer.state[param].get("momentum_buffer")
-            if buffer is not None:
-                out[f"{variant['name']}.buffer.{i}"] = buffer
+            for name, value in optimizer.state[param].items():
+                if torch.is_tensor(value):
+                    out[f"{variant['name']}.state.{i}.{name}"] = value
     save(out, destination)
 
 
