@@ -53,7 +53,7 @@ function scenes(): Uint8Array {
 }
 
 const data = scenes();
-const dataset = new InMemoryDataset(data, [3, 32, 32], new Int32Array(count), Array.from({ length: 1 }, () => 'scene'));
+const dataset = new InMemoryDataset(data, [3, 32, 32], new Int32Array(count), ['scene']);
 
 async function rate(transforms: unknown[]): Promise<number> {
   const loader = new Loader(dataset, {
