@@ -51,10 +51,11 @@ void* encode(uint32_t index, uint32_t generation) {
   return reinterpret_cast<void*>((static_cast<uintptr_t>(generation) << 32) | (static_cast<uintptr_t>(index) + 1));
 }
 
-// The live slot a handle names, or nullptr for a stale handle or a value that is no tensor handle.
-Slot* slotOf(const Napi::Value& value) {
-  if (!value.IsExternal()) return nullptr;
-  auto bits = reinterpret_cast<uintptr_t>(value.As<Napi::External<void>>().Data());
+// The live slot an External names, or nullptr for a stale handle or an External that is no tensor handle.
+Slot* slotOfExternal(napi_env env, napi_value external) {
+  void* data = nullptr;
+  if (napi_get_value_external(env, external, &data) != napi_ok) return nullptr;
+  auto bits = reinterpret_cast<uintptr_t>(data);
   uint64_t index = (bits & 0xffffffffu) - 1;
   auto generation = static_cast<uint32_t>(bits >> 32);
   auto& slots = table().slots;
@@ -62,6 +63,9 @@ Slot* slotOf(const Napi::Value& value) {
   Slot& slot = slots[index];
   return slot.alive && slot.generation == generation ? &slot : nullptr;
 }
+
+// The live slot a handle names, or nullptr for a stale handle or a value that is no tensor handle.
+Slot* slotOf(const Napi::Value& value) { return value.IsExternal() ? slotOfExternal(value.Env(), value) : nullptr; }
 
 const c10::StorageImpl* storageOf(const at::Tensor& t) {
   if (!t.defined() || !t.has_storage()) return nullptr;
@@ -162,6 +166,11 @@ const at::Tensor& unwrapTensor(const Napi::Value& value, const char* what) { ret
 
 const at::Tensor* liveTensorOrNull(const Napi::Value& value) {
   Slot* slot = slotOf(value);
+  return slot != nullptr ? &slot->tensor : nullptr;
+}
+
+const at::Tensor* liveTensorOfExternal(napi_env env, napi_value external) {
+  Slot* slot = slotOfExternal(env, external);
   return slot != nullptr ? &slot->tensor : nullptr;
 }
 

@@ -16,6 +16,8 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor);
 const at::Tensor& unwrapTensor(const Napi::Value& value, const char* what);
 // The tensor behind a live handle, or nullptr (the hot path of argument conversion: no message built).
 const at::Tensor* liveTensorOrNull(const Napi::Value& value);
+// The same for a value already known to be an External (callOp's argument conversion checked its type).
+const at::Tensor* liveTensorOfExternal(napi_env env, napi_value external);
 
 // Native functions registered by handles.cc: dispose, markGcManaged, setScopeDepth, memory.
 void registerHandles(Napi::Env env, Napi::Object exports);
