@@ -52,6 +52,14 @@ bool toBool(const Napi::Value& value, Describe what) {
   fail(value.Env(), what() + ": expected a boolean");
 }
 
+// JavaScript has one number type; integral values act as Python ints so integer tensors stay integral.
+at::Scalar numberToScalar(double number) {
+  if (std::isfinite(number) && std::floor(number) == number && std::fabs(number) < 9007199254740992.0) {
+    return at::Scalar(static_cast<int64_t>(number));
+  }
+  return at::Scalar(number);
+}
+
 template <typename Describe>
 at::Scalar toScalar(const Napi::Value& value, Describe what) {
   if (value.IsBoolean()) return at::Scalar(value.As<Napi::Boolean>().Value());
@@ -60,25 +68,21 @@ at::Scalar toScalar(const Napi::Value& value, Describe what) {
     return at::Scalar(static_cast<int64_t>(value.As<Napi::BigInt>().Int64Value(&lossless)));
   }
   if (!value.IsNumber()) fail(value.Env(), what() + ": expected a number");
-  double number = value.As<Napi::Number>().DoubleValue();
-  // JavaScript has one number type; integral values act as Python ints so integer tensors stay integral.
-  if (std::isfinite(number) && std::floor(number) == number && std::fabs(number) < 9007199254740992.0) {
-    return at::Scalar(static_cast<int64_t>(number));
-  }
-  return at::Scalar(number);
+  return numberToScalar(value.As<Napi::Number>().DoubleValue());
 }
 
 // A bare number where a tensor is expected becomes a "wrapped number", as Python's `x + 2` does, so
-// that it takes part in type promotion like a scalar rather than like a 0-d tensor.
+// that it takes part in type promotion like a scalar rather than like a 0-d tensor. As Python makes
+// them: int64 for integers, float64 for fractions, bool for booleans.
+at::Tensor wrappedNumber(const at::Scalar& scalar) {
+  at::Tensor wrapped = at::scalar_tensor(scalar, at::TensorOptions().dtype(scalar.type()));
+  wrapped.unsafeGetTensorImpl()->set_wrapped_number(true);
+  return wrapped;
+}
+
 template <typename Describe>
 at::Tensor toTensor(const Napi::Value& value, Describe what) {
-  if (value.IsNumber() || value.IsBoolean() || value.IsBigInt()) {
-    // As Python makes them: int64 for integers, float64 for fractions, bool for booleans.
-    at::Scalar scalar = toScalar(value, what);
-    at::Tensor wrapped = at::scalar_tensor(scalar, at::TensorOptions().dtype(scalar.type()));
-    wrapped.unsafeGetTensorImpl()->set_wrapped_number(true);
-    return wrapped;
-  }
+  if (value.IsNumber() || value.IsBoolean() || value.IsBigInt()) return wrappedNumber(toScalar(value, what));
   const at::Tensor* tensor = liveTensorOrNull(value);
   return tensor != nullptr ? *tensor : unwrapTensor(value, what().c_str());  // unwrap throws the precise error
 }
@@ -236,6 +240,89 @@ std::vector<int64_t> parseShape(const Napi::Value& value, const char* what) {
 c10::IValue toIValue(const Napi::Value& value, const c10::Argument& arg) {
   if (value.IsUndefined() && arg.default_value()) return *arg.default_value();
   return toIValueOfType(value, arg, arg.type(), arg.real_type());
+}
+
+ArgKind argKind(const c10::Argument& arg) {
+  const c10::TypePtr& type = arg.type();
+  switch (type->kind()) {
+    case c10::TypeKind::TensorType:
+      return ArgKind::Tensor;
+    case c10::TypeKind::OptionalType:
+      return type->expectRef<c10::OptionalType>().getElementType()->kind() == c10::TypeKind::TensorType
+                 ? ArgKind::OptionalTensor
+                 : ArgKind::Other;
+    case c10::TypeKind::NumberType:
+      return ArgKind::Scalar;
+    case c10::TypeKind::IntType:
+    case c10::TypeKind::SymIntType:
+      return ArgKind::Int;
+    case c10::TypeKind::FloatType:
+      return ArgKind::Float;
+    case c10::TypeKind::BoolType:
+      return ArgKind::Bool;
+    case c10::TypeKind::ListType: {
+      c10::TypeKind element = type->expectRef<c10::ListType>().getElementType()->kind();
+      bool ints = element == c10::TypeKind::IntType || element == c10::TypeKind::SymIntType;
+      return ints && arg.N() ? ArgKind::IntList : ArgKind::Other;
+    }
+    default:
+      return ArgKind::Other;
+  }
+}
+
+c10::IValue toArgument(napi_env env, napi_value value, ArgKind kind, const c10::Argument& arg) {
+  napi_valuetype type = napi_undefined;
+  if (kind != ArgKind::Other && napi_typeof(env, value, &type) == napi_ok) {
+    switch (kind) {
+      case ArgKind::Tensor:
+      case ArgKind::OptionalTensor:
+        if (type == napi_external) {
+          if (const at::Tensor* tensor = liveTensorOfExternal(env, value)) return c10::IValue(*tensor);
+        } else if (type == napi_number && kind == ArgKind::Tensor) {
+          double number = 0;
+          napi_get_value_double(env, value, &number);
+          return c10::IValue(wrappedNumber(numberToScalar(number)));
+        } else if (type == napi_null && kind == ArgKind::OptionalTensor) {
+          return c10::IValue();
+        }
+        break;
+      case ArgKind::Scalar:
+        if (type == napi_number) {
+          double number = 0;
+          napi_get_value_double(env, value, &number);
+          return c10::IValue(numberToScalar(number));
+        }
+        break;
+      case ArgKind::Int:
+      case ArgKind::IntList:
+        if (type == napi_number) {
+          double number = 0;
+          napi_get_value_double(env, value, &number);
+          if (!std::isfinite(number) || std::floor(number) != number) break;  // toIValue names the error
+          auto integer = static_cast<int64_t>(number);
+          // int[2] accepts a single number, as in Python (kernel_size=3).
+          return kind == ArgKind::Int ? c10::IValue(integer) : c10::IValue(std::vector<int64_t>(*arg.N(), integer));
+        }
+        break;
+      case ArgKind::Float:
+        if (type == napi_number) {
+          double number = 0;
+          napi_get_value_double(env, value, &number);
+          return c10::IValue(number);
+        }
+        break;
+      case ArgKind::Bool:
+        if (type == napi_boolean) {
+          bool flag = false;
+          napi_get_value_bool(env, value, &flag);
+          return c10::IValue(flag);
+        }
+        break;
+      case ArgKind::Other:
+        break;
+    }
+  }
+  return toIValue(Napi::Value(env, value), arg);
 }
 
 Napi::Value fromIValue(Napi::Env env, const c10::IValue& value) {

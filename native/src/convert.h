@@ -19,6 +19,14 @@ int64_t toInt(const Napi::Value& value, const std::string& what);
 
 // The value that argument `arg` of an operator takes from a JavaScript value.
 c10::IValue toIValue(const Napi::Value& value, const c10::Argument& arg);
+
+// How callOp converts an argument, decided once per operator from its schema, so that a call switches on
+// a byte instead of inspecting types. Each kind has a direct path for the values a call usually passes
+// (a tensor handle, a number, a boolean, null); anything else, errors included, goes through toIValue.
+enum class ArgKind : uint8_t { Tensor, OptionalTensor, Scalar, Int, IntList, Float, Bool, Other };
+ArgKind argKind(const c10::Argument& arg);
+// The same value as toIValue(value, arg), by the direct path where `kind` has one.
+c10::IValue toArgument(napi_env env, napi_value value, ArgKind kind, const c10::Argument& arg);
 // The JavaScript form of an operator's result: tensors become handles, lists and tuples arrays.
 Napi::Value fromIValue(Napi::Env env, const c10::IValue& value);
 

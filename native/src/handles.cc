@@ -1,7 +1,10 @@
 #include "handles.h"
 
+#include <c10/util/flat_hash_map.h>
+#include <v8.h>
+
+#include <cstring>
 #include <deque>
-#include <unordered_map>
 #include <vector>
 
 #include "errors.h"
@@ -38,7 +41,11 @@ struct Table {
   int64_t liveTensors = 0;
   int64_t liveBytes = 0;
   int scopeDepth = 0;  // set from JavaScript: > 0 while a scope is open
-  std::unordered_map<const c10::StorageImpl*, StorageEntry> storages;
+  // Open addressing: a training step makes and frees thousands of handles, and a node-based map
+  // allocated and freed a node for each.
+  ska::flat_hash_map<const c10::StorageImpl*, StorageEntry> storages;
+  // Whether handles are made by V8 directly (see newHandle), checked once at load.
+  bool directExternals = false;
 };
 
 Table& table() {
@@ -51,10 +58,51 @@ void* encode(uint32_t index, uint32_t generation) {
   return reinterpret_cast<void*>((static_cast<uintptr_t>(generation) << 32) | (static_cast<uintptr_t>(index) + 1));
 }
 
-// The live slot a handle names, or nullptr for a stale handle or a value that is no tensor handle.
-Slot* slotOf(const Napi::Value& value) {
-  if (!value.IsExternal()) return nullptr;
-  auto bits = reinterpret_cast<uintptr_t>(value.As<Napi::External<void>>().Data());
+// Tensor handles are v8::Externals made and read through V8 itself. napi_create_external (Node 20) puts
+// a heap-allocated wrapper behind every External, with a weak global handle that frees it after the
+// collector finds the value dead, even without a finalizer; a handle needs neither, and making,
+// scavenging and freeing them was about a tenth of a small operator's call. A napi_value is Node's
+// v8::Local<v8::Value> (js_native_api_v8.h); useDirectExternals() checks that at load, and Node-API's own
+// Externals are used where it does not hold.
+v8::Local<v8::Value> asLocal(napi_value value) {
+  v8::Local<v8::Value> local;
+  static_assert(sizeof(value) == sizeof(local), "a napi_value is a v8::Local");
+  std::memcpy(static_cast<void*>(&local), &value, sizeof(local));
+  return local;
+}
+
+napi_value directExternal(void* data) {
+  v8::Local<v8::Value> external = v8::External::New(v8::Isolate::GetCurrent(), data);
+  napi_value value = nullptr;
+  std::memcpy(&value, &external, sizeof(value));
+  return value;
+}
+
+napi_value newHandle(napi_env env, void* data) {
+  if (table().directExternals) return directExternal(data);
+  napi_value value = nullptr;
+  NAPI_THROW_IF_FAILED(env, napi_create_external(env, data, nullptr, nullptr, &value), nullptr);
+  return value;
+}
+
+// The data of an External (the caller checked that `external` is one).
+void* handleData(napi_env env, napi_value external) {
+  if (table().directExternals) return asLocal(external).As<v8::External>()->Value();
+  void* data = nullptr;
+  return napi_get_value_external(env, external, &data) == napi_ok ? data : nullptr;
+}
+
+void useDirectExternals(napi_env env) {
+  void* probe = reinterpret_cast<void*>(uintptr_t{0x5ca77e4});
+  napi_value value = directExternal(probe);
+  napi_valuetype type = napi_undefined;
+  table().directExternals = napi_typeof(env, value, &type) == napi_ok && type == napi_external &&
+                            asLocal(value)->IsExternal() && asLocal(value).As<v8::External>()->Value() == probe;
+}
+
+// The live slot an External names, or nullptr for a stale handle or an External that is no tensor handle.
+Slot* slotOfExternal(napi_env env, napi_value external) {
+  auto bits = reinterpret_cast<uintptr_t>(handleData(env, external));
   uint64_t index = (bits & 0xffffffffu) - 1;
   auto generation = static_cast<uint32_t>(bits >> 32);
   auto& slots = table().slots;
@@ -62,6 +110,9 @@ Slot* slotOf(const Napi::Value& value) {
   Slot& slot = slots[index];
   return slot.alive && slot.generation == generation ? &slot : nullptr;
 }
+
+// The live slot a handle names, or nullptr for a stale handle or a value that is no tensor handle.
+Slot* slotOf(const Napi::Value& value) { return value.IsExternal() ? slotOfExternal(value.Env(), value) : nullptr; }
 
 const c10::StorageImpl* storageOf(const at::Tensor& t) {
   if (!t.defined() || !t.has_storage()) return nullptr;
@@ -155,7 +206,7 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
     }
     if (slot.gcManaged && entry.gcManagedHandles++ == 0) reportToV8(env, slot.tensor, entry, +1);
   }
-  return Napi::External<void>::New(env, encode(slot.index, slot.generation));
+  return Napi::Value(env, newHandle(env, encode(slot.index, slot.generation)));
 }
 
 const at::Tensor& unwrapTensor(const Napi::Value& value, const char* what) { return slotOrThrow(value, what).tensor; }
@@ -165,7 +216,13 @@ const at::Tensor* liveTensorOrNull(const Napi::Value& value) {
   return slot != nullptr ? &slot->tensor : nullptr;
 }
 
+const at::Tensor* liveTensorOfExternal(napi_env env, napi_value external) {
+  Slot* slot = slotOfExternal(env, external);
+  return slot != nullptr ? &slot->tensor : nullptr;
+}
+
 void registerHandles(Napi::Env env, Napi::Object exports) {
+  useDirectExternals(env);
   exports.Set("dispose", Napi::Function::New(env, dispose));
   exports.Set("markGcManaged", Napi::Function::New(env, markGcManaged));
   exports.Set("setScopeDepth", Napi::Function::New(env, setScopeDepth));

@@ -13,11 +13,13 @@ export interface Disposable {
   markGcManaged(): void;
 }
 
-const scopes: Set<Disposable>[] = [];
+// Each open scope's tensors, in creation order. Arrays, not Sets: every tensor joins one, and a Set
+// must first give each new object an identity hash.
+const scopes: Disposable[][] = [];
 
 // The addon reports to V8 only the memory of tensors outside scopes (see native/src/handles.cc).
-function openScope(): Set<Disposable> {
-  const created = new Set<Disposable>();
+function openScope(): Disposable[] {
+  const created: Disposable[] = [];
   scopes.push(created);
   native.setScopeDepth(scopes.length);
   return created;
@@ -37,13 +39,20 @@ function escapeToEnclosing(tensor: Disposable): void {
 /** Called by every new Tensor: the innermost open scope will dispose it unless it escapes. */
 export function trackInScope(tensor: Disposable): boolean {
   const innermost = scopes[scopes.length - 1];
-  innermost?.add(tensor);
+  innermost?.push(tensor);
   return innermost !== undefined;
 }
 
 /** Takes a tensor out of every open scope, so that it outlives them. */
 export function keep<T extends Disposable>(tensor: T): T {
-  for (const open of scopes) open.delete(tensor);
+  // Searched from the end: what is kept was usually made last.
+  for (const open of scopes) {
+    let at = open.lastIndexOf(tensor);
+    while (at >= 0) {
+      open.splice(at, 1);
+      at = at > 0 ? open.lastIndexOf(tensor, at - 1) : -1;
+    }
+  }
   tensor.markGcManaged();
   return tensor;
 }

@@ -19,7 +19,10 @@ export interface NativeAddon {
 
   findOp(name: string, overload: string): number;
   opSchema(id: number): string;
-  callOp(id: number, args: unknown[], discardResult?: boolean): unknown;
+  /** Arguments positional in the operator's schema order; undefined takes the default. */
+  callOp(id: number, ...args: unknown[]): unknown;
+  /** callOp for in-place operators: the result (the first argument) is not returned. */
+  callOpDiscarding(id: number, ...args: unknown[]): void;
 
   fromBuffer(bytes: ArrayBufferView | ArrayBuffer, shape: number[], dtype: string): Handle;
   toBuffer(handle: Handle): ArrayBuffer;

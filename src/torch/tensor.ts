@@ -1,6 +1,4 @@
 // The Tensor class: PyTorch's tensor methods in camelCase, each one call to a libtorch operator.
-import { types } from 'node:util';
-
 import { type Device, type Dtype, type TypedArray, isDtypeName, isFloating } from './dtype.js';
 import { type Disposable, trackInScope } from './memory.js';
 import { type Handle, native } from './native.js';
@@ -28,15 +26,39 @@ function toNative(arg: OpArg): unknown {
   return arg;
 }
 
+// The addon returns tensor handles (Externals), arrays, null, numbers, booleans and strings: an object
+// that is no array is a handle (a JavaScript test; util.types.isExternal is a call into C++).
 function fromNative(value: unknown): unknown {
-  if (types.isExternal(value)) return new Tensor(value as Handle);
+  if (typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) return value.map(fromNative);
-  return value;
+  return new Tensor(value as Handle);
+}
+
+type NativeCall = (id: number, ...args: unknown[]) => unknown;
+
+// The arguments go to the addon as its call's own arguments. The common arities are spelled out so
+// that no array is built for them (V8 then also drops the rest array of op's callers).
+function invoke(call: NativeCall, key: string, args: readonly OpArg[]): unknown {
+  const id = opId(key);
+  switch (args.length) {
+    case 0:
+      return call(id);
+    case 1:
+      return call(id, toNative(args[0]));
+    case 2:
+      return call(id, toNative(args[0]), toNative(args[1]));
+    case 3:
+      return call(id, toNative(args[0]), toNative(args[1]), toNative(args[2]));
+    case 4:
+      return call(id, toNative(args[0]), toNative(args[1]), toNative(args[2]), toNative(args[3]));
+    default:
+      return call(id, ...args.map(toNative));
+  }
 }
 
 /** Calls a libtorch operator and returns its result with tensors wrapped. */
 export function callOp(key: string, ...args: OpArg[]): unknown {
-  return fromNative(native.callOp(opId(key), args.map(toNative)));
+  return fromNative(invoke(native.callOp, key, args));
 }
 
 /** Calls an operator that returns one tensor. */
@@ -51,7 +73,7 @@ export function ops(key: string, ...args: OpArg[]): Tensor[] {
 
 /** Calls an in-place operator: its result is its first argument, so no new handle is made. */
 export function opInPlace(key: string, ...args: OpArg[]): void {
-  native.callOp(opId(key), args.map(toNative), true);
+  invoke(native.callOpDiscarding, key, args);
 }
 
 /** The schema text of an operator, for error messages and exploration. */

@@ -43,6 +43,30 @@ test('nested scopes hand returned tensors to the enclosing scope; a throwing sco
   assert.equal(torch.memory().liveTensors, before);
 });
 
+test('keep takes a tensor out of every open scope, whichever made it, and only that tensor', () => {
+  const before = torch.memory().liveTensors;
+  let outer: torch.Tensor | undefined;
+  let escaped: torch.Tensor | undefined;
+  torch.scope(() => {
+    outer = torch.ones([2]);
+    const neighbours = [torch.zeros([1]), torch.zeros([1])];
+    torch.scope(() => {
+      torch.keep(outer!);
+      torch.keep(outer!); // twice is harmless
+      escaped = torch.scope(() => torch.keep(torch.ones([1]).add(1)));
+      torch.ones([1]);
+    });
+    assert.equal(outer!.isDisposed, false);
+    assert.equal(neighbours[0]!.isDisposed, false, 'the tensors beside the kept one stay in their scope');
+  });
+  assert.equal(outer!.isDisposed, false);
+  assert.equal(escaped!.item(), 2);
+  assert.equal(torch.memory().liveTensors, before + 2);
+  outer!.dispose();
+  escaped!.dispose();
+  assert.equal(torch.memory().liveTensors, before);
+});
+
 test('memory() counts bytes of distinct storages once, views included', () => {
   const before = torch.memory();
   const x = torch.zeros([1000], { dtype: 'float64' });
