@@ -146,7 +146,9 @@ export class Run {
       );
       return null;
     }
-    return new StepCapture(this.device, optimizer);
+    const capture = new StepCapture(this.device, optimizer);
+    this.log(`train.capture: each kind of training step is captured as a CUDA graph after ${capture.warmupSteps} eager steps`);
+    return capture;
   }
 
   /** Loads model.pretrained into the (CPU) model; rank 0 says what starts from scratch. Errors name the key. */
