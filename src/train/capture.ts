@@ -99,6 +99,9 @@ export function stepKind(inputs: StepInputs, loss: Loss, epoch: number): string 
   return `${inputs.images.shape.join('x')}|${inputs.targets.shape.join('x')}|${inputs.lam === null ? 'plain' : 'mixed'}|${variant}`;
 }
 
+/** The most kinds of step captured in a run (full and last batches, mixed and not, before and after DRW: 8). */
+const MAX_GRAPHS = 8;
+
 export class StepCapture {
   readonly #captured = new Map<string, CapturedStep>();
   readonly #warmedUp = new Map<string, number>();
@@ -124,6 +127,8 @@ export class StepCapture {
   step(kind: string, inputs: StepInputs, eager: () => number, captured: (inputs: CapturedInputs) => Tensor[]): number {
     let step = this.#captured.get(kind);
     if (step === undefined) {
+      // Each graph keeps a memory pool: batches of ever new shapes run eagerly once a few kinds are captured.
+      if (this.#captured.size >= MAX_GRAPHS) return eager();
       const warmedUp = this.#warmedUp.get(kind) ?? 0;
       if (warmedUp < this.warmupSteps) {
         this.#warmedUp.set(kind, warmedUp + 1);
