@@ -1,7 +1,11 @@
 // Benchmark: a ResNet-32 training step (CIFAR shapes: batch of 3x32x32, 10 classes; forward, cross-entropy,
 // backward, SGD update) through scatter and through Python PyTorch, alternating in one run on the same
 // threads, and the ratio of their median step times (scatter's throughput relative to PyTorch's).
-// Usage: node dist/bench/resnet32-step.js [--batch 128] [--steps 5] [--rounds 8] [--device cpu|cuda]
+// --capture (cuda): the whole step recorded once as a CUDA graph after the warm-up steps (run on a side stream) and
+// replayed, on both sides (scatter's torch.cuda.Graph, Python's torch.cuda.graph); --precision bfloat16: the forward
+// in autocast (the loss in float32); --channels-last: weights and images channels-last (NHWC).
+// Usage: node dist/bench/resnet32-step.js [--batch 128] [--steps 5] [--rounds 8] [--device cpu|cuda] [--capture]
+//   [--precision float32|bfloat16] [--channels-last] [--warmup 2]
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +24,9 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '8' },
     device: { type: 'string', default: 'cpu' },
     python: { type: 'string', default: process.env.SCATTER_PYTHON ?? '/usr/bin/python3' },
+    capture: { type: 'boolean', default: false },
+    precision: { type: 'string', default: 'float32' },
+    'channels-last': { type: 'boolean', default: false },
   },
 });
 const batch = Number(flags.batch);
@@ -27,6 +34,13 @@ const steps = Number(flags.steps);
 const warmup = Number(flags.warmup);
 const device = flags.device!;
 const threads = torch.getNumThreads();
+const capture = flags.capture!;
+const precision = flags.precision!;
+const channelsLast = flags['channels-last']!;
+if (precision !== 'float32' && precision !== 'bfloat16') throw new Error(`--precision: float32 or bfloat16, got ${precision}`);
+if (capture && !device.startsWith('cuda')) throw new Error('--capture is for cuda');
+// Warm-up steps before a capture: torch.cuda.graphs' examples take 3.
+if (capture && warmup < 3) throw new Error('--capture needs --warmup 3 or more');
 
 interface Net {
   params: Map<string, Tensor>;
@@ -37,13 +51,11 @@ function makeNet(): Net {
   const params = new Map<string, Tensor>();
   const bn = new Map<string, [Tensor, Tensor]>();
   const conv = (name: string, cin: number, cout: number): void => {
-    params.set(
-      name,
-      torch
-        .randn([cout, cin, 3, 3], { device })
-        .mul(Math.sqrt(2 / (9 * cin)))
-        .requiresGrad_(),
-    );
+    const weight = torch
+      .randn([cout, cin, 3, 3], { device })
+      .mul(Math.sqrt(2 / (9 * cin)))
+      .clone(channelsLast ? 'channelsLast' : 'contiguous');
+    params.set(name, weight.requiresGrad_());
   };
   const norm = (name: string, c: number): void => {
     params.set(`${name}.weight`, torch.ones([c], { device, requiresGrad: true }));
@@ -107,24 +119,45 @@ function forward(net: Net, x: Tensor): Tensor {
   });
 }
 
+/** Forward (in autocast under --precision bfloat16), cross-entropy in float32, backward, SGD update; returns the loss. */
+function trainingStep(net: Net, x: Tensor, y: Tensor): Tensor {
+  const logits =
+    precision === 'bfloat16' ? torch.autocast(device, { dtype: 'bfloat16' }, () => forward(net, x)).to('float32') : forward(net, x);
+  const loss = torch.nn.functional.crossEntropy(logits, y);
+  loss.backward();
+  torch.noGrad(() => {
+    for (const param of net.params.values()) param.sub_(param.grad!, 0.01);
+  });
+  torch.zeroGrad(net.params.values());
+  return loss;
+}
+
 function scatterRound(): number[] {
   torch.manualSeed(0);
   const net = makeNet();
-  const x = torch.randn([batch, 3, 32, 32], { device });
+  const x = torch.randn([batch, 3, 32, 32], { device }).clone(channelsLast ? 'channelsLast' : 'contiguous');
   const y = torch.randint(0, 10, [batch], { device });
   const times: number[] = [];
-  for (let step = 0; step < warmup + steps; step++) {
-    const start = performance.now();
-    torch.scope(() => {
-      const loss = torch.nn.functional.crossEntropy(forward(net, x), y);
-      loss.backward();
-      torch.noGrad(() => {
-        for (const param of net.params.values()) param.sub_(param.grad!, 0.01);
-      });
-      torch.zeroGrad(net.params.values());
-      loss.item(); // waits for the device, as Python's loss.item() does
-    });
-    if (step >= warmup) times.push((performance.now() - start) / 1000);
+  // loss.item() waits for the device, as Python's loss.item() does.
+  if (!capture) {
+    for (let step = 0; step < warmup + steps; step++) {
+      const start = performance.now();
+      torch.scope(() => trainingStep(net, x, y).item());
+      if (step >= warmup) times.push((performance.now() - start) / 1000);
+    }
+  } else {
+    const side = new torch.cuda.SideStream(device);
+    for (let step = 0; step < warmup; step++) side.run(() => torch.scope(() => trainingStep(net, x, y).item()));
+    const graph = new torch.cuda.Graph(device);
+    const loss = torch.scope(() => graph.capture(() => torch.keep(trainingStep(net, x, y))));
+    for (let step = 0; step < steps; step++) {
+      const start = performance.now();
+      graph.replay();
+      loss.item();
+      times.push((performance.now() - start) / 1000);
+    }
+    graph.reset();
+    loss.dispose();
   }
   for (const tensor of [...net.params.values(), ...[...net.bn.values()].flat(), x, y]) tensor.dispose();
   return times;
@@ -132,7 +165,8 @@ function scatterRound(): number[] {
 
 function pythonRound(): number[] {
   const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'resnet32_step.py');
-  const result = spawnSync(flags.python!, [script, String(batch), String(steps), String(warmup), String(threads), device], {
+  const options = [capture ? 'capture' : 'eager', precision, channelsLast ? 'channels-last' : 'contiguous'];
+  const result = spawnSync(flags.python!, [script, String(batch), String(steps), String(warmup), String(threads), device, ...options], {
     encoding: 'utf8',
   });
   if (result.status !== 0) throw new Error(`Python PyTorch run failed:\n${result.stderr}`);
@@ -156,6 +190,9 @@ console.log(
   JSON.stringify({
     bench: 'resnet32-step',
     device,
+    capture,
+    precision,
+    channelsLast,
     batch,
     threads,
     libtorch: torch.version().libtorch,

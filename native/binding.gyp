@@ -11,7 +11,8 @@
         "src/autograd.cc",
         "src/runtime.cc",
         "src/distributed.cc",
-        "src/whitening.cc"
+        "src/whitening.cc",
+        "src/graphs.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -40,6 +40,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   registerRuntime(env, exports);
   registerDistributed(env, exports);
   registerWhitening(env, exports);
+  registerGraphs(env, exports);
   return exports;
 }
 

@@ -8,4 +8,5 @@ void registerAutograd(Napi::Env env, Napi::Object exports);
 void registerRuntime(Napi::Env env, Napi::Object exports);
 void registerDistributed(Napi::Env env, Napi::Object exports);
 void registerWhitening(Napi::Env env, Napi::Object exports);
+void registerGraphs(Napi::Env env, Napi::Object exports);
 }  // namespace scatter

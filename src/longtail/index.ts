@@ -22,7 +22,7 @@ export type {
 } from './whitening.js';
 export { conditionNumber, correlationMatrix, covariance, meanAbsOffDiagonal } from './feature-statistics.js';
 export { LOSS_NAMES, classBalancedWeights, createLoss, ldamMargins, logPrior, mixedLoss } from './losses.js';
-export type { DrwConfig, Loss, LossConfig, LossContext, LossName } from './losses.js';
+export type { DrwConfig, Loss, LossConfig, LossContext, LossName, MixWeights } from './losses.js';
 export {
   DECOUPLED_METHODS,
   DEFAULT_TAU_GRID,

@@ -50,6 +50,11 @@ export interface LossContext {
 export interface Loss {
   /** The batch's loss (a scalar) from logits (N x C) and int64 labels (N). */
   compute(logits: Tensor, labels: Tensor, context: LossContext): Tensor;
+  /**
+   * Names what compute() runs at this point of training where that changes with the epoch (DRW's weights switched
+   * on): a captured step (train.capture) holds the operators of one variant. Absent: always the same.
+   */
+  variantAt?(context: LossContext): string;
   /** Logits as the evaluation should rank them, for post-hoc methods; absent when evaluation uses raw logits. */
   adjustForEval?(logits: Tensor): Tensor;
 }
@@ -97,6 +102,7 @@ export function createLoss(config: LossConfig, classCounts: readonly number[]): 
   const numClasses = classCounts.length;
 
   const loss: Loss = {
+    variantAt: ({ epoch }) => (weightsAt(epoch) === null ? 'unweighted' : 'weighted'),
     compute: (logits, labels, { epoch }) =>
       torch.scope(() => {
         checkLogits(logits, numClasses);
@@ -126,16 +132,32 @@ export function createLoss(config: LossConfig, classCounts: readonly number[]): 
  * for its own targets (LDAM's margins and the class weights at each target's class, the weighted mean of each term
  * as F.cross_entropy takes it), as MiSLAS and the LDAM and logit-adjustment code's mixup do. Label smoothing stays
  * inside each term, which for unweighted cross-entropy is PyTorch's cross-entropy of the smoothed mixed target.
+ * `lam` may be MixWeights, lam and 1 - lam as 0-dim tensors (a captured step's inputs): the same products.
  */
-export function mixedLoss(loss: Loss, logits: Tensor, targets: { a: Tensor; b: Tensor; lam: number }, context: LossContext): Tensor {
+export function mixedLoss(
+  loss: Loss,
+  logits: Tensor,
+  targets: { a: Tensor; b: Tensor; lam: number | MixWeights },
+  context: LossContext,
+): Tensor {
   const { a, b, lam } = targets;
-  if (!(lam >= 0 && lam <= 1)) throw new RangeError(`a mixed loss needs lam in [0, 1], got ${lam}`);
+  if (typeof lam === 'number' && !(lam >= 0 && lam <= 1)) throw new RangeError(`a mixed loss needs lam in [0, 1], got ${lam}`);
+  const [first, second] = typeof lam === 'number' ? [lam, 1 - lam] : [lam.lam, lam.rest];
   return torch.scope(() =>
     loss
       .compute(logits, a, context)
-      .mul(lam)
-      .add(loss.compute(logits, b, context).mul(1 - lam)),
+      .mul(first)
+      .add(loss.compute(logits, b, context).mul(second)),
   );
+}
+
+/**
+ * lam and 1 - lam (computed on the host, as the number form does) in 0-dim tensors on the loss's device and dtype:
+ * what a captured step's mixed loss reads, written before every replay.
+ */
+export interface MixWeights {
+  lam: Tensor;
+  rest: Tensor;
 }
 
 /** What a loss does to the logits before its per-sample loss: LDAM's margins, or a per-class offset. */

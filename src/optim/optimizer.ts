@@ -27,6 +27,82 @@ export interface Optimizer {
   loadStateDict(state: OptimizerState): void;
 }
 
+/**
+ * An optimizer whose step splits in two for a CUDA graph (train.capture, src/train/capture.ts): prepareStep() is the
+ * host's part (counters advanced, the step's numbers, lr and bias corrections, written into 0-dim tensors on the
+ * parameters' device), stepFromTensors() the device's part, which reads every number that changes between steps
+ * from those tensors, so that a captured stepFromTensors() replays correctly after each prepareStep(). The two
+ * together are step() (tested bitwise on the CPU); step() itself keeps its scalar form, torch.optim's.
+ */
+export interface CapturableOptimizer extends Optimizer {
+  /** True; false on a wrapper (SAM) whose base optimizer is not capturable. */
+  readonly capturable: boolean;
+  prepareStep(): void;
+  stepFromTensors(): void;
+}
+
+export function isCapturable(optimizer: Optimizer): optimizer is CapturableOptimizer {
+  return (optimizer as Partial<CapturableOptimizer>).capturable === true;
+}
+
+/**
+ * A per-step number held as a 0-dim tensor on a device, written by fill_ (a kernel launch with the number as its
+ * argument: no host-to-device copy), read by the operators of a captured step. Outlives scopes.
+ */
+export class DeviceScalar {
+  #tensor: Tensor | null = null;
+
+  /** The tensor holding `value`, in `like`'s dtype (the number rounded as a Scalar argument would be) and on its device. */
+  set(value: number, like: Tensor): Tensor {
+    const tensor = this.#tensor;
+    if (tensor !== null && tensor.dtype === like.dtype && tensor.device === like.device) return tensor.fill_(value);
+    tensor?.dispose();
+    this.#tensor = torch.keep(torch.full([], value, { dtype: like.dtype, device: like.device }));
+    return this.#tensor;
+  }
+
+  get tensor(): Tensor {
+    if (this.#tensor === null) throw new Error('a captured optimizer step reads its numbers from tensors that prepareStep() writes first');
+    return this.#tensor;
+  }
+}
+
+const foreachTensorOps = new Map<string, boolean>();
+
+/**
+ * tensors[i] * scalar or / scalar for a 0-dim tensor `scalar` (in place when `inPlace`): ATen's _foreach_ form
+ * where libtorch has it (2.1 and later), else one call a tensor. Either rounds as a Scalar argument would.
+ */
+export function foreachByTensor(op: 'mul' | 'div', tensors: Tensor[], scalar: Tensor, inPlace: boolean): Tensor[] {
+  const key = `_foreach_${op}${inPlace ? '_' : ''}.Tensor`;
+  let available = foreachTensorOps.get(key);
+  if (available === undefined) {
+    available = hasOperator(key);
+    foreachTensorOps.set(key, available);
+  }
+  if (available) {
+    const result = torch.callOp(key, tensors, scalar);
+    return inPlace ? tensors : (result as Tensor[]);
+  }
+  if (inPlace) {
+    for (const tensor of tensors) {
+      if (op === 'mul') tensor.mul_(scalar);
+      else tensor.div_(scalar);
+    }
+    return tensors;
+  }
+  return tensors.map((tensor) => (op === 'mul' ? tensor.mul(scalar) : tensor.div(scalar)));
+}
+
+function hasOperator(key: string): boolean {
+  try {
+    torch.opSchema(key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** An ATen _foreach_ operator that returns new tensors. */
 export function foreach(name: string, ...args: torch.OpArg[]): Tensor[] {
   return torch.callOp(name, ...args) as Tensor[];

@@ -4,9 +4,11 @@
 //                 the norm over every parameter with a gradient; w += e; gradients dropped
 //   (the caller runs forward and backward again, at w + e)
 //   step():       w -= e (the saved w restored), then the base optimizer's step with the gradient at w + e.
-// The trainer runs the passes (trainer.ts); the base optimizer's state is SAM's state.
+// The trainer runs the passes (trainer.ts); the base optimizer's state is SAM's state. firstStep() reads no number
+// on the host (the norm stays a tensor), so with a capturable base SAM's whole step can be captured
+// (prepareStep / stepFromTensors: CapturableOptimizer).
 import * as torch from '../torch/index.js';
-import type { Optimizer, OptimizerGroup, OptimizerState } from './optimizer.js';
+import { type CapturableOptimizer, type Optimizer, type OptimizerGroup, type OptimizerState, isCapturable } from './optimizer.js';
 
 type Tensor = torch.Tensor;
 
@@ -17,7 +19,7 @@ export interface SamOptions {
   adaptive?: boolean;
 }
 
-export class SAM implements Optimizer {
+export class SAM implements CapturableOptimizer {
   readonly rho: number;
   readonly adaptive: boolean;
   /** Each perturbed parameter's value before firstStep(); empty between steps. */
@@ -34,6 +36,10 @@ export class SAM implements Optimizer {
 
   get paramGroups(): readonly OptimizerGroup[] {
     return this.base.paramGroups;
+  }
+
+  get capturable(): boolean {
+    return isCapturable(this.base);
   }
 
   /** Moves every parameter with a gradient to the worst point of the rho-ball the gradient sees, and drops the gradients. */
@@ -59,7 +65,29 @@ export class SAM implements Optimizer {
 
   /** Restores the parameters firstStep() moved and takes the base optimizer's step with the gradients at the moved point. */
   step(): void {
-    if (this.#saved.size === 0) throw new Error('SAM.step: firstStep() and a second backward pass come first');
+    this.#restore('step');
+    this.base.step();
+  }
+
+  /** The base optimizer's prepareStep(). */
+  prepareStep(): void {
+    this.#capturableBase('prepareStep').prepareStep();
+  }
+
+  /** step() with the base optimizer's stepFromTensors(). */
+  stepFromTensors(): void {
+    const base = this.#capturableBase('stepFromTensors');
+    this.#restore('stepFromTensors');
+    base.stepFromTensors();
+  }
+
+  #capturableBase(what: string): CapturableOptimizer {
+    if (!isCapturable(this.base)) throw new Error(`SAM.${what}: the base optimizer cannot step from tensors`);
+    return this.base;
+  }
+
+  #restore(what: string): void {
+    if (this.#saved.size === 0) throw new Error(`SAM.${what}: firstStep() and a second backward pass come first`);
     torch.noGrad(() => {
       for (const [param, value] of this.#saved) {
         param.copy_(value);
@@ -67,7 +95,6 @@ export class SAM implements Optimizer {
       }
     });
     this.#saved.clear();
-    this.base.step();
   }
 
   zeroGrad(): void {

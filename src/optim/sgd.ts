@@ -4,9 +4,20 @@
 //   buf = g on the first step, else momentum * buf + (1 - dampening) * g
 //   g = nesterov ? g + momentum * buf : buf        (when momentum != 0)
 //   param -= lr * g
-// Parameters without a gradient are skipped, as in PyTorch.
+// Parameters without a gradient are skipped, as in PyTorch. prepareStep() + stepFromTensors() is the same step with lr
+// read from a tensor (CapturableOptimizer, for train.capture): param += g * (-lr) as addcmul, which rounds as the
+// Scalar form's multiply-add does (bitwise on the CPU: test/optim/sgd.test.ts).
 import * as torch from '../torch/index.js';
-import { type Optimizer, type OptimizerState, buildParamGroups, checkedState, foreach, restoredLike, stateTensors } from './optimizer.js';
+import {
+  type CapturableOptimizer,
+  DeviceScalar,
+  type OptimizerState,
+  buildParamGroups,
+  checkedState,
+  foreach,
+  restoredLike,
+  stateTensors,
+} from './optimizer.js';
 
 type Tensor = torch.Tensor;
 
@@ -49,9 +60,12 @@ function checkHyperParameters(group: SgdHyperParameters, where: string): void {
   if (group.nesterov && (group.momentum <= 0 || group.dampening !== 0)) fail('nesterov needs momentum > 0 and dampening 0');
 }
 
-export class SGD implements Optimizer {
+export class SGD implements CapturableOptimizer {
+  readonly capturable = true;
   readonly paramGroups: ParamGroup[];
   readonly #momentumBuffers = new Map<Tensor, Tensor>();
+  /** Each group's -lr as a tensor (prepareStep). */
+  readonly #negativeLr = new Map<ParamGroup, DeviceScalar>();
 
   /**
    * params: the tensors to optimise, or parameter groups (e.g. nn.weightDecayGroups(model, 5e-4));
@@ -74,14 +88,41 @@ export class SGD implements Optimizer {
 
   /** One update of every parameter that has a gradient. */
   step(): void {
+    this.#update(false);
+  }
+
+  /** Writes each group's lr into the tensor stepFromTensors() reads. */
+  prepareStep(): void {
+    for (const group of this.paramGroups) {
+      checkHyperParameters(group, 'step');
+      let scalar = this.#negativeLr.get(group);
+      if (scalar === undefined) {
+        scalar = new DeviceScalar();
+        this.#negativeLr.set(group, scalar);
+      }
+      scalar.set(-group.lr, group.params[0]!);
+    }
+  }
+
+  /**
+   * step() with each group's lr read from the tensor prepareStep() wrote. Captured only after an eager step: a
+   * parameter's first step creates its momentum buffer, which a replay would not.
+   */
+  stepFromTensors(): void {
+    this.#update(true);
+  }
+
+  #update(fromTensors: boolean): void {
     torch.noGrad(() =>
       torch.scope(() => {
-        for (const group of this.paramGroups) this.#updateGroup(group);
+        for (const group of this.paramGroups)
+          this.#updateGroup(group, fromTensors ? (this.#negativeLr.get(group) ?? new DeviceScalar()).tensor : undefined);
       }),
     );
   }
 
-  #updateGroup(group: ParamGroup): void {
+  /** `negativeLr`: -lr as a tensor (stepFromTensors), else group.lr as a number. */
+  #updateGroup(group: ParamGroup, negativeLr?: Tensor): void {
     checkHyperParameters(group, 'step');
     const params: Tensor[] = [];
     let updates: Tensor[] = [];
@@ -112,7 +153,11 @@ export class SGD implements Optimizer {
       const buffers = params.map((param) => this.#momentumBuffers.get(param)!);
       updates = group.nesterov ? foreach('_foreach_add.List', updates, buffers, group.momentum) : buffers;
     }
-    torch.callOp('_foreach_add_.List', params, updates, -group.lr);
+    if (negativeLr === undefined) {
+      torch.callOp('_foreach_add_.List', params, updates, -group.lr);
+    } else {
+      params.forEach((param, i) => param.addcmul_(updates[i]!, negativeLr));
+    }
   }
 
   /** Drops every parameter's gradient. */

@@ -22,6 +22,7 @@ export {
   setRngState,
   version,
 } from './runtime.js';
+export type { Graph as CudaGraph, SideStream as CudaSideStream } from './graphs.js';
 export * as distributed from './distributed.js';
 export * as linalg from './linalg.js';
 export * as pth from './pth.js';

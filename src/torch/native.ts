@@ -8,6 +8,10 @@ import path from 'node:path';
 /** An opaque handle to a libtorch tensor, owned by a Tensor. */
 export type Handle = { readonly __nativeTensor: unique symbol };
 
+/** Opaque handles to a CUDA graph and to a side stream (native/src/graphs.cc), owned by torch.cuda.Graph / SideStream. */
+export type GraphHandle = { readonly __nativeCudaGraph: unique symbol };
+export type SideStreamHandle = { readonly __nativeSideStream: unique symbol };
+
 /** An opaque handle to a c10d process group and its store, owned by a distributed.ProcessGroup. */
 export type GroupHandle = { readonly __nativeProcessGroup: unique symbol };
 
@@ -80,6 +84,17 @@ export interface NativeAddon {
   autocastEnter(device: string, enabled: boolean, dtype: string): [boolean, string];
   autocastExit(device: string, enabled: boolean, dtype: string): void;
   setParentDeathSignal(signal: number): boolean;
+
+  // CUDA graphs (native/src/graphs.cc): on a build without CUDA every one but cudaGraphsBuilt throws.
+  cudaGraphsBuilt(): boolean;
+  cudaGraphCreate(device: string): GraphHandle;
+  cudaGraphCaptureBegin(graph: GraphHandle): void;
+  cudaGraphCaptureEnd(graph: GraphHandle): void;
+  cudaGraphReplay(graph: GraphHandle): void;
+  cudaGraphReset(graph: GraphHandle): void;
+  cudaSideStreamCreate(device: string): SideStreamHandle;
+  cudaSideStreamEnter(stream: SideStreamHandle): void;
+  cudaSideStreamLeave(stream: SideStreamHandle): void;
 
   /** Blocks until all ranks have joined (rank 0 hosts the store) or timeoutMs passes. */
   createProcessGroup(options: {

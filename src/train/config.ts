@@ -204,6 +204,13 @@ export const CONFIG_SCHEMA = {
       'float32',
     ),
     channelsLast: flag('store convolution weights and input images channels-last (NHWC)', false),
+    capture: oneOf(
+      'auto: on cuda, each training step (forward, loss, backward, optimizer update) is recorded once as a CUDA graph ' +
+        'and replayed, its inputs copied into fixed buffers; what cannot be captured runs eagerly, with one line saying ' +
+        "why (src/train/capture.ts); off: every step eagerly. Results equal the eager step's to rounding",
+      ['auto', 'off'],
+      'auto',
+    ),
     mix: section(
       "batch-level mixing, timm's Mixup choice per batch (docs/method.md): each item with a partner from a seeded " +
         "permutation of its batch (of its rank's share under data parallelism); the loss is lam L(y) + (1 - lam) L(y_partner)",

@@ -4,7 +4,7 @@
 // the passes (SAM's two).
 import { shardRange } from '../data/index.js';
 import type { AnyModule, DataParallel } from '../nn/index.js';
-import { type Optimizer, SAM } from '../optim/index.js';
+import { type CapturableOptimizer, type Optimizer, SAM } from '../optim/index.js';
 import * as torch from '../torch/index.js';
 
 type Tensor = torch.Tensor;
@@ -18,8 +18,9 @@ export function rowsPerRank(globalSize: number, worldSize: number): number[] {
 }
 
 /**
- * The loss to back-propagate for this rank's share of a global batch, and the global batch's mean loss
- * (the same number on every rank, so that a NaN guard stops every rank at the same step).
+ * The loss to back-propagate for this rank's share of a global batch, and the global batch's mean loss as a
+ * detached 0-dim tensor (the same number on every rank, so that a NaN guard stops every rank at the same step; read
+ * by the caller, so that nothing here waits for the device).
  *
  * Per-rank (syncHead false): the model runs on this rank's images and its mean loss is weighted by the
  * rank's share of the batch, so that the average of the ranks' gradients (reduceStepGradients) is the
@@ -39,17 +40,17 @@ export function stepLoss(
     head: (features: Tensor) => Tensor;
     loss: (logits: Tensor, labels: Tensor) => Tensor;
   },
-): { loss: Tensor; mean: number } {
+): { loss: Tensor; mean: Tensor } {
   const { images, labels, rowsPerRank } = step;
   if (step.syncHead) {
     const loss = step.loss(step.head(parallel.gather(step.features(images), rowsPerRank)), parallel.gather(labels, rowsPerRank));
-    return { loss, mean: loss.item() };
+    return { loss, mean: loss.detach() };
   }
   const globalSize = rowsPerRank.reduce((sum, rows) => sum + rows, 0);
   const loss = step.loss(step.head(step.features(images)), labels).mul((rowsPerRank[parallel.rank]! * parallel.worldSize) / globalSize);
   const mean = loss.detach().clone();
   parallel.group.allReduce(mean, 'avg');
-  return { loss, mean: mean.item() };
+  return { loss, mean };
 }
 
 /**
@@ -86,16 +87,48 @@ export function reduceStepGradients(
  * guard, which ends the run.
  */
 export function optimizerStep(optimizer: Optimizer, model: AnyModule, pass: (second: boolean) => number): number {
-  const loss = pass(false);
-  if (!Number.isFinite(loss)) return loss;
+  return guardedLoss(stepPasses(optimizer, model, pass, Number.isFinite, () => optimizer.step()));
+}
+
+/**
+ * optimizerStep as a CUDA graph records it (train.capture, capture.ts): the passes return their losses as tensors,
+ * nothing is read on the host, so the update always runs (guardedLoss on the replayed losses then ends the run as
+ * the eager guard would; the model it leaves is never saved), and the optimizer steps from the tensors its
+ * prepareStep() writes. Returns the passes' losses: one, or SAM's two.
+ */
+export function capturableOptimizerStep(optimizer: CapturableOptimizer, model: AnyModule, pass: (second: boolean) => Tensor): Tensor[] {
+  return stepPasses(
+    optimizer,
+    model,
+    pass,
+    () => true,
+    () => optimizer.stepFromTensors(),
+  );
+}
+
+/** The loss a step reports: the first pass's, or the first non-finite one (which ends the run). */
+export function guardedLoss(losses: readonly number[]): number {
+  return losses.find((loss) => !Number.isFinite(loss)) ?? losses[0]!;
+}
+
+/** The passes of one step and the update between and after them; stops, without updating, after a loss `finite` refuses. */
+function stepPasses<L>(
+  optimizer: Optimizer,
+  model: AnyModule,
+  pass: (second: boolean) => L,
+  finite: (loss: L) => boolean,
+  update: () => void,
+): L[] {
+  const losses = [pass(false)];
+  if (!finite(losses[0]!)) return losses;
   if (optimizer instanceof SAM) {
     optimizer.firstStep();
-    const perturbed = keepingBuffers(model, () => pass(true));
-    if (!Number.isFinite(perturbed)) return perturbed;
+    losses.push(keepingBuffers(model, () => pass(true)));
+    if (!finite(losses[1]!)) return losses;
   }
-  optimizer.step();
+  update();
   optimizer.zeroGrad();
-  return loss;
+  return losses;
 }
 
 /** `run`'s result, with every buffer of `model` as it was before. */

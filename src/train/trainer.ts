@@ -18,8 +18,8 @@ import { type Batch, type Loader, batchTensors, drawMix, mixBatch, mixingOn, sha
 import { type ImageClassifier, type PretrainedSource, loadPretrained } from '../models/index.js';
 import type { DataParallel } from '../nn/index.js';
 import { TauNormalizedClassifier, selectTau, trainClassifierOnly } from '../longtail/decoupled.js';
-import { type Loss, createLoss, mixedLoss } from '../longtail/losses.js';
-import type { LrSchedule, Optimizer } from '../optim/index.js';
+import { type Loss, type MixWeights, createLoss, mixedLoss } from '../longtail/losses.js';
+import { type LrSchedule, type Optimizer, isCapturable } from '../optim/index.js';
 import * as torch from '../torch/index.js';
 import {
   type CheckpointMeta,
@@ -36,7 +36,8 @@ import { rankDevice } from './distributed.js';
 import { describeEnvironment } from './environment.js';
 import { batchCovarianceRecord, samplerOf } from './batch-covariance.js';
 import { InferencePass } from './inference.js';
-import { optimizerStep, reduceStepGradients, rowsPerRank, stepLoss } from './step.js';
+import { capturableOptimizerStep, optimizerStep, reduceStepGradients, rowsPerRank, stepLoss } from './step.js';
+import { StepCapture, captureDecision, stepKind } from './capture.js';
 import { type Evaluation, evaluate } from './evaluation.js';
 import { Progress, formatDuration } from './progress.js';
 import type { RunDir, Summary } from './run-dir.js';
@@ -78,6 +79,8 @@ export class Run {
   readonly parameterLists: { all: torch.Tensor[]; head: torch.Tensor[] };
   readonly trainBatches: Loader;
   readonly testBatches: Loader;
+  /** train.capture: the captured steps (capture.ts); null: every step runs eagerly. */
+  capture: StepCapture | null;
   meta: CheckpointMeta;
   evalSeconds = 0;
   /** train.recordCovarianceEvery: this epoch's records (batch-covariance.ts). */
@@ -120,6 +123,32 @@ export class Run {
     // Fixed for the run (parameters keep their identity): built once, not every step.
     this.parameterLists = { all: this.model.parameters(), head: [...this.model.neck.parameters(), ...this.model.classifier.parameters()] };
     this.meta = { epoch: 0, bestTop1: -1, bestEpoch: -1, optimizerGroups: [], trainSeconds: 0 };
+    this.capture = this.#stepCapture();
+  }
+
+  /** train.capture's decision for this run; says in one line why a requested capture does not happen. */
+  #stepCapture(): StepCapture | null {
+    const decision = captureDecision(this.config, this.device, this.parallel?.worldSize ?? 1);
+    const optimizer = this.optimizer;
+    if (!decision.capture || optimizer === null) {
+      if (decision.reason !== null) this.log(decision.reason);
+      return null;
+    }
+    if (!torch.cuda.graphsBuilt()) {
+      this.log(
+        'train.capture: this build of scatter has no CUDA graphs (it was built against a libtorch without CUDA); the steps run eagerly',
+      );
+      return null;
+    }
+    if (!isCapturable(optimizer)) {
+      this.log(
+        "train.capture: the optimizer cannot take its numbers from tensors (SAM's base must be SGD or AdamW); the steps run eagerly",
+      );
+      return null;
+    }
+    const capture = new StepCapture(this.device, optimizer);
+    this.log(`train.capture: each kind of training step is captured as a CUDA graph after ${capture.warmupSteps} eager steps`);
+    return capture;
   }
 
   /** Loads model.pretrained into the (CPU) model; rank 0 says what starts from scratch. Errors name the key. */
@@ -202,16 +231,35 @@ export class Run {
       const lr = this.schedule.lrAt(epoch, step, steps);
       for (const group of optimizer.paramGroups) group.lr = lr;
       const loss = torch.scope(() => {
-        const { images, targets, lam } = this.trainingInputs(batch);
+        const inputs = this.trainingInputs(batch);
         // SAM's second pass sees the same mixed batch; covariance records see the first pass only.
-        return optimizerStep(optimizer, this.model, (second) => {
-          const { loss: value, mean } = this.batchLoss(images, targets, batch, epoch, second ? undefined : record, lam);
-          if (Number.isFinite(mean)) {
+        const eager = (): number =>
+          optimizerStep(optimizer, this.model, (second) => {
+            const { loss: value, mean } = this.batchLoss(
+              inputs.images,
+              inputs.targets,
+              batch,
+              epoch,
+              second ? undefined : record,
+              inputs.lam,
+            );
+            const meanValue = mean.item();
+            if (Number.isFinite(meanValue)) {
+              value.backward();
+              this.reduceGradients();
+            }
+            return meanValue;
+          });
+        const capture = this.capture;
+        // A step whose features are recorded reads them on the host: it runs eagerly.
+        if (capture === null || record !== undefined) return eager();
+        return capture.step(stepKind(inputs, this.loss, epoch), inputs, eager, (buffers) =>
+          capturableOptimizerStep(capture.optimizer, this.model, () => {
+            const { loss: value, mean } = this.batchLoss(buffers.images, buffers.targets, batch, epoch, undefined, buffers.lam);
             value.backward();
-            this.reduceGradients();
-          }
-          return mean;
-        });
+            return mean;
+          }),
+        );
       });
       if (!Number.isFinite(loss)) {
         const last = this.dir.checkpoint('last');
@@ -251,8 +299,9 @@ export class Run {
   }
 
   /**
-   * The loss to back-propagate for this rank's share of a batch, and the global batch's mean loss; `record`, when
-   * given, sees this rank's pooled features; `lam`: the weight of the first column of mixed targets (trainingInputs).
+   * The loss to back-propagate for this rank's share of a batch, and the global batch's mean loss (a detached 0-dim
+   * tensor, read by the caller); `record`, when given, sees this rank's pooled features; `lam`: the weight of the
+   * first column of mixed targets (trainingInputs), or lam and 1 - lam as tensors (a captured step's).
    */
   batchLoss(
     images: torch.Tensor,
@@ -260,8 +309,8 @@ export class Run {
     batch: Batch,
     epoch: number,
     record?: (features: torch.Tensor) => void,
-    lam: number | null = null,
-  ): { loss: torch.Tensor; mean: number } {
+    lam: number | MixWeights | null = null,
+  ): { loss: torch.Tensor; mean: torch.Tensor } {
     const { parallel } = this;
     // Mixed targets are N x 2 (own label, partner's): they travel through the gather of a synchronised head as one.
     const loss = (logits: torch.Tensor, targets: torch.Tensor): torch.Tensor =>
@@ -275,7 +324,7 @@ export class Run {
     };
     if (parallel === null) {
       const value = loss(this.head(features(images)), labels);
-      return { loss: value, mean: value.item() };
+      return { loss: value, mean: value.detach() };
     }
     return stepLoss(parallel, {
       images,

@@ -1,10 +1,11 @@
 // The protocol of the optimizer parity tests (SGD, AdamW): four parameters, four steps of seeded gradients with
 // one parameter lacking a gradient at step 1, the lr scaled between steps; torch.optim's class runs the same
 // steps in test/python/optimizer_parity.py.
+import assert from 'node:assert/strict';
 import path from 'node:path';
 
 import { torch } from '../../src/index.js';
-import type { Optimizer, OptimizerState } from '../../src/optim/index.js';
+import type { CapturableOptimizer, Optimizer, OptimizerState } from '../../src/optim/index.js';
 import { runPython, temporaryDir } from './python.js';
 
 type Tensor = torch.Tensor;
@@ -26,6 +27,41 @@ export function makeInputs(): { initial: Tensor[]; grads: (Tensor | null)[][] } 
 
 export function freshParams(initial: readonly Tensor[]): Tensor[] {
   return initial.map((tensor) => tensor.clone().requiresGrad_(true));
+}
+
+/**
+ * step() against prepareStep() + stepFromTensors() (the lr, and AdamW's bias corrections, read from tensors: what
+ * train.capture replays) over the protocol with every gradient present: the parameters must be bitwise equal after
+ * every step.
+ */
+export function assertStepsFromTensorsBitwise(
+  make: (params: Tensor[]) => CapturableOptimizer,
+  inputs: { initial: readonly Tensor[]; grads: readonly (Tensor | null)[][] },
+  baseLrs: readonly number[],
+): void {
+  const grads = inputs.grads.map((row) => row.map((grad, i) => grad ?? inputs.grads[0]![i]!));
+  const sides = [false, true].map((fromTensors) => {
+    const params = freshParams(inputs.initial);
+    return { params, optimizer: make(params), fromTensors };
+  });
+  for (let step = 0; step < STEPS; step++) {
+    for (const { params, optimizer, fromTensors } of sides) {
+      optimizer.paramGroups.forEach((g, i) => {
+        g.lr = baseLrs[i]! * LR_SCALES[step]!;
+      });
+      params.forEach((param, i) => {
+        param.grad = grads[step]![i]!;
+      });
+      if (fromTensors) {
+        optimizer.prepareStep();
+        optimizer.stepFromTensors();
+      } else {
+        optimizer.step();
+      }
+    }
+    const [eager, split] = sides;
+    eager!.params.forEach((param, i) => assert.ok(param.equal(split!.params[i]!), `step ${step}, parameter ${i}: not bitwise equal`));
+  }
 }
 
 /** Runs steps [from, to) of the protocol: each group's lr = its base lr x LR_SCALES[step]. */

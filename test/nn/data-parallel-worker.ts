@@ -53,7 +53,7 @@ for (let step = 0; step < steps; step++) {
       });
       result.loss.backward();
       reduceStepGradients(parallel, model.parameters(), head, syncHead);
-      return result.mean;
+      return result.mean.item();
     });
   });
   if (printSteps !== undefined) process.stderr.write(`step ${step + 1}\n`);

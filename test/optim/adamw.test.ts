@@ -11,6 +11,7 @@ import {
   SHAPES,
   STEPS,
   SKIPPED,
+  assertStepsFromTensorsBitwise,
   freshParams,
   makeInputs,
   pythonReference,
@@ -106,6 +107,22 @@ test('an AdamW state dict saved mid-run (through safetensors and JSON) continues
   assert.deepEqual((saved.groups as SavedAdamWGroup[])[1]!.betas, [0.8, 0.99]);
   assert.deepEqual((resumed as AdamW).paramGroups[1]!.betas, [0.8, 0.99], 'hyper-parameters restored');
   params.forEach((param, i) => assert.ok(param.equal(straight[i]!), `param ${i}`));
+});
+
+test('AdamW with lr and bias corrections read from tensors (what train.capture replays) steps bitwise as step() on the CPU', () => {
+  const inputs = makeInputs();
+  for (const variant of VARIANTS) {
+    assertStepsFromTensorsBitwise(
+      (params) => makeOptimizer(params, variant.groups),
+      inputs,
+      variant.groups.map((g) => g.lr),
+    );
+  }
+  // A step prepared for parameters that then lack a gradient is refused rather than taken with stale numbers.
+  const a = torch.zeros([2], { requiresGrad: true });
+  const optimizer = new AdamW([a], { lr: 0.1 });
+  optimizer.prepareStep();
+  assert.throws(() => optimizer.stepFromTensors(), /the parameters with gradients are not those prepareStep\(\) advanced/);
 });
 
 test('bad AdamW hyper-parameters and states are refused', () => {

@@ -6,7 +6,16 @@ import { test } from 'node:test';
 
 import { torch } from '../../src/index.js';
 import { type ParamGroupInput, SGD, type SavedParamGroup } from '../../src/optim/index.js';
-import { SHAPES, STEPS, freshParams, makeInputs, pythonReference, resumeThroughFile, runSteps } from '../helpers/optimizer-parity.js';
+import {
+  SHAPES,
+  STEPS,
+  assertStepsFromTensorsBitwise,
+  freshParams,
+  makeInputs,
+  pythonReference,
+  resumeThroughFile,
+  runSteps,
+} from '../helpers/optimizer-parity.js';
 import { pythonTorchMissing } from '../helpers/python.js';
 import { assertClose } from '../helpers/compare.js';
 
@@ -114,6 +123,23 @@ test('a state dict saved mid-run (through safetensors and JSON) continues exactl
   );
   assert.equal((resumed as SGD).paramGroups[1]!.momentum, 0.8, 'hyper-parameters restored');
   params.forEach((param, i) => assert.ok(param.equal(straightParams[i]!), `param ${i}`));
+});
+
+test('the lr read from a tensor (prepareStep + stepFromTensors, what train.capture replays) steps bitwise as step() on the CPU', () => {
+  const inputs = makeInputs();
+  for (const variant of VARIANTS) {
+    assertStepsFromTensorsBitwise(
+      (params) => makeOptimizer(params, variant.groups),
+      inputs,
+      variant.groups.map((g) => g.lr),
+    );
+  }
+});
+
+test('stepFromTensors without prepareStep is refused', () => {
+  const a = torch.zeros([2], { requiresGrad: true });
+  a.grad = torch.ones([2]);
+  assert.throws(() => new SGD([a], { lr: 0.1 }).stepFromTensors(), /reads its numbers from tensors that prepareStep\(\) writes first/);
 });
 
 test('bad hyper-parameters, groups and states are refused', () => {
