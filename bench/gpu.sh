@@ -6,6 +6,7 @@
 #      here) and checks that scatter sees cuda and has CUDA graphs;                                      ~0.5-1 min
 #   1. train.capture's tests on cuda (test/train/capture.test.ts: captured training steps against eager ones, to
 #      1e-5, for three settings);                                                                        ~1 min
+#  1b. the native whitening node's tests and profile on cuda (never run on a GPU yet);                   ~1 min
 #   2. the ResNet-32 step (batch 128) eager and captured, each against Python PyTorch eager and torch.cuda.graph
 #      (bench/resnet32-step.ts --capture): images/s and the ratios;                                      ~1.5 min
 #   3. rows of the same step in bfloat16 autocast and channels-last (channels-last also captured);      ~1.5 min
@@ -43,6 +44,13 @@ node -e "import('./dist/src/index.js').then(({ torch }) => console.log('scatter 
 # 1. Captured steps against eager steps on cuda.
 step capture-test node --test dist/test/train/capture.test.js
 grep -E '^(not )?ok|^# (pass|fail|skipped)' "$out/capture-test.log" | tee -a "$out/summary.txt"
+
+# 1b. The native whitening node on cuda (never run on a GPU yet): its equality with the TypeScript layer and the
+# layer's time, native and TypeScript side by side.                                                     ~1 min
+SCATTER_TEST_DEVICE=cuda step whitening-test node --test dist/test/longtail/whitening.test.js
+grep -E '^(not )?ok|^# (pass|fail|skipped)' "$out/whitening-test.log" | tee -a "$out/summary.txt"
+step whitening-profile node dist/bench/whitening-profile.js --device cuda
+tail -n 8 "$out/whitening-profile.log" | tee -a "$out/summary.txt"
 
 # 2-3. The ResNet-32 step: each row a JSON line in OUT/step.jsonl.
 stepBench() {  # name flags...
