@@ -2,20 +2,20 @@
 // files are 184 MB. `pack` keeps the records a long-tailed split trains on (each class's first n_i records in record
 // order, n_i as the long-tail construction computes them for --ratio: the same records, in the same order, that
 // `data.imbalance` picks from the full file, so a config trains identically on the unpacked copy) and the whole test
-// file, each split as one lossless WebP image of 32 x 32 tiles plus its label bytes; `unpack` writes them back in
-// the binary layout, byte for byte. A split packed for ratio R serves every ratio >= R (the first n_i nest).
-// Usage: node dist/bench/cifar-lt-pack.js pack SOURCE_DIR PACK_DIR [--ratio 100]
-//        node dist/bench/cifar-lt-pack.js unpack PACK_DIR DEST_DIR
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+// file, each split as one lossless WebP image of 32 x 32 tiles plus its label bytes; bench/cifar_lt_unpack.py (Pillow,
+// which the GPU machine has) writes them back in the binary layout, byte for byte. A split packed for ratio R serves
+// every ratio >= R (the first n_i nest).
+// Usage: node dist/bench/cifar-lt-pack.js SOURCE_DIR PACK_DIR [--ratio 100]
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import sharp from 'sharp';
 
 import { longTailCounts } from '../src/data/index.js';
-import { PIXELS, interleavedIntoRecord, labelBytesOf, readRecords, recordToInterleaved } from './cifar-records.js';
+import { labelBytesOf, readRecords, recordToInterleaved } from './cifar-records.js';
 
-/** Tiles per row of a packed image (WebP allows 16,383 pixels a side: 60,000 tiles need 470 rows of 128). */
+/** Tiles per row of a packed image (WebP allows 16,383 pixels a side: 60,000 tiles need 470 rows of 128; cifar_lt_unpack.py reads the same). */
 const COLUMNS = 128;
 const SPLITS = { train: 'train.bin', test: 'test.bin' } as const;
 
@@ -71,34 +71,7 @@ async function pack(source: string, dest: string, ratio: number): Promise<void> 
   writeFileSync(path.join(dest, 'pack.json'), `${JSON.stringify(info)}\n`);
 }
 
-async function unpack(source: string, dest: string): Promise<void> {
-  const info = JSON.parse(readFileSync(path.join(source, 'pack.json'), 'utf8')) as PackInfo;
-  const { labelBytes } = info;
-  mkdirSync(dest, { recursive: true });
-  for (const [split, file] of Object.entries(SPLITS) as [keyof typeof SPLITS, string][]) {
-    const count = info.records[split];
-    const { data, info: image } = await sharp(path.join(source, `${split}.webp`))
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    const labels = readFileSync(path.join(source, `${split}.labels`));
-    const recordSize = labelBytes + PIXELS;
-    const out = Buffer.alloc(count * recordSize);
-    const tile = Buffer.alloc(PIXELS);
-    for (let k = 0; k < count; k++) {
-      const [x0, y0] = [(k % COLUMNS) * 32, Math.floor(k / COLUMNS) * 32];
-      for (let y = 0; y < 32; y++) data.copy(tile, y * 96, ((y0 + y) * image.width + x0) * 3, ((y0 + y) * image.width + x0 + 32) * 3);
-      const record = out.subarray(k * recordSize, (k + 1) * recordSize);
-      labels.copy(record, 0, k * labelBytes, (k + 1) * labelBytes);
-      interleavedIntoRecord(tile, record, labelBytes);
-    }
-    writeFileSync(path.join(dest, file), out);
-  }
-  for (const name of readdirSync(source)) if (name.endsWith('.txt')) copyFileSync(path.join(source, name), path.join(dest, name));
-}
-
 const { values: flags, positionals } = parseArgs({ options: { ratio: { type: 'string', default: '100' } }, allowPositionals: true });
-const [verb, from, to] = positionals;
-if (verb === 'pack' && from && to) await pack(from, to, Number(flags.ratio));
-else if (verb === 'unpack' && from && to) await unpack(from, to);
-else throw new Error('usage: cifar-lt-pack.js pack SOURCE_DIR PACK_DIR [--ratio 100] | unpack PACK_DIR DEST_DIR');
+const [from, to] = positionals;
+if (!from || !to) throw new Error('usage: cifar-lt-pack.js SOURCE_DIR PACK_DIR [--ratio 100]');
+await pack(from, to, Number(flags.ratio));

@@ -14,7 +14,7 @@ import { DOWNLOADS, type DownloadName, classCounts, downloadDataset, shotGroups 
 import { evaluateRun, resume, train } from '../train/commands.js';
 import { joinFromEnvironment, launchedDistributed } from '../train/distributed.js';
 import { RunDir } from '../train/run-dir.js';
-import { EXPORT_FORMATS, type ExportFormat, exportCommand } from './export.js';
+import type { ExportFormat } from './export.js';
 import { followLauncher, launch } from './launch.js';
 import { readSweepFile, runSweep, sweepTable } from '../sweep/index.js';
 import { PREDICT_FORMATS, type PredictFormat, predictCommand } from './predict.js';
@@ -291,6 +291,8 @@ async function exportCli(args: string[]): Promise<void> {
     out: { type: 'string' },
   });
   if (values.help) return void console.log(HELP.export);
+  // The ONNX writer pulls in protobuf: loaded only by this command (a training machine may not carry it).
+  const { EXPORT_FORMATS, exportCommand } = await import('./export.js');
   const format = (values.format ?? 'onnx') as ExportFormat;
   if (!EXPORT_FORMATS.includes(format))
     throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got ${String(values.format)}`);

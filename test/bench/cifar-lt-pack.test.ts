@@ -1,4 +1,4 @@
-// cifar-lt-pack on CIFAR-100 binary files the test writes: unpack(pack(x)) gives the whole test file byte for byte
+// cifar-lt-pack on CIFAR-100 binary files the test writes: cifar_lt_unpack.py(pack(x)) gives the whole test file byte for byte
 // and a training file on which the long-tailed construction picks the same records (pixels, coarse and fine labels)
 // in the same order as on x, for the packed ratio and a larger one.
 import assert from 'node:assert/strict';
@@ -12,13 +12,19 @@ import { cifarBinary } from '../data/fixtures.js';
 import { repoRoot, temporaryDir } from '../helpers/python.js';
 
 const PACK = path.join(repoRoot, 'dist', 'bench', 'cifar-lt-pack.js');
+const UNPACK = path.join(repoRoot, 'bench', 'cifar_lt_unpack.py');
+const PYTHON = process.env.SCATTER_PYTHON ?? '/usr/bin/python3';
+const noPillow =
+  spawnSync(PYTHON, ['-c', 'import numpy, PIL.features as f; assert f.check("webp")'], { stdio: 'ignore' }).status === 0
+    ? false
+    : `${PYTHON} lacks Pillow with WebP or NumPy (apt-get install python3-pil python3-numpy): skipped`;
 
-function run(...args: string[]): void {
-  const result = spawnSync(process.execPath, [PACK, ...args], { encoding: 'utf8' });
+function run(command: string, ...args: string[]): void {
+  const result = spawnSync(command, args, { encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
 }
 
-test('unpack(pack(CIFAR-100)) trains on the same long-tailed records and tests on the same file', () => {
+test('unpack(pack(CIFAR-100)) trains on the same long-tailed records and tests on the same file', { skip: noPillow }, () => {
   const source = temporaryDir('pack-source');
   // 100 classes x 12 records, interleaved as the real files are; 2 test records per class.
   const trainLabels = Array.from({ length: 1200 }, (_, i) => (i * 7) % 100);
@@ -28,8 +34,8 @@ test('unpack(pack(CIFAR-100)) trains on the same long-tailed records and tests o
   writeFileSync(path.join(source, 'fine_label_names.txt'), `${Array.from({ length: 100 }, (_, c) => `class${c}`).join('\n')}\n`);
   const packed = temporaryDir('pack');
   const dest = temporaryDir('unpacked');
-  run('pack', source, packed, '--ratio', '10');
-  run('unpack', packed, dest);
+  run(process.execPath, PACK, source, packed, '--ratio', '10');
+  run(PYTHON, UNPACK, packed, dest);
 
   assert.deepEqual(readFileSync(path.join(dest, 'test.bin')), readFileSync(path.join(source, 'test.bin')));
   const trainBytes = readFileSync(path.join(dest, 'train.bin'));
