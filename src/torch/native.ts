@@ -70,8 +70,13 @@ export interface NativeAddon {
       runningWhitening: Handle;
       runningCovariance: Handle | null;
       numBatchesTracked: Handle;
+      /** ZCA in training: the eigendecomposition of the batch's S + eps I, made outside (a captured step's). */
+      eigenvalues?: Handle | null;
+      eigenvectors?: Handle | null;
     },
   ): Handle;
+  /** The training batch's S + eps I [G, g, g] as channelWhitening computes it, not differentiated. */
+  channelWhiteningCovariance(input: Handle, options: { groups: number; eps: number }): Handle;
 
   manualSeed(seed: number): void;
   getRngState(device?: string): Handle;
