@@ -92,7 +92,8 @@ export interface NativeAddon {
 
   // CUDA graphs (native/src/graphs.cc): on a build without CUDA every one but cudaGraphsBuilt throws.
   cudaGraphsBuilt(): boolean;
-  cudaGraphCreate(device: string): GraphHandle;
+  /** With `previous`: the next part of that graph (its side stream and memory pool). */
+  cudaGraphCreate(device: string, previous?: GraphHandle): GraphHandle;
   cudaGraphCaptureBegin(graph: GraphHandle): void;
   cudaGraphCaptureEnd(graph: GraphHandle): void;
   cudaGraphReplay(graph: GraphHandle): void;
