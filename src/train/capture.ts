@@ -74,7 +74,7 @@ export function captureDecision(config: Config, device: string, worldSize = 1): 
       capture: true,
       reason:
         "train.capture: the ZCA whitening's eigendecomposition waits for the host (linalg.eigh checks its result on the CPU), " +
-        'so each step is captured in two parts with eigh run between them',
+        'so each step is captured in two parts (three with SAM) with eigh run between them',
     };
   }
   return { capture: true, reason: null };
