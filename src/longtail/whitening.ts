@@ -262,7 +262,10 @@ export class ChannelWhitening extends Module {
     return buffers;
   }
 
-  /** The decomposition buffers, on the covariance's device in decompositionDtype (made empty: the host step fills them). */
+  /**
+   * The decomposition buffers, on the covariance's device in decompositionDtype (made empty: the host step fills them).
+   * Buffers of another device are left to the collector, not disposed: a graph captured before may still read them.
+   */
   #decompositionBuffers(covariance: Tensor): Decomposition {
     const current = this.#decomposition;
     if (current !== null && current.eigenvectors.device === covariance.device) return current;
@@ -271,8 +274,6 @@ export class ChannelWhitening extends Module {
       eigenvalues: torch.keep(torch.empty([this.groups, this.groupSize], options)),
       eigenvectors: torch.keep(torch.empty([this.groups, this.groupSize, this.groupSize], options)),
     };
-    current?.eigenvalues.dispose();
-    current?.eigenvectors.dispose();
     return this.#decomposition;
   }
 
