@@ -5,16 +5,19 @@
 #   0. builds the addon against that libtorch (SCATTER_LIBTORCH; native/src/graphs.cc compiles against CUDA only
 #      here) and checks that scatter sees cuda and has CUDA graphs;                                      ~0.5-1 min
 #   1. train.capture's tests on cuda (test/train/capture.test.ts: captured training steps against eager ones, to
-#      1e-5, for three settings);                                                                        ~1 min
-#  1b. the native whitening node's tests and profile on cuda (never run on a GPU yet);                   ~1 min
+#      1e-5, for six settings, three of them ZCA necks captured in parts around the eigendecomposition, never run
+#      on a GPU yet);                                                                                    ~1.5 min
+#  1b. the native whitening node's tests and profile on cuda (never run on a GPU yet; with the layer in parts);  ~1 min
 #   2. the ResNet-32 step (batch 128) eager and captured, each against Python PyTorch eager and torch.cuda.graph
-#      (bench/resnet32-step.ts --capture): images/s and the ratios;                                      ~1.5 min
+#      (bench/resnet32-step.ts --capture): images/s and the ratios; then the full method's step (the ZCA neck,
+#      batch 160: BET's 128 + 32) eager and captured in two parts, scatter alone (--neck whitening);     ~2 min
 #   3. rows of the same step in bfloat16 autocast and channels-last (channels-last also captured);      ~1.5 min
 #   4. aggregate images/s of 1, 4 and 12 `scatter train` runs sharing the GPU with train.capture=auto (the CE
 #      recipe, 3 epochs each; the second epoch's images/s, summed over the runs);                        ~2.5 min
 #   5. the 200-epoch CIFAR-10-LT IR100 full-method recipe with --set train.capture=auto, timed, stopped at the
-#      budget (it checkpoints every epoch: `scatter train --resume` finishes it). Its ZCA neck cannot be captured
-#      (the log's train.capture line says why), so it steps eagerly: no eager twin is run beside it.  the rest
+#      budget (it checkpoints every epoch: `scatter train --resume` finishes it). Its ZCA neck is captured in two
+#      parts around the eigendecomposition (the log's train.capture lines say so; a failed capture ends the run
+#      with a message naming train.capture=off); no eager twin is run beside it.                       the rest
 # Usage: bench/gpu.sh CIFAR10_DIR OUT_DIR [BUDGET_SECONDS]
 #   CIFAR10_DIR: CIFAR-10 in the official binary layout; OUT_DIR receives logs, JSON lines, metrics and summaries;
 #   BUDGET_SECONDS (default 540): the whole script's time; the last step gets what is left.
@@ -63,7 +66,7 @@ stepBench eager
 stepBench capture --capture
 node -e '
   const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((line) => JSON.parse(line));
-  const find = (capture) => rows.find((row) => row.capture === capture && row.precision === "float32" && !row.channelsLast);
+  const find = (capture) => rows.find((row) => row.capture === capture && row.precision === "float32" && !row.channelsLast && row.neck !== "whitening");
   const [eager, captured] = [find(false), find(true)];
   if (!eager || !captured) { console.log("step: a row is missing"); process.exit(0); }
   console.log(`ResNet-32 step, batch ${eager.batch}, images/s: scatter eager ${eager.scatterImagesPerSecond}, scatter captured ${captured.scatterImagesPerSecond}, ` +
@@ -75,6 +78,17 @@ node -e '
 stepBench bf16 --precision bfloat16
 stepBench channels-last --channels-last
 stepBench channels-last-capture --channels-last --capture
+# The full method's step: whiten-la-b3rs-bet's neck and batch (BET concat: 128 + 32), eager and captured in two parts.
+stepBench full-eager --neck whitening --batch 160
+stepBench full-capture --neck whitening --batch 160 --capture
+node -e '
+  const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((line) => JSON.parse(line));
+  const find = (capture) => rows.find((row) => row.capture === capture && row.neck === "whitening");
+  const [eager, captured] = [find(false), find(true)];
+  if (!eager || !captured) { console.log("full-method step: a row is missing"); process.exit(0); }
+  console.log(`full-method step (ZCA neck, batch ${eager.batch}), images/s: scatter eager ${eager.scatterImagesPerSecond}, ` +
+    `captured in two parts ${captured.scatterImagesPerSecond} (${(captured.scatterImagesPerSecond / eager.scatterImagesPerSecond).toFixed(3)}x)`);
+' "$out/step.jsonl" | tee -a "$out/summary.txt"
 
 # 4. Runs sharing the GPU, captured: `scatter sweep`-style parallel processes, short runs.
 runs=$(mktemp -d)
@@ -114,8 +128,15 @@ full() {
   began=$(date +%s.%N)
   train "$runs/full" "$(( $(left) - 15 ))" whiten-la-b3rs-bet --set data.workers=4
   echo "full method, train.capture=auto: exit $?, wall $(awk "BEGIN { print $(date +%s.%N) - $began }") s"
-  grep -h 'train.capture' "$runs/full.log" | head -n 1
+  grep -h 'train.capture' "$runs/full.log" | head -n 3
+  # Captured: the two-part line is there and no capture failed (a failed one ends the run naming train.capture=off).
+  if grep -q 'captured in two parts' "$runs/full.log" && ! grep -q 'train.capture=off' "$runs/full.log"; then
+    echo "full method: steps captured in two parts"
+  else
+    echo "full method: NOT captured (see full-run.log)"
+  fi
   tail -n 2 "$runs/full.log"
+  cp "$runs/full.log" "$out/full-run.log" 2>/dev/null
   cp "$runs/full/metrics.jsonl" "$out/full-metrics.jsonl" 2>/dev/null
   cp "$runs/full/summary.json" "$out/full-summary.json" 2>/dev/null
 }

@@ -4,14 +4,18 @@
 // --capture (cuda): the whole step recorded once as a CUDA graph after the warm-up steps (run on a side stream) and
 // replayed, on both sides (scatter's torch.cuda.Graph, Python's torch.cuda.graph); --precision bfloat16: the forward
 // in autocast (the loss in float32); --channels-last: weights and images channels-last (NHWC).
+// --neck whitening: the full method's neck (ChannelWhitening: ZCA of the 64 pooled channels, the native node, float64
+// eigendecomposition) between the pooling and the classifier, captured in two parts around its eigh (hostStep); scatter
+// alone (the Python half has no such layer, and torch.cuda.graph cannot hold eigh): the pytorch fields are null.
 // Usage: node dist/bench/resnet32-step.js [--batch 128] [--steps 5] [--rounds 8] [--device cpu|cuda] [--capture]
-//   [--precision float32|bfloat16] [--channels-last] [--warmup 2]
+//   [--precision float32|bfloat16] [--channels-last] [--neck identity|whitening] [--warmup 2]
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { torch } from '../src/index.js';
+import { ChannelWhitening } from '../src/longtail/index.js';
 import { median } from './stats.js';
 
 type Tensor = torch.Tensor;
@@ -27,6 +31,7 @@ const { values: flags } = parseArgs({
     capture: { type: 'boolean', default: false },
     precision: { type: 'string', default: 'float32' },
     'channels-last': { type: 'boolean', default: false },
+    neck: { type: 'string', default: 'identity' },
   },
 });
 const batch = Number(flags.batch);
@@ -37,6 +42,8 @@ const threads = torch.getNumThreads();
 const capture = flags.capture!;
 const precision = flags.precision!;
 const channelsLast = flags['channels-last']!;
+const neck = flags.neck!;
+if (neck !== 'identity' && neck !== 'whitening') throw new Error(`--neck: identity or whitening, got ${neck}`);
 if (precision !== 'float32' && precision !== 'bfloat16') throw new Error(`--precision: float32 or bfloat16, got ${precision}`);
 if (capture && !device.startsWith('cuda')) throw new Error('--capture is for cuda');
 // Warm-up steps before a capture: torch.cuda.graphs' examples take 3.
@@ -45,6 +52,8 @@ if (capture && warmup < 3) throw new Error('--capture needs --warmup 3 or more')
 interface Net {
   params: Map<string, Tensor>;
   bn: Map<string, [Tensor, Tensor]>;
+  /** --neck whitening's layer; null: the pooled features go straight to the classifier. */
+  whitening: ChannelWhitening | null;
 }
 
 function makeNet(): Net {
@@ -77,7 +86,7 @@ function makeNet(): Net {
   });
   params.set('fc.weight', torch.randn([10, 64], { device }).mul(0.1).requiresGrad_());
   params.set('fc.bias', torch.zeros([10], { device, requiresGrad: true }));
-  return { params, bn };
+  return { params, bn, whitening: neck === 'whitening' ? new ChannelWhitening(64).to(device) : null };
 }
 
 function bnRelu(x: Tensor, net: Net, name: string, relu = true): Tensor {
@@ -115,7 +124,10 @@ function forward(net: Net, x: Tensor): Tensor {
         cin = width;
       }
     });
-    return torch.nn.functional.linear(torch.nn.functional.adaptiveAvgPool2d(h, 1).flatten(1), p('fc.weight'), p('fc.bias'));
+    const pooled = torch.nn.functional.adaptiveAvgPool2d(h, 1).flatten(1);
+    // The neck in float32, as the trainer runs it (autocast covers the backbone only).
+    const embedding = net.whitening === null ? pooled : net.whitening.call(pooled.to('float32'));
+    return torch.nn.functional.linear(embedding, p('fc.weight'), p('fc.bias'));
   });
 }
 
@@ -159,7 +171,8 @@ function scatterRound(): number[] {
     graph.reset();
     loss.dispose();
   }
-  for (const tensor of [...net.params.values(), ...[...net.bn.values()].flat(), x, y]) tensor.dispose();
+  const whiteningBuffers = net.whitening === null ? [] : Object.values(net.whitening.stateDict());
+  for (const tensor of [...net.params.values(), ...[...net.bn.values()].flat(), ...whiteningBuffers, x, y]) tensor.dispose();
   return times;
 }
 
@@ -179,13 +192,15 @@ const pythonTimes: number[] = [];
 const roundRatios: number[] = [];
 for (let round = 0; round < Number(flags.rounds); round++) {
   const scatterRoundTimes = scatterRound();
-  const pythonRoundTimes = pythonRound();
   scatterTimes.push(...scatterRoundTimes);
+  if (neck !== 'identity') continue;
+  const pythonRoundTimes = pythonRound();
   pythonTimes.push(...pythonRoundTimes);
   roundRatios.push(median(pythonRoundTimes) / median(scatterRoundTimes));
 }
 const scatterMedian = median(scatterTimes);
-const pythonMedian = median(pythonTimes);
+const pythonMedian = pythonTimes.length > 0 ? median(pythonTimes) : null;
+const fixed = (value: number, digits: number): number => Number(value.toFixed(digits));
 console.log(
   JSON.stringify({
     bench: 'resnet32-step',
@@ -193,15 +208,16 @@ console.log(
     capture,
     precision,
     channelsLast,
+    neck,
     batch,
     threads,
     libtorch: torch.version().libtorch,
     steps: scatterTimes.length,
-    scatterMedianSeconds: Number(scatterMedian.toFixed(4)),
-    pytorchMedianSeconds: Number(pythonMedian.toFixed(4)),
+    scatterMedianSeconds: fixed(scatterMedian, 4),
+    pytorchMedianSeconds: pythonMedian === null ? null : fixed(pythonMedian, 4),
     scatterImagesPerSecond: Math.round(batch / scatterMedian),
-    pytorchImagesPerSecond: Math.round(batch / pythonMedian),
-    ratio: Number((pythonMedian / scatterMedian).toFixed(3)),
-    roundRatios: { min: Number(Math.min(...roundRatios).toFixed(3)), max: Number(Math.max(...roundRatios).toFixed(3)) },
+    pytorchImagesPerSecond: pythonMedian === null ? null : Math.round(batch / pythonMedian),
+    ratio: pythonMedian === null ? null : fixed(pythonMedian / scatterMedian, 3),
+    roundRatios: pythonMedian === null ? null : { min: fixed(Math.min(...roundRatios), 3), max: fixed(Math.max(...roundRatios), 3) },
   }),
 );

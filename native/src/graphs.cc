@@ -6,12 +6,19 @@
 // cudaGraphCaptureEnd every operator call (and autograd's backward, which runs on its forward's stream) is
 // recorded, not run.
 //
+// A graph may be made as the next part of another (cudaGraphCreate(device, previous)): it captures on the same side
+// stream and into the same memory pool, as torch.cuda.make_graphed_callables captures a forward and its backward
+// (graph_pool_handle, one capture stream), so that a later part's backward runs through the autograd graph an
+// earlier part's capture recorded, on the stream those nodes ran on, reading what the earlier part left in the pool.
+// Such parts must be replayed in the order they were captured.
+//
 // Compiled against CUDA only where libtorch.cjs defines SCATTER_WITH_CUDA (a CUDA libtorch); elsewhere the
 // same functions exist and throw, and cudaGraphsBuilt() says false.
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "convert.h"
 #include "errors.h"
@@ -61,10 +68,17 @@ struct SideStream {
   std::optional<c10::cuda::CUDAStreamGuard> guard;
 };
 
-// CUDAGraph is neither copyable nor movable in recent libtorch: held by pointer.
+// CUDAGraph is neither copyable nor movable in recent libtorch: held by pointer. The side stream and the pool are
+// shared with the graph's other parts.
 struct GraphBox {
-  explicit GraphBox(c10::DeviceIndex device) : side(device), graph(std::make_unique<at::cuda::CUDAGraph>()) {}
-  SideStream side;
+  explicit GraphBox(c10::DeviceIndex device)
+      : side(std::make_shared<SideStream>(device)),
+        pool(at::cuda::graph_pool_handle()),
+        graph(std::make_unique<at::cuda::CUDAGraph>()) {}
+  GraphBox(std::shared_ptr<SideStream> side, decltype(at::cuda::graph_pool_handle()) pool)
+      : side(std::move(side)), pool(pool), graph(std::make_unique<at::cuda::CUDAGraph>()) {}
+  std::shared_ptr<SideStream> side;
+  decltype(at::cuda::graph_pool_handle()) pool;
   std::unique_ptr<at::cuda::CUDAGraph> graph;
   bool capturing = false;
   bool captured = false;
@@ -88,11 +102,21 @@ c10::DeviceIndex cudaDevice(const Napi::Value& value) {
   return device.has_index() ? device.index() : c10::cuda::current_device();
 }
 
+// cudaGraphCreate(device[, previous]): a graph, or the next part of `previous` (its side stream and pool).
 SCATTER_FN(cudaGraphCreate) {
-  auto box = std::make_unique<GraphBox>(cudaDevice(info[0]));
+  c10::DeviceIndex device = cudaDevice(info[0]);
+  std::unique_ptr<GraphBox> box;
+  if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull()) {
+    GraphBox& previous = unwrapBox<GraphBox>(info[1], kGraphTag, "cudaGraphCreate previous");
+    TORCH_CHECK(previous.side->stream.device_index() == device, "cudaGraphCreate: the next part is on another device");
+    box = std::make_unique<GraphBox>(previous.side, previous.pool);
+  } else {
+    box = std::make_unique<GraphBox>(device);
+  }
   auto handle = Napi::External<GraphBox>::New(info.Env(), box.release(), [](Napi::Env, GraphBox* dropped) {
-    // A graph dropped in the middle of a capture still gives its stream back to the caller.
-    dropped->side.leave();
+    // A graph dropped in the middle of a capture still gives its stream back to the caller (only then: the stream
+    // may be another part's, capturing now).
+    if (dropped->capturing) dropped->side->leave();
     delete dropped;
   });
   handle.TypeTag(&kGraphTag);
@@ -103,11 +127,11 @@ SCATTER_FN(cudaGraphCreate) {
 SCATTER_FN(cudaGraphCaptureBegin) {
   GraphBox& box = unwrapBox<GraphBox>(info[0], kGraphTag, "cudaGraphCaptureBegin");
   TORCH_CHECK(!box.capturing && !box.captured, "cudaGraphCaptureBegin: this graph has been captured (reset it first)");
-  box.side.enter();
+  box.side->enter();
   try {
-    box.graph->capture_begin();
+    box.graph->capture_begin(box.pool);
   } catch (...) {
-    box.side.leave();
+    box.side->leave();
     throw;
   }
   box.capturing = true;
@@ -123,10 +147,10 @@ SCATTER_FN(cudaGraphCaptureEnd) {
   try {
     box.graph->capture_end();
   } catch (...) {
-    box.side.leave();
+    box.side->leave();
     throw;
   }
-  box.side.leave();
+  box.side->leave();
   box.captured = true;
   return info.Env().Undefined();
 }
@@ -139,12 +163,13 @@ SCATTER_FN(cudaGraphReplay) {
   return info.Env().Undefined();
 }
 
-// Frees the graph and its private memory pool; the handle can capture again. Tensors made during the
-// capture must not be used after this (their memory was the pool's).
+// Frees the graph and its hold on the memory pool (the pool goes when no part holds it); the handle can capture
+// again, into a new pool. Tensors made during the capture must not be used after this (their memory was the pool's).
 SCATTER_FN(cudaGraphReset) {
   GraphBox& box = unwrapBox<GraphBox>(info[0], kGraphTag, "cudaGraphReset");
   TORCH_CHECK(!box.capturing, "cudaGraphReset: a capture is under way");
   box.graph = std::make_unique<at::cuda::CUDAGraph>();
+  box.pool = at::cuda::graph_pool_handle();
   box.captured = false;
   return info.Env().Undefined();
 }

@@ -4,9 +4,15 @@
 // backward is written out: ZCA's is the Daleckii-Krein closed form the TypeScript layer uses, Newton-Schulz's
 // runs back through the saved iterates, so the layer costs one crossing from JavaScript instead of dozens.
 // Same operators, same order, as the TypeScript layer: the two agree to rounding.
+//
+// A captured training step (train.capture) cannot run linalg.eigh inside a CUDA graph (its CUDA kernel checks
+// the result on the host), so ZCA also comes in two halves: channelWhiteningCovariance (the batch's S + eps I,
+// captured in the first graph), eigh run between the graphs, and channelWhitening given that decomposition
+// (captured in the second): the same node, the same arithmetic, only eigh's call moved out.
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "convert.h"
@@ -28,11 +34,22 @@ struct Spec {
   at::ScalarType decompositionDtype = at::kDouble;
 };
 
+// The eigendecomposition of S + eps I made outside the node, in the decomposition dtype (a captured step's, between
+// its graphs); undefined tensors: the node decomposes S + eps I itself.
+struct Decomposition {
+  at::Tensor eigenvalues;   // [G, g]
+  at::Tensor eigenvectors;  // [G, g, g]
+};
+
 at::Tensor transposed(const at::Tensor& blocks) { return blocks.transpose(-2, -1); }
 
-// W = S^-1/2 by eigendecomposition; `saved` (when given) receives the eigenvectors and the roots.
-at::Tensor zcaForward(const at::Tensor& cov, double minEigenvalue, std::vector<at::Tensor>* saved) {
-  auto [eigenvalues, basis] = at::linalg_eigh(cov);
+// W = S^-1/2 by eigendecomposition (`given`'s, when defined); `saved` (when given) receives the eigenvectors and
+// the roots. A given decomposition's tensors are saved as they are: the next one must not be written into them
+// before this node's backward has run (a captured step's order: backward, then the next pass).
+at::Tensor zcaForward(const at::Tensor& cov, double minEigenvalue, const Decomposition& given,
+                      std::vector<at::Tensor>* saved) {
+  auto [eigenvalues, basis] =
+      given.eigenvalues.defined() ? std::make_tuple(given.eigenvalues, given.eigenvectors) : at::linalg_eigh(cov);
   // Every eigenvalue of S + eps I is at least eps; rounding may put a computed one below it (or below 0).
   at::Tensor roots = eigenvalues.clamp(minEigenvalue).sqrt();
   at::Tensor whitening = basis.mul(roots.reciprocal().unsqueeze(-2)).matmul(transposed(basis));
@@ -103,26 +120,41 @@ at::Tensor newtonSchulzBackward(const at::Tensor& gradWhitening, const std::vect
 
 // The whitening matrices of covariance blocks [G, g, g], computed in the decomposition dtype and returned
 // in the covariance's.
-at::Tensor whiteningMatrix(const at::Tensor& covariance, const Spec& spec, std::vector<at::Tensor>* saved) {
+at::Tensor whiteningMatrix(const at::Tensor& covariance, const Spec& spec, std::vector<at::Tensor>* saved,
+                           const Decomposition& given = {}) {
   at::Tensor cov = covariance.to(spec.decompositionDtype);
   at::Tensor whitening =
-      spec.newtonSchulz ? newtonSchulzForward(cov, spec.iterations, saved) : zcaForward(cov, spec.eps, saved);
+      spec.newtonSchulz ? newtonSchulzForward(cov, spec.iterations, saved) : zcaForward(cov, spec.eps, given, saved);
   return whitening.to(covariance.scalar_type());
+}
+
+// A training batch [N, C]: its mean, the centred features in groups [N, G, g], and S + eps I [G, g, g].
+struct BatchStatistics {
+  at::Tensor mean;
+  at::Tensor grouped;
+  at::Tensor covariance;
+};
+
+BatchStatistics batchStatistics(const at::Tensor& input, const Spec& spec) {
+  int64_t count = input.size(0);
+  int64_t groupSize = input.size(1) / spec.groups;
+  at::Tensor mean = input.mean(0);
+  at::Tensor grouped = input.sub(mean).view({count, spec.groups, groupSize});
+  at::Tensor identity = at::eye(groupSize, input.options());
+  at::Tensor covariance = at::einsum("bgi,bgj->gij", {grouped, grouped}).div(count).add(identity.mul(spec.eps));
+  return {mean, grouped, covariance};
 }
 
 // The training forward as one autograd node. Outputs: the whitened features (differentiable), and the batch
 // mean, S + eps I and W, for the running statistics (not differentiable).
+// A given decomposition is not an input autograd sees (it is not differentiated: the backward is closed-form).
 struct TrainingWhitening : public torch::autograd::Function<TrainingWhitening> {
-  static variable_list forward(AutogradContext* ctx, const at::Tensor& input, const Spec& spec) {
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& input, const Spec& spec,
+                               const Decomposition& given) {
     int64_t count = input.size(0);
-    int64_t groupSize = input.size(1) / spec.groups;
-    at::Tensor mean = input.mean(0);
-    at::Tensor centred = input.sub(mean);
-    at::Tensor grouped = centred.view({count, spec.groups, groupSize});
-    at::Tensor identity = at::eye(groupSize, centred.options());
-    at::Tensor covariance = at::einsum("bgi,bgj->gij", {grouped, grouped}).div(count).add(identity.mul(spec.eps));
+    auto [mean, grouped, covariance] = batchStatistics(input, spec);
     std::vector<at::Tensor> saved;
-    at::Tensor whitening = whiteningMatrix(covariance, spec, &saved);
+    at::Tensor whitening = whiteningMatrix(covariance, spec, &saved, given);
     at::Tensor output = at::einsum("bgi,gij->bgj", {grouped, whitening}).reshape({count, input.size(1)});
     ctx->saved_data["grouped"] = grouped;
     ctx->saved_data["whitening"] = whitening;
@@ -156,7 +188,7 @@ struct TrainingWhitening : public torch::autograd::Function<TrainingWhitening> {
     gradCentred = gradCentred.add(at::einsum("bgi,gij->bgj", {grouped, symmetric}).div(count));
     // centred = x - mean(x): the mean of the gradient over the batch comes off.
     at::Tensor gradInput = gradCentred.reshape({count, -1});
-    return {gradInput.sub(gradInput.mean(0)), at::Tensor()};
+    return {gradInput.sub(gradInput.mean(0)), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -169,7 +201,15 @@ struct Call {
   at::Tensor runningWhitening;
   at::Tensor runningCovariance;  // undefined unless runningStats is 'covariance'
   at::Tensor numBatchesTracked;
+  Decomposition given;  // from options.eigenvalues / eigenvectors, when given
 };
+
+// An optional tensor option: undefined when the key is absent or null.
+at::Tensor optionalTensor(const Napi::Object& options, const char* key, const char* what) {
+  Napi::Value value = options.Get(key);
+  if (value.IsNull() || value.IsUndefined()) return at::Tensor();
+  return unwrapTensor(value, what);
+}
 
 Call parseCall(const Napi::Object& options) {
   Napi::Env env = options.Env();
@@ -192,12 +232,34 @@ Call parseCall(const Napi::Object& options) {
   call.momentum = number("momentum");
   call.runningMean = unwrapTensor(options.Get("runningMean"), "channelWhitening runningMean");
   call.runningWhitening = unwrapTensor(options.Get("runningWhitening"), "channelWhitening runningWhitening");
-  Napi::Value covariance = options.Get("runningCovariance");
-  if (!covariance.IsNull() && !covariance.IsUndefined()) {
-    call.runningCovariance = unwrapTensor(covariance, "channelWhitening runningCovariance");
-  }
+  call.runningCovariance = optionalTensor(options, "runningCovariance", "channelWhitening runningCovariance");
   call.numBatchesTracked = unwrapTensor(options.Get("numBatchesTracked"), "channelWhitening numBatchesTracked");
+  call.given.eigenvalues = optionalTensor(options, "eigenvalues", "channelWhitening eigenvalues");
+  call.given.eigenvectors = optionalTensor(options, "eigenvectors", "channelWhitening eigenvectors");
   return call;
+}
+
+// A given decomposition must be one this call would have made: ZCA's, in training, of [G, g] / [G, g, g] in the
+// decomposition dtype, and nothing else may need eigh (the running covariance's whitening would).
+void checkGiven(const Call& call, const at::Tensor& input) {
+  const Decomposition& given = call.given;
+  if (!given.eigenvalues.defined() && !given.eigenvectors.defined()) return;
+  TORCH_CHECK(given.eigenvalues.defined() && given.eigenvectors.defined(),
+              "channelWhitening: eigenvalues and eigenvectors come together");
+  TORCH_CHECK(call.training && !call.spec.newtonSchulz, "channelWhitening: a given decomposition is for ZCA in training");
+  TORCH_CHECK(!call.runningCovariance.defined(),
+              "channelWhitening: a given decomposition cannot serve runningStats 'covariance' (its running whitening "
+              "needs an eigendecomposition of its own)");
+  int64_t groupSize = input.size(1) / call.spec.groups;
+  TORCH_CHECK(given.eigenvalues.sizes() == at::IntArrayRef({call.spec.groups, groupSize}) &&
+                  given.eigenvectors.sizes() == at::IntArrayRef({call.spec.groups, groupSize, groupSize}),
+              "channelWhitening: a given decomposition of ", call.spec.groups, " groups of ", groupSize,
+              " channels is [", call.spec.groups, ", ", groupSize, "] eigenvalues and [", call.spec.groups, ", ",
+              groupSize, ", ", groupSize, "] eigenvectors, got ", given.eigenvalues.sizes(), " and ",
+              given.eigenvectors.sizes());
+  TORCH_CHECK(given.eigenvalues.scalar_type() == call.spec.decompositionDtype &&
+                  given.eigenvectors.scalar_type() == call.spec.decompositionDtype,
+              "channelWhitening: a given decomposition is in the decomposition dtype ", call.spec.decompositionDtype);
 }
 
 // Exponential moving averages (weight momentum on the new batch) of the mean and of W or S + eps I.
@@ -218,32 +280,59 @@ void updateRunningStatistics(const Call& call, const at::Tensor& mean, const at:
   numBatchesTracked.add_(1);
 }
 
+// Features [N, C] in groups that divide C; N >= 2 where batch statistics are taken.
+void checkInput(const at::Tensor& input, int64_t groups, bool batchStatistics, const char* what) {
+  TORCH_CHECK(input.dim() == 2, what, ": expected input (N, C), got ", input.sizes());
+  TORCH_CHECK(groups >= 1 && input.size(1) % groups == 0, what, ": ", groups, " groups do not divide ", input.size(1),
+              " channels");
+  TORCH_CHECK(!batchStatistics || input.size(0) >= 2, what,
+              ": batch statistics need more than 1 value per channel, got input ", input.sizes());
+}
+
 // channelWhitening(input [N, C], options): training: whitens by the batch's statistics and updates the
-// running ones in place; evaluation: (x - running_mean) times the blocks of running_whitening.
+// running ones in place; evaluation: (x - running_mean) times the blocks of running_whitening. ZCA in training
+// may be given the eigendecomposition of the batch's S + eps I (options.eigenvalues, options.eigenvectors: what
+// linalg.eigh makes of channelWhiteningCovariance's result, in the decomposition dtype) instead of making it.
 SCATTER_FN(channelWhitening) {
   const at::Tensor& input = unwrapTensor(info[0], "channelWhitening input");
   if (!info[1].IsObject()) throw Napi::TypeError::New(info.Env(), "channelWhitening: expected an options object");
   Call call = parseCall(info[1].As<Napi::Object>());
-  TORCH_CHECK(input.dim() == 2, "channelWhitening: expected input (N, C), got ", input.sizes());
-  TORCH_CHECK(call.spec.groups >= 1 && input.size(1) % call.spec.groups == 0, "channelWhitening: ", call.spec.groups,
-              " groups do not divide ", input.size(1), " channels");
+  checkInput(input, call.spec.groups, call.training, "channelWhitening");
+  checkGiven(call, input);
   int64_t count = input.size(0);
   int64_t groupSize = input.size(1) / call.spec.groups;
   if (!call.training) {
     at::Tensor grouped = input.sub(call.runningMean).view({count, call.spec.groups, groupSize});
     return wrapTensor(info.Env(), at::einsum("bgi,gij->bgj", {grouped, call.runningWhitening}).reshape({count, -1}));
   }
-  TORCH_CHECK(count >= 2, "channelWhitening: batch statistics need more than 1 value per channel, got input ",
-              input.sizes());
-  variable_list outputs = TrainingWhitening::apply(input, call.spec);
+  variable_list outputs = TrainingWhitening::apply(input, call.spec, call.given);
   updateRunningStatistics(call, outputs[1], outputs[2], outputs[3]);
   return wrapTensor(info.Env(), outputs[0]);
+}
+
+// channelWhiteningCovariance(input [N, C], {groups, eps}): the training batch's S + eps I [G, g, g], as
+// channelWhitening computes it, not differentiated: what a captured step decomposes between its graphs.
+SCATTER_FN(channelWhiteningCovariance) {
+  const at::Tensor& input = unwrapTensor(info[0], "channelWhiteningCovariance input");
+  if (!info[1].IsObject()) {
+    throw Napi::TypeError::New(info.Env(), "channelWhiteningCovariance: expected an options object");
+  }
+  Napi::Object options = info[1].As<Napi::Object>();
+  Napi::Value eps = options.Get("eps");
+  if (!eps.IsNumber()) throw Napi::TypeError::New(info.Env(), "channelWhiteningCovariance: eps must be a number");
+  Spec spec;
+  spec.groups = toInt(options.Get("groups"), "channelWhiteningCovariance groups");
+  spec.eps = eps.As<Napi::Number>().DoubleValue();
+  checkInput(input, spec.groups, true, "channelWhiteningCovariance");
+  at::NoGradGuard noGrad;
+  return wrapTensor(info.Env(), batchStatistics(input, spec).covariance);
 }
 
 }  // namespace
 
 void registerWhitening(Napi::Env env, Napi::Object exports) {
   exports.Set("channelWhitening", Napi::Function::New(env, channelWhitening));
+  exports.Set("channelWhiteningCovariance", Napi::Function::New(env, channelWhiteningCovariance));
 }
 
 }  // namespace scatter

@@ -58,16 +58,23 @@ function checkPositiveInteger(owner: string, name: string, value: number): numbe
   return value;
 }
 
+/** linalg.eigh of covariance blocks [G, g, g]: eigenvalues [G, g], eigenvectors [G, g, g]. */
+interface Decomposition {
+  eigenvalues: Tensor;
+  eigenvectors: Tensor;
+}
+
 /**
- * cov^-1/2 for a stack of symmetric positive definite matrices [G, g, g], by eigendecomposition.
+ * cov^-1/2 for a stack of symmetric positive definite matrices [G, g, g], by eigendecomposition (`given`'s, when
+ * not null: made outside, between a captured step's graphs).
  * Its gradient is the exact derivative of the matrix function (Daleckii-Krein): U (K o U^T dS U) U^T with
  * K_ij the divided difference of f(x) = x^-1/2 at the eigenvalues, -1 / (r_i r_j (r_i + r_j)) for roots r.
  * Back-propagating through eigh computes the same where eigenvalues differ, but divides by
  * lambda_i - lambda_j, so tied eigenvalues (two dead ReLU channels; a batch smaller than the group, whose
  * null space is all eps) make every gradient NaN.
  */
-function zcaWhitening(cov: Tensor, minEigenvalue: number): Tensor {
-  const { eigenvalues, eigenvectors: basis } = torch.linalg.eigh(cov.detach());
+function zcaWhitening(cov: Tensor, minEigenvalue: number, given: Decomposition | null): Tensor {
+  const { eigenvalues, eigenvectors: basis } = given ?? torch.linalg.eigh(cov.detach());
   // Every eigenvalue of S + eps I is at least eps; rounding may put a computed one below it (or below 0).
   const roots = eigenvalues.clamp(minEigenvalue).sqrt();
   const basisT = basis.transpose(-2, -1);
@@ -121,6 +128,8 @@ export class ChannelWhitening extends Module {
   readonly decompositionDtype: DecompositionDtype;
   readonly runningStats: RunningStatistic;
   readonly implementation: WhiteningImplementation;
+  /** A captured step's eigendecomposition, written between its graphs (decomposedBetweenParts); made at the first. */
+  #decomposition: Decomposition | null = null;
 
   constructor(numFeatures: number, options: ChannelWhiteningOptions = {}) {
     super();
@@ -196,8 +205,11 @@ export class ChannelWhitening extends Module {
     return this.affine ? whitened.mul(this.weight!).add(this.bias!) : whitened;
   }
 
-  /** Training or evaluation, running statistics included, in one call of the addon. */
+  /** Training or evaluation, running statistics included, in one call of the addon (two under a capture in parts). */
   #whitenNatively(input: Tensor): Tensor {
+    const decomposition = this.#decomposedBetweenParts(() =>
+      torch.nn.functional.channelWhiteningCovariance(input, { groups: this.groups, eps: this.eps }),
+    );
     return torch.nn.functional.channelWhitening(
       input,
       {
@@ -214,15 +226,65 @@ export class ChannelWhitening extends Module {
         iterations: this.iterations,
         decompositionDtype: this.decompositionDtype,
         momentum: this.momentum,
+        decomposition,
       },
     );
+  }
+
+  /**
+   * Under a CUDA graph captured in parts (train.capture), ZCA's eigendecomposition moves out of the graph, since
+   * linalg.eigh waits for the host: the batch's S + eps I (`covariance`) is taken in the part being recorded, eigh of
+   * it runs between that part and the next at every replay (torch.cuda.hostStep) into buffers of the layer's own,
+   * and the whitening is computed from those in the next part. Returns the buffers, or null where nothing moves
+   * (no such capture, evaluation, Newton-Schulz). The buffers serve every captured graph: replays run one at a time,
+   * and a pass's backward reads them before the next pass's host step writes them.
+   */
+  #decomposedBetweenParts(covariance: () => Tensor): Decomposition | null {
+    if (!(this.training && this.method === 'zca' && torch.cuda.capturingInParts())) return null;
+    if (this.runningStats === 'covariance') {
+      throw new Error(
+        "ChannelWhitening: runningStats 'covariance' with ZCA cannot be captured (its running whitening needs an " +
+          'eigendecomposition of its own every step)',
+      );
+    }
+    // Kept: the host step reads it at every replay.
+    const blocks = torch.keep(covariance().detach());
+    const buffers = this.#decompositionBuffers(blocks);
+    torch.cuda.hostStep(() =>
+      torch.noGrad(() =>
+        torch.scope(() => {
+          const { eigenvalues, eigenvectors } = torch.linalg.eigh(blocks.to(this.decompositionDtype));
+          buffers.eigenvalues.copy_(eigenvalues);
+          buffers.eigenvectors.copy_(eigenvectors);
+        }),
+      ),
+    );
+    return buffers;
+  }
+
+  /**
+   * The decomposition buffers, on the covariance's device in decompositionDtype (made empty: the host step fills them).
+   * Buffers of another device are left to the collector, not disposed: a graph captured before may still read them.
+   */
+  #decompositionBuffers(covariance: Tensor): Decomposition {
+    const current = this.#decomposition;
+    if (current !== null && current.eigenvectors.device === covariance.device) return current;
+    const options = { dtype: this.decompositionDtype, device: covariance.device };
+    this.#decomposition = {
+      eigenvalues: torch.keep(torch.empty([this.groups, this.groupSize], options)),
+      eigenvectors: torch.keep(torch.empty([this.groups, this.groupSize, this.groupSize], options)),
+    };
+    return this.#decomposition;
   }
 
   #whitenWithBatch(input: Tensor): Tensor {
     const mean = input.mean({ dim: 0 });
     const centred = input.sub(mean);
     const covariance = this.#regularisedCovariance(centred);
-    const whitening = this.#whiteningMatrix(covariance);
+    const whitening = this.#whiteningMatrix(
+      covariance,
+      this.#decomposedBetweenParts(() => covariance),
+    );
     torch.noGrad(() => this.#updateRunningStats(mean, covariance, whitening));
     return this.#applyBlocks(centred, whitening);
   }
@@ -258,9 +320,9 @@ export class ChannelWhitening extends Module {
   }
 
   /** The whitening matrices of covariance blocks, computed in decompositionDtype and returned in theirs. */
-  #whiteningMatrix(covariance: Tensor): Tensor {
+  #whiteningMatrix(covariance: Tensor, given: Decomposition | null = null): Tensor {
     const cov = covariance.to(this.decompositionDtype);
-    const whitening = this.method === 'zca' ? zcaWhitening(cov, this.eps) : newtonSchulzWhitening(cov, this.iterations);
+    const whitening = this.method === 'zca' ? zcaWhitening(cov, this.eps, given) : newtonSchulzWhitening(cov, this.iterations);
     return whitening.to(covariance.dtype);
   }
 

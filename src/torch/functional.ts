@@ -74,6 +74,11 @@ export interface WhiteningOptions {
   iterations: number;
   decompositionDtype: Dtype;
   momentum: number;
+  /**
+   * ZCA in training: the eigendecomposition (linalg.eigh, in decompositionDtype) of the batch's S + eps I as
+   * channelWhiteningCovariance gives it, used instead of the node's own (a captured step's, made between its graphs).
+   */
+  decomposition?: { eigenvalues: Tensor; eigenvectors: Tensor } | null;
 }
 
 /**
@@ -82,15 +87,23 @@ export interface WhiteningOptions {
  * updated in place when training. Not the batch norm of a library: an operator of scatter's own addon.
  */
 export function channelWhitening(input: Tensor, state: WhiteningState, options: WhiteningOptions): Tensor {
+  const { decomposition, ...rest } = options;
   return new Tensor(
     native.channelWhitening(input.handle, {
-      ...options,
+      ...rest,
+      eigenvalues: decomposition?.eigenvalues.handle ?? null,
+      eigenvectors: decomposition?.eigenvectors.handle ?? null,
       runningMean: state.runningMean.handle,
       runningWhitening: state.runningWhitening.handle,
       runningCovariance: state.runningCovariance?.handle ?? null,
       numBatchesTracked: state.numBatchesTracked.handle,
     }),
   );
+}
+
+/** The training batch's S + eps I [groups, g, g], as channelWhitening computes it; not differentiated. */
+export function channelWhiteningCovariance(input: Tensor, options: { groups: number; eps: number }): Tensor {
+  return new Tensor(native.channelWhiteningCovariance(input.handle, options));
 }
 
 export function layerNorm(

@@ -70,8 +70,13 @@ export interface NativeAddon {
       runningWhitening: Handle;
       runningCovariance: Handle | null;
       numBatchesTracked: Handle;
+      /** ZCA in training: the eigendecomposition of the batch's S + eps I, made outside (a captured step's). */
+      eigenvalues?: Handle | null;
+      eigenvectors?: Handle | null;
     },
   ): Handle;
+  /** The training batch's S + eps I [G, g, g] as channelWhitening computes it, not differentiated. */
+  channelWhiteningCovariance(input: Handle, options: { groups: number; eps: number }): Handle;
 
   manualSeed(seed: number): void;
   getRngState(device?: string): Handle;
@@ -87,7 +92,8 @@ export interface NativeAddon {
 
   // CUDA graphs (native/src/graphs.cc): on a build without CUDA every one but cudaGraphsBuilt throws.
   cudaGraphsBuilt(): boolean;
-  cudaGraphCreate(device: string): GraphHandle;
+  /** With `previous`: the next part of that graph (its side stream and memory pool). */
+  cudaGraphCreate(device: string, previous?: GraphHandle): GraphHandle;
   cudaGraphCaptureBegin(graph: GraphHandle): void;
   cudaGraphCaptureEnd(graph: GraphHandle): void;
   cudaGraphReplay(graph: GraphHandle): void;

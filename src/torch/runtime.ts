@@ -2,7 +2,7 @@
 import { availableParallelism, constants as osConstants } from 'node:os';
 
 import type { Device, Dtype } from './dtype.js';
-import { Graph, SideStream, graphsBuilt } from './graphs.js';
+import { Graph, SideStream, capturingInParts, graphsBuilt, hostStep, withPartBoundary } from './graphs.js';
 import { native } from './native.js';
 import { Tensor } from './tensor.js';
 
@@ -33,10 +33,13 @@ export function getNumThreads(): number {
 export const cuda = {
   isAvailable: (): boolean => native.cudaIsAvailable(),
   deviceCount: (): number => native.cudaDeviceCount(),
-  /** CUDA graphs (graphs.ts): whether this build has them, a graph, a side stream. */
+  /** CUDA graphs (graphs.ts): whether this build has them, a graph, a side stream; host steps between a graph's parts. */
   graphsBuilt,
   Graph,
   SideStream,
+  hostStep,
+  capturingInParts,
+  withPartBoundary,
 };
 
 /**

@@ -13,6 +13,13 @@
 // The loss is read after the replay; a non-finite loss ends the run as the eager NaN guard does (the replayed update
 // has run, but the run stops without saving the model it leaves).
 //
+// A step with a ZCA whitening neck is captured in parts around the eigendecomposition (torch.cuda.make_graphed_callables'
+// scheme: one memory pool, one capture stream): the first part runs the backbone and takes the batch's covariance into
+// a buffer, linalg.eigh of it (which waits for the host, so no graph can hold it) runs eagerly between the parts into
+// the layer's buffers (torch.cuda.hostStep, called by the layer: longtail/whitening.ts), and the next part whitens with
+// them and runs the rest: classifier, loss, backward through the whitening (closed form) and through the backbone
+// (the autograd graph the first part's capture recorded), the update. SAM's second pass makes a third part.
+//
 // What is not captured runs eagerly, and the run says why in one line (captureDecision, a function of the config and
 // the device only, so that it is tested on the CPU).
 import type { Loss, MixWeights } from '../longtail/index.js';
@@ -25,7 +32,10 @@ type Tensor = torch.Tensor;
 
 export interface CaptureDecision {
   capture: boolean;
-  /** The line the run prints when a requested capture does not happen; null when there is nothing to say. */
+  /**
+   * The line the run prints about a requested capture: why it does not happen, or that it is done in parts (ZCA
+   * whitening); null when there is nothing to say.
+   */
   reason: string | null;
 }
 
@@ -52,11 +62,20 @@ export function captureDecision(config: Config, device: string, worldSize = 1): 
         'switch, so the steps run eagerly',
     );
   }
-  if (config.model.neck === 'whitening' && config.model.whitening.method === 'zca') {
+  const whitening = config.model.whitening;
+  if (config.model.neck === 'whitening' && whitening.method === 'zca' && whitening.runningStats === 'covariance') {
     return eager(
-      "the ZCA whitening's eigendecomposition synchronises with the host (linalg.eigh checks its result on the CPU); the steps " +
-        'run eagerly (newton-schulz whitening captures)',
+      "ZCA whitening with runningStats 'covariance' takes a second eigendecomposition every step (its running whitening's) " +
+        'inside the update; the steps run eagerly (runningStats whitening captures)',
     );
+  }
+  if (config.model.neck === 'whitening' && whitening.method === 'zca') {
+    return {
+      capture: true,
+      reason:
+        "train.capture: the ZCA whitening's eigendecomposition waits for the host (linalg.eigh checks its result on the CPU), " +
+        'so each step is captured in two parts (three with SAM) with eigh run between them',
+    };
   }
   return { capture: true, reason: null };
 }
@@ -77,7 +96,8 @@ export interface CapturedInputs {
 
 /** What StepCapture needs of torch.cuda (graphs.ts); a test puts a stand-in in its place on the CPU. */
 export interface GraphMaker {
-  graph(device: string): { capture<T>(body: () => T): T; replay(): void };
+  /** `parts`: how many parts the capture made (torch.cuda.hostStep's cuts; 1: none). */
+  graph(device: string): { capture<T>(body: () => T): T; replay(): void; readonly parts: number };
   sideStream(device: string): { run<T>(body: () => T): T };
 }
 
@@ -108,6 +128,11 @@ export class StepCapture {
   readonly #side: ReturnType<GraphMaker['sideStream']>;
   /** Steps run as a replay so far. */
   replays = 0;
+
+  /** The parts of each captured kind of step's graph (2 or more: a ZCA neck's, cut around its eigendecomposition). */
+  get parts(): number[] {
+    return [...this.#captured.values()].map((step) => step.graph.parts);
+  }
 
   /** `warmupSteps`: eager steps of each kind before it is captured (torch.cuda.graphs' examples take 3). */
   constructor(

@@ -148,6 +148,7 @@ export class Run {
     }
     const capture = new StepCapture(this.device, optimizer);
     this.log(`train.capture: each kind of training step is captured as a CUDA graph after ${capture.warmupSteps} eager steps`);
+    if (decision.reason !== null) this.log(decision.reason);
     return capture;
   }
 

@@ -497,3 +497,162 @@ test('on cuda: native node and typescript layer agree in float64', (t) => {
   for (const { label, options, batch } of IMPLEMENTATION_CASES)
     assertImplementationsAgree(label, options, batch, 'float64', 'cuda', float64);
 });
+
+/**
+ * Three training steps of one layer in parts (as a captured step runs it: torch.cuda.withPartBoundary, the host's
+ * work run at the cut, the order a replay keeps) and of its twin in one piece, on the same batches and upstream
+ * gradients: returns the largest difference of outputs, input gradients and buffers, and the cuts made.
+ */
+function inPartsAgainstWhole(
+  options: ChannelWhiteningOptions,
+  dtype: torch.Dtype,
+  device: torch.Device,
+): { difference: number; cuts: number } {
+  const [inParts, whole] = [0, 1].map(() => new ChannelWhitening(16, { momentum: 0.3, ...options }).to(dtype).to(device)) as [
+    ChannelWhitening,
+    ChannelWhitening,
+  ];
+  let difference = 0;
+  let cuts = 0;
+  for (let step = 0; step < 3; step++) {
+    const x = correlatedBatch(32, 16, 100 + step, dtype).to(device);
+    const upstream = torch.randnLike(x);
+    const pass = (layer: ChannelWhitening, parts: boolean): { output: Tensor; grad: Tensor } => {
+      const input = x.detach().requiresGrad_(true);
+      const forward = (): Tensor => layer.call(input);
+      const output = parts
+        ? torch.cuda.withPartBoundary((work) => {
+            cuts += 1;
+            work();
+          }, forward)
+        : forward();
+      output.mul(upstream).sum().backward();
+      return { output, grad: input.grad! };
+    };
+    const [mine, theirs] = [pass(inParts, true), pass(whole, false)];
+    difference = Math.max(difference, maxAbsDifference(mine.output, theirs.output), maxAbsDifference(mine.grad, theirs.grad));
+  }
+  const theirState = whole.stateDict();
+  for (const [name, buffer] of Object.entries(inParts.stateDict()))
+    difference = Math.max(difference, maxAbsDifference(buffer, theirState[name]!));
+  return { difference, cuts };
+}
+
+/** ZCA settings for the path in parts: whole and in groups, both implementations, both decomposition dtypes, affine. */
+const IN_PARTS_CASES: { label: string; options: ChannelWhiteningOptions; dtype: torch.Dtype }[] = [
+  { label: 'native zca', options: {}, dtype: 'float32' },
+  {
+    label: 'native zca groups of 4, float32 decomposition, affine',
+    options: { groupSize: 4, decompositionDtype: 'float32', affine: true },
+    dtype: 'float32',
+  },
+  { label: 'native zca float64', options: { groupSize: 8 }, dtype: 'float64' },
+  { label: 'typescript zca', options: { implementation: 'typescript' }, dtype: 'float32' },
+  {
+    label: 'typescript zca groups of 4, float32 decomposition',
+    options: { implementation: 'typescript', groupSize: 4, decompositionDtype: 'float32' },
+    dtype: 'float32',
+  },
+];
+
+test('in parts (a captured step): covariance, eigh at the cut, the whitening from it: the one-piece layer bit for bit', () => {
+  for (const { label, options, dtype } of IN_PARTS_CASES) {
+    const { difference, cuts } = inPartsAgainstWhole(options, dtype, 'cpu');
+    assert.equal(cuts, 3, `${label}: one cut a training step`);
+    assert.equal(difference, 0, `${label}: outputs, input gradients, buffers`);
+  }
+  // Nothing to move out: Newton-Schulz, and evaluation, make no cut.
+  for (const layer of [new ChannelWhitening(16, { method: 'newton-schulz' }), new ChannelWhitening(16).eval()]) {
+    let cuts = 0;
+    torch.cuda.withPartBoundary(
+      () => {
+        cuts += 1;
+      },
+      () => layer.call(correlatedBatch(32, 16, 110)),
+    );
+    assert.equal(cuts, 0, `${layer.method}, training ${layer.training}: no cut`);
+  }
+});
+
+test('in parts: what cannot be is an error that says why; hostStep outside a capture runs at once', () => {
+  const covarianceEma = new ChannelWhitening(16, { runningStats: 'covariance' });
+  assert.throws(
+    () =>
+      torch.cuda.withPartBoundary(
+        (work) => work(),
+        () => covarianceEma.call(correlatedBatch(32, 16, 120)),
+      ),
+    /runningStats 'covariance' with ZCA cannot be captured/,
+  );
+  assert.throws(
+    () =>
+      torch.cuda.withPartBoundary(
+        () => {},
+        () =>
+          torch.cuda.withPartBoundary(
+            () => {},
+            () => 0,
+          ),
+      ),
+    /a capture in parts is under way already/,
+  );
+  assert.equal(torch.cuda.capturingInParts(), false, 'the boundary is gone after an error');
+  let ran = false;
+  torch.cuda.hostStep(() => {
+    ran = true;
+  });
+  assert.ok(ran, 'hostStep runs at once outside a capture');
+
+  // The native node takes only a decomposition it would have made itself.
+  const x = correlatedBatch(32, 16, 121);
+  const layer = new ChannelWhitening(16, { groupSize: 8 });
+  const state = {
+    runningMean: layer.runningMean,
+    runningWhitening: layer.runningWhitening,
+    runningCovariance: null,
+    numBatchesTracked: layer.numBatchesTracked,
+  };
+  const options = {
+    training: true,
+    groups: 2,
+    eps: 0.1,
+    method: 'zca',
+    iterations: 5,
+    decompositionDtype: 'float64',
+    momentum: 0.1,
+  } as const;
+  const covariance = torch.nn.functional.channelWhiteningCovariance(x, { groups: 2, eps: 0.1 });
+  assert.deepEqual(covariance.shape, [2, 8, 8]);
+  const decomposition = torch.linalg.eigh(covariance.double());
+  const whiten = (changes: object): Tensor => torch.nn.functional.channelWhitening(x, state, { ...options, decomposition, ...changes });
+  assert.throws(() => whiten({ method: 'newton-schulz' }), /a given decomposition is for ZCA in training/);
+  assert.throws(() => whiten({ training: false }), /a given decomposition is for ZCA in training/);
+  assert.throws(() => whiten({ decompositionDtype: 'float32' }), /a given decomposition is in the decomposition dtype/);
+  assert.throws(
+    () => whiten({ groups: 4 }),
+    /a given decomposition of 4 groups of 4 channels is \[4, 4\] eigenvalues and \[4, 4, 4\] eigenvectors, got \[2, 8\] and \[2, 8, 8\]/,
+  );
+  assert.throws(
+    () =>
+      torch.nn.functional.channelWhitening(
+        x,
+        { ...state, runningCovariance: torch.eye(8).repeat([2, 1, 1]) },
+        { ...options, decomposition },
+      ),
+    /a given decomposition cannot serve runningStats 'covariance'/,
+  );
+  assert.throws(
+    () => torch.nn.functional.channelWhiteningCovariance(x.narrow(0, 0, 1), { groups: 2, eps: 0.1 }),
+    /channelWhiteningCovariance: batch statistics need more than 1 value per channel/,
+  );
+  assert.ok(whiten({}).isfinite().all().item(), 'the decomposition it would make is taken');
+});
+
+test('on cuda: in parts as in one piece, float64 (the eigh of the cut is the node’s own)', (t) => {
+  if (!torch.cuda.isAvailable()) return t.skip('no CUDA device here (the GPU checks, bench/gpu.sh, run this test on one)');
+  for (const { label, options } of IN_PARTS_CASES) {
+    const { difference, cuts } = inPartsAgainstWhole(options, 'float64', 'cuda');
+    assert.equal(cuts, 3, `${label}: one cut a training step`);
+    assert.ok(difference <= 1e-9, `${label}: in parts and in one piece differ by ${difference}`);
+  }
+});

@@ -1,7 +1,8 @@
 // train.capture (src/train/capture.ts): which settings are captured and the one line a setting that cannot be says
 // (a function of config and device: tested here for every case); that this CPU build's CUDA-graph calls say they
 // have no CUDA; and on cuda (where there is a GPU: bench/gpu.sh runs it there), that the trainer's captured steps
-// give the losses, parameters and running statistics of its eager steps.
+// give the losses, parameters and running statistics of its eager steps, a ZCA neck's in parts around its
+// eigendecomposition (on the CPU, through a stand-in for the graphs, bit for bit).
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -43,15 +44,20 @@ test('captureDecision: captured on cuda where it can be; silently off on the CPU
   assert.deepEqual(captureDecision(withConfig({ train: { capture: 'off' } }), 'cuda'), silent);
   const newtonSchulz = withConfig({ model: { neck: 'whitening', whitening: { ...base.model.whitening, method: 'newton-schulz' } } });
   assert.deepEqual(captureDecision(newtonSchulz, 'cuda'), captured, 'Newton-Schulz whitening is matrix products only');
+  const zca = captureDecision(withConfig({ model: { neck: 'whitening' } }), 'cuda');
+  assert.equal(zca.capture, true, 'ZCA whitening is captured in two parts');
+  assert.match(zca.reason ?? '', /^train\.capture: the ZCA whitening's eigendecomposition waits for the host .* captured in two parts/);
+  assert.ok(!zca.reason!.includes('\n'), 'one line');
+  assert.deepEqual(captureDecision(withConfig({ model: { neck: 'whitening' } }), 'cpu'), silent);
   assert.deepEqual(captureDecision(withConfig({ model: { neck: 'batchnorm' } }), 'cuda'), captured);
   assert.deepEqual(captureDecision(withConfig({ train: { channelsLast: true } }), 'cuda'), captured);
   assert.deepEqual(captureDecision(withConfig({ decoupled: { method: 'tau-norm' } }), 'cuda'), silent, 'tau-norm takes no step');
   const eager: [string, Config, number, RegExp][] = [
     [
-      'ZCA whitening',
-      withConfig({ model: { neck: 'whitening' } }),
+      "ZCA whitening with runningStats 'covariance'",
+      withConfig({ model: { neck: 'whitening', whitening: { ...base.model.whitening, runningStats: 'covariance' } } }),
       1,
-      /^train\.capture: the ZCA whitening's eigendecomposition synchronises with the host .*newton-schulz whitening captures\)$/,
+      /^train\.capture: ZCA whitening with runningStats 'covariance' takes a second eigendecomposition .*runningStats whitening captures\)$/,
     ],
     [
       'bfloat16 autocast',
@@ -79,16 +85,54 @@ test('a build without CUDA has CUDA graphs that say so', (t) => {
 
 // Settings whose captured steps are compared with eager ones: plain SGD with the Newton-Schulz neck; mixup and
 // cutmix (lam as a tensor) with logit adjustment and SAM; AdamW with DRW switching on at epoch 1 (a second graph)
-// and channels-last images.
-const CAPTURED_SETTINGS: { name: string; overrides: string[] }[] = [
-  { name: 'sgd, newton-schulz whitening', overrides: ['model.neck=whitening', 'model.whitening.method=newton-schulz'] },
+// and channels-last images; the full method (whiten-la-b3rs-bet: ZCA whitening of all 64 channels, logit
+// adjustment, BET's concatenated B3RS sub-batches), captured in two parts; ZCA in groups of 16 with mixing and SAM
+// (a part per pass: three), and the typescript layer's ZCA in groups. `parts`: each captured graph's.
+const CAPTURED_SETTINGS: { name: string; overrides: string[]; parts: number }[] = [
+  { name: 'sgd, newton-schulz whitening', overrides: ['model.neck=whitening', 'model.whitening.method=newton-schulz'], parts: 1 },
   {
     name: 'mixup and cutmix, la, sam',
     overrides: ['train.mix.mixupAlpha=1', 'train.mix.cutmixAlpha=1', 'loss.name=la', 'optim.name=sam', 'optim.sam.rho=0.05'],
+    parts: 1,
   },
   {
     name: 'adamw, drw, channels-last',
     overrides: ['optim.name=adamw', 'optim.lr=0.001', 'loss.drwStartEpoch=1', 'train.channelsLast=true'],
+    parts: 1,
+  },
+  {
+    name: 'the full method: zca whitening, la, bet',
+    overrides: [
+      'model.neck=whitening',
+      'loss.name=la',
+      'train.sampler=bet',
+      'train.b3rs.numBlocks=2',
+      'train.bet.mode=concat',
+      'train.bet.subBatchSize=4',
+    ],
+    parts: 2,
+  },
+  {
+    name: 'zca whitening in groups of 16, mixup and cutmix, sam',
+    overrides: [
+      'model.neck=whitening',
+      'model.whitening.groupSize=16',
+      'train.mix.mixupAlpha=1',
+      'train.mix.cutmixAlpha=1',
+      'optim.name=sam',
+      'optim.sam.rho=0.05',
+    ],
+    parts: 3,
+  },
+  {
+    name: 'zca whitening (typescript) in groups of 32, float32 decomposition',
+    overrides: [
+      'model.neck=whitening',
+      'model.whitening.groupSize=32',
+      'model.whitening.implementation=typescript',
+      'model.whitening.decompositionDtype=float32',
+    ],
+    parts: 2,
   },
 ];
 
@@ -115,7 +159,7 @@ optim: { lr: 0.05, momentum: 0.9, weightDecay: 0.0005 }
  * default: the run's own): the epochs' losses and the model's parameters and buffers within `tolerance`.
  */
 async function compareWithEager(file: string, tolerance: number, capture?: (run: Run) => StepCapture): Promise<void> {
-  for (const { name, overrides } of CAPTURED_SETTINGS) {
+  for (const { name, overrides, parts } of CAPTURED_SETTINGS) {
     const runs = ['off', 'auto'].map((setting) => {
       const config = loadConfig(file, [...overrides, `train.capture=${setting}`]);
       return new Run(config, new RunDir(path.join(path.dirname(file), `${name}-${setting}`)), false, null, null);
@@ -132,6 +176,13 @@ async function compareWithEager(file: string, tolerance: number, capture?: (run:
         assert.ok(error <= tolerance, `${name}, epoch ${epoch}: losses ${losses.join(' vs ')}`);
       }
       assert.ok(captured.capture!.replays > 0, `${name}: steps were replayed`);
+      const graphs = captured.capture!.parts;
+      assert.ok(graphs.length > 0, `${name}: captured`);
+      assert.deepEqual(
+        graphs,
+        graphs.map(() => parts),
+        `${name}: parts of each captured graph`,
+      );
       const expected = eager.model.stateDict();
       for (const [key, tensor] of Object.entries(captured.model.stateDict())) {
         if (tensor.dtype === 'int64') assert.ok(tensor.equal(expected[key]!), `${name}: ${key}`);
@@ -146,8 +197,12 @@ async function compareWithEager(file: string, tolerance: number, capture?: (run:
 /**
  * A stand-in for torch.cuda's graphs on the CPU that keeps a capture's semantics: capture() runs the body and then
  * puts the model and the optimizer back as they were (a real capture runs nothing), replay() runs the body again and
- * writes its losses into the tensors the capture returned. What it checks is StepCapture's and the trainer's
- * bookkeeping: inputs loaded into the buffers, lam as tensors, the optimizer prepared once a step, kinds of step.
+ * writes its losses into the tensors the capture returned. Both run the body inside a part boundary
+ * (torch.cuda.withPartBoundary), as Graph.capture does, so that a ZCA neck takes its path around the
+ * eigendecomposition; the host's work runs where the cut is, which on the CPU is the order a replay keeps (part,
+ * host step, part). What it checks is StepCapture's and the trainer's bookkeeping (inputs loaded into the buffers,
+ * lam as tensors, the optimizer prepared once a step, kinds of step) and the two-part whitening's arithmetic; not the
+ * graphs' streams and memory pool, which only cuda has.
  */
 function rerunningGraphs(run: Run): GraphMaker {
   const snapshot = (): { model: Record<string, torch.Tensor>; optimizer: OptimizerState } => {
@@ -165,10 +220,23 @@ function rerunningGraphs(run: Run): GraphMaker {
     graph: () => {
       let recorded: (() => torch.Tensor[]) | null = null;
       let outputs: torch.Tensor[] = [];
+      let parts = 0;
+      const inParts = <T>(body: () => T): { result: T; parts: number } => {
+        let cuts = 0;
+        const result = torch.cuda.withPartBoundary((work) => {
+          cuts += 1;
+          work();
+        }, body);
+        return { result, parts: cuts + 1 };
+      };
       return {
+        get parts(): number {
+          return parts;
+        },
         capture<T>(body: () => T): T {
           const before = snapshot();
-          const result = body();
+          const { result, parts: made } = inParts(body);
+          parts = made;
           recorded = body as unknown as () => torch.Tensor[];
           outputs = result as unknown as torch.Tensor[];
           torch.noGrad(() => run.model.loadStateDict(before.model, { strict: true }));
@@ -176,7 +244,8 @@ function rerunningGraphs(run: Run): GraphMaker {
           return result;
         },
         replay(): void {
-          const losses = recorded!();
+          const { result: losses, parts: again } = inParts(recorded!);
+          assert.equal(again, parts, 'a replay is cut where its capture was');
           torch.noGrad(() => losses.forEach((loss, i) => outputs[i]!.copy_(loss)));
         },
       };
