@@ -23,7 +23,7 @@
 // What is not captured runs eagerly, and the run says why in one line (captureDecision, a function of the config and
 // the device only, so that it is tested on the CPU).
 import type { Loss, MixWeights } from '../longtail/index.js';
-import type { CapturableOptimizer } from '../optim/index.js';
+import { type CapturableOptimizer, type Optimizer, isCapturable } from '../optim/index.js';
 import * as torch from '../torch/index.js';
 import type { Config } from './config.js';
 import { guardedLoss } from './step.js';
@@ -111,6 +111,36 @@ interface CapturedStep {
   inputs: CapturedInputs;
   /** The passes' losses (one, SAM's two), written by every replay. */
   losses: Tensor[];
+}
+
+/**
+ * A run's StepCapture, or null when its steps run eagerly: train.capture's decision, this build's CUDA graphs and the
+ * optimizer's, each refusal said in one line to `log`.
+ */
+export function startCapture(
+  config: Config,
+  device: string,
+  worldSize: number,
+  optimizer: Optimizer | null,
+  log: (line: string) => void,
+): StepCapture | null {
+  const decision = captureDecision(config, device, worldSize);
+  if (!decision.capture || optimizer === null) {
+    if (decision.reason !== null) log(decision.reason);
+    return null;
+  }
+  if (!torch.cuda.graphsBuilt()) {
+    log('train.capture: this build of scatter has no CUDA graphs (it was built against a libtorch without CUDA); the steps run eagerly');
+    return null;
+  }
+  if (!isCapturable(optimizer)) {
+    log("train.capture: the optimizer cannot take its numbers from tensors (SAM's base must be SGD or AdamW); the steps run eagerly");
+    return null;
+  }
+  const capture = new StepCapture(device, optimizer);
+  log(`train.capture: each kind of training step is captured as a CUDA graph after ${capture.warmupSteps} eager steps`);
+  if (decision.reason !== null) log(decision.reason);
+  return capture;
 }
 
 /** The kind of a step: a captured graph holds one batch shape, mixed or not, and one variant of the loss. */

@@ -19,7 +19,7 @@ import { type ImageClassifier, type PretrainedSource, loadPretrained } from '../
 import type { DataParallel } from '../nn/index.js';
 import { TauNormalizedClassifier, selectTau, trainClassifierOnly } from '../longtail/decoupled.js';
 import { type Loss, type MixWeights, createLoss, mixedLoss } from '../longtail/losses.js';
-import { type LrSchedule, type Optimizer, isCapturable } from '../optim/index.js';
+import type { LrSchedule, Optimizer } from '../optim/index.js';
 import * as torch from '../torch/index.js';
 import {
   type CheckpointMeta,
@@ -37,7 +37,7 @@ import { describeEnvironment } from './environment.js';
 import { batchCovarianceRecord, samplerOf } from './batch-covariance.js';
 import { InferencePass } from './inference.js';
 import { capturableOptimizerStep, optimizerStep, reduceStepGradients, rowsPerRank, stepLoss } from './step.js';
-import { StepCapture, captureDecision, stepKind } from './capture.js';
+import { type StepCapture, startCapture, stepKind } from './capture.js';
 import { type Evaluation, evaluate } from './evaluation.js';
 import { Progress, formatDuration } from './progress.js';
 import type { RunDir, Summary } from './run-dir.js';
@@ -123,33 +123,7 @@ export class Run {
     // Fixed for the run (parameters keep their identity): built once, not every step.
     this.parameterLists = { all: this.model.parameters(), head: [...this.model.neck.parameters(), ...this.model.classifier.parameters()] };
     this.meta = { epoch: 0, bestTop1: -1, bestEpoch: -1, optimizerGroups: [], trainSeconds: 0 };
-    this.capture = this.#stepCapture();
-  }
-
-  /** train.capture's decision for this run; says in one line why a requested capture does not happen. */
-  #stepCapture(): StepCapture | null {
-    const decision = captureDecision(this.config, this.device, this.parallel?.worldSize ?? 1);
-    const optimizer = this.optimizer;
-    if (!decision.capture || optimizer === null) {
-      if (decision.reason !== null) this.log(decision.reason);
-      return null;
-    }
-    if (!torch.cuda.graphsBuilt()) {
-      this.log(
-        'train.capture: this build of scatter has no CUDA graphs (it was built against a libtorch without CUDA); the steps run eagerly',
-      );
-      return null;
-    }
-    if (!isCapturable(optimizer)) {
-      this.log(
-        "train.capture: the optimizer cannot take its numbers from tensors (SAM's base must be SGD or AdamW); the steps run eagerly",
-      );
-      return null;
-    }
-    const capture = new StepCapture(this.device, optimizer);
-    this.log(`train.capture: each kind of training step is captured as a CUDA graph after ${capture.warmupSteps} eager steps`);
-    if (decision.reason !== null) this.log(decision.reason);
-    return capture;
+    this.capture = startCapture(config, this.device, parallel?.worldSize ?? 1, this.optimizer, (line) => this.log(line));
   }
 
   /** Loads model.pretrained into the (CPU) model; rank 0 says what starts from scratch. Errors name the key. */
