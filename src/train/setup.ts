@@ -114,13 +114,23 @@ export function loadRunData(config: Config): RunData {
  */
 function presetImageSize(config: Config, data: RunData): number {
   if (config.data.imageSize !== null) return config.data.imageSize;
-  const { storage } = data.train;
-  if (storage.kind === 'uint8') return Math.min(storage.shape[1], storage.shape[2]);
-  if (config.data.augment === 'imagenet') return 224;
-  const first = storage.paths[0];
-  if (first === undefined) throw new Error('the training split has no images');
-  const { width, height } = imageSize(readFileSync(first));
-  return Math.min(width, height);
+  if (data.train.storage.kind === 'files' && config.data.augment === 'imagenet') return 224;
+  const first = firstImageSize(data);
+  if (first === null) throw new Error('the training split has no images');
+  return Math.min(first.width, first.height);
+}
+
+/** The first training image's size: the records' shape, or the first file's header (read once per data set). */
+const firstSizes = new WeakMap<RunData, { width: number; height: number } | null>();
+function firstImageSize(data: RunData): { width: number; height: number } | null {
+  if (!firstSizes.has(data)) {
+    const { storage } = data.train;
+    const first = storage.kind === 'uint8' ? storage.shape : storage.paths[0];
+    const size =
+      typeof first === 'string' ? imageSize(readFileSync(first)) : first === undefined ? null : { height: first[1], width: first[2] };
+    firstSizes.set(data, size === null ? null : { width: size.width, height: size.height });
+  }
+  return firstSizes.get(data)!;
 }
 
 /** The data.augment preset's transforms for this data. */
@@ -162,12 +172,8 @@ export function withTransforms(config: Config, data: RunData): Config {
  * Sizes are those of the first training image through each list.
  */
 export function transformSizeWarning(config: Config, data: RunData): string | null {
-  const { storage } = data.train;
-  const first =
-    storage.kind === 'uint8'
-      ? { height: storage.shape[1], width: storage.shape[2] }
-      : storage.paths[0] && imageSize(readFileSync(storage.paths[0]));
-  if (!first) return null;
+  const first = firstImageSize(data);
+  if (first === null) return null;
   const [train, test] = (['train', 'test'] as const).map((split) =>
     transformedSize(transformsFor(config, data, split), first.height, first.width),
   );
