@@ -1,16 +1,22 @@
 // Benchmark: the ImageNet-style input pipeline on JPEG files, as `scatter train` runs it for
-// data.augment imagenet: sharp decoding with random-resized-crop 224 + flip (+ colour jitter when asked)
+// data.augment imagenet: decoding with random-resized-crop 224 + flip (+ colour jitter when asked)
 // + normalisation in the loader's worker threads, a list file naming the images. It writes the JPEGs
 // itself: `--images` files of 500 x 375 (about ImageNet's mean size), smooth random scenes with noise.
-// Prints images per second and per worker core, with 1 worker and with one per core.
+// Prints images per second and per worker core, with 1 worker and with one per core; and, on this thread,
+// the time to decode + crop + resize one image with scatter's decoder (the crop's region alone, Pillow's
+// resampling) against sharp's (the whole image, libvips' resampling), the same crops, alternating rounds.
 // Usage: node dist/bench/jpeg-pipeline.js [--images 384] [--batch 64] [--epochs 2] [--jitter 0]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import sharp from 'sharp';
 
+import { decodeImageFile } from '../src/data/decode.js';
+import { Rng } from '../src/data/random.js';
+import { randomResizedCropRect } from '../src/data/transforms.js';
 import { resolveConfig } from '../src/train/config.js';
 import { loadRunData, trainLoader } from '../src/train/setup.js';
 
@@ -88,6 +94,32 @@ try {
     return images / ((performance.now() - started) / 1000);
   };
 
+  // One image at a time on this thread: scatter's decode path against sharp's, the same files and crops.
+  const files = lines.slice(0, 64).map((line) => path.join(root, line.split(' ')[0]!));
+  const bytes = await Promise.all(files.map((file) => readFile(file)));
+  sharp.concurrency(1);
+  sharp.cache(false);
+  const rng = Rng.fromKeys(1);
+  const crops = Array.from({ length: 256 }, () => randomResizedCropRect(500, 375, rng));
+  const decoders = {
+    scatter: async (i: number) => decodeImageFile(bytes[i % bytes.length]!, () => ({ crop: crops[i]!, width: 224, height: 224 })),
+    sharp: async (i: number) =>
+      sharp(bytes[i % bytes.length]!)
+        .extract(crops[i]!)
+        .resize(224, 224, { fit: 'fill', kernel: 'linear' })
+        .raw()
+        .toBuffer(),
+  };
+  const perImage: Record<keyof typeof decoders, number[]> = { scatter: [], sharp: [] };
+  for (let round = 0; round < 5; round++) {
+    for (const name of ['scatter', 'sharp'] as const) {
+      const started = performance.now();
+      for (let i = 0; i < crops.length; i++) await decoders[name](i);
+      perImage[name].push((performance.now() - started) / crops.length);
+    }
+  }
+  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
   const single = await rate(1);
   const all = await rate(cores);
   console.log(
@@ -101,6 +133,8 @@ try {
       oneWorkerImagesPerSecond: Math.round(single),
       allCoresImagesPerSecond: Math.round(all),
       perCore: Math.round(all / cores),
+      decodeCropResizeMs: { scatter: Number(median(perImage.scatter).toFixed(3)), sharp: Number(median(perImage.sharp).toFixed(3)) },
+      sharpOverScatter: Number((median(perImage.sharp) / median(perImage.scatter)).toFixed(2)),
     }),
   );
 } finally {

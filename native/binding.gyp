@@ -22,6 +22,20 @@
       "cflags_cc": ["-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "<!@(node libtorch.cjs cflags)"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "libraries": ["<!@(node libtorch.cjs libs)"]
+    },
+    {
+      "target_name": "scatter_image",
+      "sources": ["src/image.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-fexceptions", "-O3", "-ffp-contract=off", "-Wno-unused-parameter"],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
+      ],
+      "conditions": [["<!(node libjpeg.cjs)==1", {"defines": ["SCATTER_WITH_LIBJPEG"], "libraries": ["-ljpeg"]}]]
     }
   ]
 }

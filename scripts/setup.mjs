@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Installs what scatter needs and builds what is stale, so that `npm test` and `npm run demo` work on a
 // fresh Debian machine:
-//   1. Debian packages (libtorch-dev, libgloo-dev, dataset-fashion-mnist; for the tests also python3-torch,
+//   1. Debian packages (libtorch-dev, libgloo-dev, libjpeg62-turbo-dev, dataset-fashion-mnist; for the tests also python3-torch,
 //      the reference they compare with, and chromium, which opens the HTML report),
 //      installed with apt-get when run as root, else printed as the exact command to run;
 //   2. npm packages (`npm ci`) when node_modules is missing or older than package-lock.json;
@@ -9,7 +9,7 @@
 // Flags: --for-tests (adds the test-only packages), --native-only (step 3 alone).
 // SCATTER_LIBTORCH=/path/to/libtorch builds against that libtorch and skips the Debian libtorch.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,8 @@ function debianPackagesNeeded() {
   const packages = [];
   // libgloo-dev: Gloo's headers, which libtorch's c10d headers include (the CPU distributed backend).
   if (!process.env.SCATTER_LIBTORCH) packages.push('libtorch-dev', 'libgloo-dev');
-  packages.push('dataset-fashion-mnist');
+  // libjpeg's headers: the image addon decodes JPEGs (a crop's region alone) with libjpeg-turbo.
+  packages.push('libjpeg62-turbo-dev', 'dataset-fashion-mnist');
   if (args.has('--for-tests')) packages.push('python3-torch', 'python3-torchvision', 'chromium');
   return packages;
 }
@@ -87,17 +88,18 @@ function nodedirArgs() {
 
 function ensureNativeAddon() {
   const nativeDir = path.join(root, 'native');
-  const addon = path.join(nativeDir, 'build', 'Release', 'scatter.node');
+  const addons = ['scatter.node', 'scatter_image.node'].map((name) => path.join(nativeDir, 'build', 'Release', name));
   const stampFile = path.join(nativeDir, 'build', 'libtorch.stamp');
   const libtorch = process.env.SCATTER_LIBTORCH ?? 'debian';
   const sources = [
     path.join(nativeDir, 'binding.gyp'),
     path.join(nativeDir, 'libtorch.cjs'),
+    path.join(nativeDir, 'libjpeg.cjs'),
     ...readdirSync(path.join(nativeDir, 'src')).map((name) => path.join(nativeDir, 'src', name)),
   ];
   const newest = Math.max(...sources.map(mtime));
   const sameLibtorch = existsSync(stampFile) && readFileSync(stampFile, 'utf8') === libtorch;
-  if (existsSync(addon) && mtime(addon) >= newest && sameLibtorch) return;
+  if (addons.every((file) => existsSync(file) && mtime(file) >= newest) && sameLibtorch) return;
   console.log(`scatter setup: building the native addon against libtorch (${libtorch})`);
   // The project's own node-gyp (a devDependency); installed as a dependency, the one npm runs install scripts with.
   const local = path.join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
@@ -112,6 +114,10 @@ function ensureNativeAddon() {
   const jobs = String(availableParallelism());
   run(process.execPath, [gyp, configured ? 'build' : 'rebuild', '-j', jobs, ...nodedirArgs()], { cwd: nativeDir });
   writeFileSync(stampFile, libtorch);
+  // make leaves an addon untouched when only binding.gyp or a helper script changed: marked current, the
+  // next run does not build again.
+  const now = new Date();
+  for (const file of addons) if (existsSync(file)) utimesSync(file, now, now);
 }
 
 if (!args.has('--native-only')) {

@@ -1,10 +1,13 @@
-// Decoding image files with sharp (libvips): JPEG, PNG, WebP, TIFF, to 8-bit sRGB, channel-major.
-// Resampling (a crop and a resize) happens inside the decode, where libvips can shrink JPEGs cheaply.
+// Decoding image files to 8-bit sRGB, channel-major: JPEGs with scatter's image addon (libjpeg-turbo; a
+// crop decodes only its own region), other formats (PNG, WebP, TIFF, CMYK JPEGs) with sharp (libvips).
+// Crops and resizes are Pillow's bilinear resampling in the addon, so that a random-resized-crop or a
+// resize gives the pixels torchvision's PIL pipeline gives, whichever decoder read the file.
 import { constants } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import type sharpFunction from 'sharp';
 
 import type { Image } from './image.js';
+import { imageAddon } from './image-addon.js';
 
 export interface Rect {
   left: number;
@@ -35,32 +38,24 @@ export async function setDecodeThreads(threads: number): Promise<void> {
   sharp.cache(false);
 }
 
-interface DecodedImage {
-  pixels: Buffer;
-  width: number;
-  height: number;
-  channels: 3;
-}
-
 /**
- * Fully decoded images (interleaved sRGB) kept by this thread up to a byte budget, first come first
- * kept: for data sets small enough to hold, later epochs skip the JPEG decode. Each loader worker has
- * its own (threads share no objects).
+ * Fully decoded images kept by this thread up to a byte budget, first come first kept: for data sets small
+ * enough to hold, later epochs skip the decode. Each loader worker has its own (threads share no objects).
  */
 class DecodedCache {
-  readonly #images = new Map<string, DecodedImage>();
+  readonly #images = new Map<string, Image>();
   #bytes = 0;
 
   constructor(readonly budget: number) {}
 
-  get(file: string): DecodedImage | undefined {
+  get(file: string): Image | undefined {
     return this.#images.get(file);
   }
 
-  offer(file: string, image: DecodedImage): void {
-    if (this.#bytes + image.pixels.length > this.budget) return;
+  offer(file: string, image: Image): void {
+    if (this.#bytes + image.data.length > this.budget) return;
     this.#images.set(file, image);
-    this.#bytes += image.pixels.length;
+    this.#bytes += image.data.length;
   }
 }
 
@@ -68,8 +63,7 @@ let decodedCache: DecodedCache | null = null;
 
 /**
  * Keeps up to `bytes` of decoded images in this thread (0: none). With a cache every image is resampled
- * from its fully decoded pixels, cached or not, so its pixels do not depend on what the cache holds; they
- * differ slightly from the uncached path, where libvips may shrink JPEGs while decoding them.
+ * from its fully decoded pixels, cached or not; the pixels are those of the uncached path all the same.
  */
 export function setDecodedCacheBytes(bytes: number): void {
   decodedCache = bytes > 0 ? new DecodedCache(bytes) : null;
@@ -97,24 +91,66 @@ async function readImageBytes(file: string): Promise<Buffer> {
   }
 }
 
-/** The cached decoded pixels of `file`, decoding (and offering to the cache) on a miss. */
-async function decodedPixels(file: string, cache: DecodedCache): Promise<DecodedImage> {
-  const cached = cache.get(file);
-  if (cached !== undefined) return cached;
-  const sharp = await loadSharp();
-  const bytes = await readImageBytes(file);
-  try {
-    const { data, info } = await sharp(bytes, { failOn: 'error' })
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    const image: DecodedImage = { pixels: data, width: info.width, height: info.height, channels: 3 };
-    cache.offer(file, image);
-    return image;
-  } catch (error) {
-    throw new Error(`${file}: cannot decode image: ${firstLine((error as Error).message)}`);
+/** A JPEG, and an addon built with libjpeg to decode it? (CMYK / YCCK ones still go to libvips: decodeJpegResampled.) */
+function addonDecodes(bytes: Uint8Array): boolean {
+  return imageAddon().jpegHeader !== undefined && bytes.length > 2 && bytes[0] === 0xff && bytes[1] === 0xd8;
+}
+
+/** The whole image at its own size, as 3-channel sRGB (grey expanded, alpha dropped). */
+async function decodeWhole(bytes: Uint8Array): Promise<Image> {
+  if (addonDecodes(bytes)) {
+    const whole = decodeJpegResampled(bytes, (width, height) => ({ width, height }));
+    if (whole) return whole;
   }
+  const sharp = await loadSharp();
+  // failOn 'error': a truncated or damaged image is an error, not a half-grey image; mere warnings
+  // (extra bytes before a marker, as in a few ImageNet JPEGs) pass, as they do in PIL.
+  const { data, info } = await sharp(bytes, { failOn: 'error' })
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  return toChannelMajor(data, info.channels, info.height, info.width);
+}
+
+/** `image` through `resampling`'s crop and resize. */
+function resample(image: Image, resampling: Resampling): Image {
+  const plan = resampling(image.width, image.height);
+  const crop = plan.crop ?? { left: 0, top: 0, width: image.width, height: image.height };
+  if (
+    crop.left === 0 &&
+    crop.top === 0 &&
+    crop.width === image.width &&
+    crop.height === image.height &&
+    plan.width === image.width &&
+    plan.height === image.height
+  ) {
+    return image;
+  }
+  const data = imageAddon().resizeRegion(
+    image.data,
+    image.width,
+    image.height,
+    image.channels,
+    crop.left,
+    crop.top,
+    crop.width,
+    crop.height,
+    plan.width,
+    plan.height,
+  );
+  return { data, channels: image.channels, height: plan.height, width: plan.width };
+}
+
+/** A JPEG's crop decoded by itself and resized in one call, or null for a JPEG that needs libvips. */
+function decodeJpegResampled(bytes: Uint8Array, resampling: Resampling): Image | null {
+  const addon = imageAddon();
+  const { width, height, colorSpace } = addon.jpegHeader!(bytes);
+  if (colorSpace === 'cmyk' || colorSpace === 'ycck') return null;
+  const plan = resampling(width, height);
+  const crop = plan.crop ?? { left: 0, top: 0, width, height };
+  const data = addon.decodeJpegRegion!(bytes, crop.left, crop.top, crop.width, crop.height, plan.width, plan.height);
+  return { data, channels: 3, height: plan.height, width: plan.width };
 }
 
 /**
@@ -122,31 +158,23 @@ async function decodedPixels(file: string, cache: DecodedCache): Promise<Decoded
  * dropped), resampled if asked.
  */
 export async function decodeImageFile(source: string | Uint8Array, resampling?: Resampling): Promise<Image> {
-  const sharp = await loadSharp();
   const file = typeof source === 'string' ? source : 'image bytes';
   const cache = typeof source === 'string' ? decodedCache : null;
-  const decoded = cache === null ? null : await decodedPixels(file, cache);
-  const bytes = decoded !== null ? null : typeof source === 'string' ? await readImageBytes(source) : source;
   try {
-    // failOn 'error': a truncated or damaged image is an error, not a half-grey image; mere warnings
-    // (extra bytes before a marker, as in a few ImageNet JPEGs) pass, as they do in PIL.
-    let image =
-      decoded === null
-        ? sharp(bytes!, { failOn: 'error' })
-        : sharp(decoded.pixels, { raw: { width: decoded.width, height: decoded.height, channels: decoded.channels } });
-    if (resampling) {
-      const { width, height } = decoded ?? (await image.metadata());
-      const plan = resampling(width, height);
-      if (plan.crop) image = image.extract(plan.crop);
-      // A resize to the size the image already has is none (libvips would still filter it).
-      const size = plan.crop ?? { width, height };
-      if (plan.width !== size.width || plan.height !== size.height)
-        image = image.resize(plan.width, plan.height, { fit: 'fill', kernel: 'linear' });
+    let image = cache?.get(file);
+    if (image === undefined) {
+      const bytes = typeof source === 'string' ? await readImageBytes(source) : source;
+      if (cache === null && resampling && addonDecodes(bytes)) {
+        const decoded = decodeJpegResampled(bytes, resampling);
+        if (decoded) return decoded;
+      }
+      image = await decodeWhole(bytes);
+      cache?.offer(file, image);
     }
-    const { data, info } = await image.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    return toChannelMajor(data, info.channels, info.height, info.width);
+    return resampling ? resample(image, resampling) : image;
   } catch (error) {
-    throw new Error(`${file}: cannot decode image: ${firstLine((error as Error).message)}`);
+    const message = firstLine((error as Error).message);
+    throw message.startsWith(file) ? error : new Error(`${file}: cannot decode image: ${message}`);
   }
 }
 

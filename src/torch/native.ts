@@ -2,8 +2,8 @@
 // reaches libtorch through this one object.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
+
+import { nativeAddonFile } from '../util/addons.js';
 
 /** An opaque handle to a libtorch tensor, owned by a Tensor. */
 export type Handle = { readonly __nativeTensor: unique symbol };
@@ -119,14 +119,8 @@ export interface NativeAddon {
   destroyProcessGroup(group: GroupHandle): void;
 }
 
-function addonPath(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  // src/torch at run time is dist/src/torch; the addon sits in native/build/Release at the package root.
-  return path.resolve(here, '..', '..', '..', 'native', 'build', 'Release', 'scatter.node');
-}
-
 function load(): NativeAddon {
-  const file = addonPath();
+  const file = nativeAddonFile('scatter');
   if (!existsSync(file)) {
     throw new Error(`scatter's native addon is not built (${file} is missing): run \`npm run build:native\``);
   }
