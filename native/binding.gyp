@@ -5,6 +5,7 @@
       "sources": [
         "src/addon.cc",
         "src/handles.cc",
+        "src/entry.cc",
         "src/convert.cc",
         "src/ops.cc",
         "src/tensors.cc",

@@ -8,6 +8,7 @@
 #include <malloc.h>
 #endif
 
+#include "entry.h"
 #include "handles.h"
 #include "modules.h"
 
@@ -33,6 +34,7 @@ void keepFreedMemoryForReuse() {
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   keepFreedMemoryForReuse();
+  detectDirectV8(env);
   registerHandles(env, exports);
   registerOps(env, exports);
   registerTensors(env, exports);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "entry.h"
 #include "handles.h"
 
 namespace scatter {
@@ -271,16 +272,15 @@ ArgKind argKind(const c10::Argument& arg) {
 }
 
 c10::IValue toArgument(napi_env env, napi_value value, ArgKind kind, const c10::Argument& arg) {
-  napi_valuetype type = napi_undefined;
-  if (kind != ArgKind::Other && napi_typeof(env, value, &type) == napi_ok) {
+  if (kind != ArgKind::Other) {
+    napi_valuetype type = typeOf(env, value);
     switch (kind) {
       case ArgKind::Tensor:
       case ArgKind::OptionalTensor:
         if (type == napi_external) {
           if (const at::Tensor* tensor = liveTensorOfExternal(env, value)) return c10::IValue(*tensor);
         } else if (type == napi_number && kind == ArgKind::Tensor) {
-          double number = 0;
-          napi_get_value_double(env, value, &number);
+          double number = numberValue(env, value);
           return c10::IValue(wrappedNumber(numberToScalar(number)));
         } else if (type == napi_null && kind == ArgKind::OptionalTensor) {
           return c10::IValue();
@@ -288,16 +288,14 @@ c10::IValue toArgument(napi_env env, napi_value value, ArgKind kind, const c10::
         break;
       case ArgKind::Scalar:
         if (type == napi_number) {
-          double number = 0;
-          napi_get_value_double(env, value, &number);
+          double number = numberValue(env, value);
           return c10::IValue(numberToScalar(number));
         }
         break;
       case ArgKind::Int:
       case ArgKind::IntList:
         if (type == napi_number) {
-          double number = 0;
-          napi_get_value_double(env, value, &number);
+          double number = numberValue(env, value);
           if (!std::isfinite(number) || std::floor(number) != number) break;  // toIValue names the error
           auto integer = static_cast<int64_t>(number);
           // int[2] accepts a single number, as in Python (kernel_size=3).
@@ -306,8 +304,7 @@ c10::IValue toArgument(napi_env env, napi_value value, ArgKind kind, const c10::
         break;
       case ArgKind::Float:
         if (type == napi_number) {
-          double number = 0;
-          napi_get_value_double(env, value, &number);
+          double number = numberValue(env, value);
           return c10::IValue(number);
         }
         break;
