@@ -6,6 +6,7 @@
         "src/addon.cc",
         "src/handles.cc",
         "src/entry.cc",
+        "src/allocator.cc",
         "src/convert.cc",
         "src/ops.cc",
         "src/tensors.cc",
