@@ -1,5 +1,6 @@
 #include "convert.h"
 
+#include <array>
 #include <cmath>
 #include <unordered_map>
 
@@ -199,6 +200,19 @@ c10::IValue toIValueOfType(const Napi::Value& value, const c10::Argument& arg, c
   }
 }
 
+// int[N] from one number, as in Python (kernel_size=3). Lists of small numbers (strides, paddings,
+// dilations) are made once and shared: a call's list is read, never changed, and making each one was three
+// allocations (a vector, the list and its storage).
+c10::IValue repeatedInt(size_t n, int64_t value) {
+  constexpr size_t kMaxN = 3;
+  constexpr int64_t kMin = -1, kMax = 16;
+  if (n == 0 || n > kMaxN || value < kMin || value > kMax) return c10::IValue(std::vector<int64_t>(n, value));
+  static auto* shared = new std::array<c10::IValue, kMaxN*(kMax - kMin + 1)>();  // None until first made
+  c10::IValue& list = (*shared)[(n - 1) * (kMax - kMin + 1) + static_cast<size_t>(value - kMin)];
+  if (list.isNone()) list = c10::IValue(std::vector<int64_t>(n, value));
+  return list;
+}
+
 }  // namespace
 
 at::ScalarType parseDtype(const Napi::Value& value) {
@@ -298,8 +312,7 @@ c10::IValue toArgument(napi_env env, napi_value value, ArgKind kind, const c10::
           double number = numberValue(env, value);
           if (!std::isfinite(number) || std::floor(number) != number) break;  // toIValue names the error
           auto integer = static_cast<int64_t>(number);
-          // int[2] accepts a single number, as in Python (kernel_size=3).
-          return kind == ArgKind::Int ? c10::IValue(integer) : c10::IValue(std::vector<int64_t>(*arg.N(), integer));
+          return kind == ArgKind::Int ? c10::IValue(integer) : repeatedInt(*arg.N(), integer);
         }
         break;
       case ArgKind::Float:
