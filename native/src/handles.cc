@@ -45,10 +45,9 @@ struct Table {
   ska::flat_hash_map<const c10::StorageImpl*, StorageEntry> storages;
 };
 
-Table& table() {
-  static Table instance;
-  return instance;
-}
+// A namespace-level object rather than a function's static: no initialisation guard on every handle.
+Table tableInstance;
+Table& table() { return tableInstance; }
 
 // A handle's pointer value: generation in the high 32 bits, slot index + 1 in the low (never null).
 void* encode(uint32_t index, uint32_t generation) {
@@ -87,11 +86,13 @@ void reportToV8(Napi::Env env, const at::Tensor& t, const StorageEntry& entry, i
 void release(Napi::Env env, Slot& slot) {
   Table& t = table();
   t.liveTensors -= 1;
-  if (StorageEntry* entry = entryOf(slot.tensor)) {
-    if (slot.gcManaged && --entry->gcManagedHandles == 0) reportToV8(env, slot.tensor, *entry, -1);
-    if (--entry->handles == 0) {
-      t.liveBytes -= entry->bytes;
-      t.storages.erase(storageOf(slot.tensor));
+  auto found = t.storages.find(storageOf(slot.tensor));
+  if (found != t.storages.end()) {
+    StorageEntry& entry = found->second;
+    if (slot.gcManaged && --entry.gcManagedHandles == 0) reportToV8(env, slot.tensor, entry, -1);
+    if (--entry.handles == 0) {
+      t.liveBytes -= entry.bytes;
+      t.storages.erase(found);
     }
   }
   slot.tensor = at::Tensor();
