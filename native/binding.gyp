@@ -5,6 +5,8 @@
       "sources": [
         "src/addon.cc",
         "src/handles.cc",
+        "src/entry.cc",
+        "src/allocator.cc",
         "src/convert.cc",
         "src/ops.cc",
         "src/tensors.cc",

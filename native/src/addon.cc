@@ -8,6 +8,7 @@
 #include <malloc.h>
 #endif
 
+#include "entry.h"
 #include "handles.h"
 #include "modules.h"
 
@@ -19,20 +20,23 @@ namespace {
 // the next step. glibc's defaults then hand the freed heap back to the kernel and fault it in again page
 // by page every step (measured: 5x the page faults of Python PyTorch, which frees progressively, and a
 // 25% slower ResNet-32 step). Keeping freed memory for reuse, and serving blocks up to glibc's 32 MiB
-// maximum from the heap, removes that churn. SCATTER_KEEP_GLIBC_MALLOC=1 leaves glibc's defaults.
+// maximum from the heap, removes that churn. Small blocks are also kept by libtorch's CPU allocator
+// (allocator.cc). SCATTER_KEEP_GLIBC_MALLOC=1 leaves glibc's defaults and libtorch's own allocator.
 void keepFreedMemoryForReuse() {
-#ifdef __GLIBC__
   const char* keepDefaults = std::getenv("SCATTER_KEEP_GLIBC_MALLOC");
   if (keepDefaults != nullptr && std::string(keepDefaults) == "1") return;
+#ifdef __GLIBC__
   mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
 #endif
+  keepSmallCpuBlocks();
 }
 
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   keepFreedMemoryForReuse();
+  detectDirectV8(env);
   registerHandles(env, exports);
   registerOps(env, exports);
   registerTensors(env, exports);

@@ -1,8 +1,10 @@
 #include "convert.h"
 
+#include <array>
 #include <cmath>
 #include <unordered_map>
 
+#include "entry.h"
 #include "handles.h"
 
 namespace scatter {
@@ -198,6 +200,19 @@ c10::IValue toIValueOfType(const Napi::Value& value, const c10::Argument& arg, c
   }
 }
 
+// int[N] from one number, as in Python (kernel_size=3). Lists of small numbers (strides, paddings,
+// dilations) are made once and shared: a call's list is read, never changed, and making each one was three
+// allocations (a vector, the list and its storage).
+c10::IValue repeatedInt(size_t n, int64_t value) {
+  constexpr size_t kMaxN = 3;
+  constexpr int64_t kMin = -1, kMax = 16;
+  if (n == 0 || n > kMaxN || value < kMin || value > kMax) return c10::IValue(std::vector<int64_t>(n, value));
+  static auto* shared = new std::array<c10::IValue, kMaxN*(kMax - kMin + 1)>();  // None until first made
+  c10::IValue& list = (*shared)[(n - 1) * (kMax - kMin + 1) + static_cast<size_t>(value - kMin)];
+  if (list.isNone()) list = c10::IValue(std::vector<int64_t>(n, value));
+  return list;
+}
+
 }  // namespace
 
 at::ScalarType parseDtype(const Napi::Value& value) {
@@ -271,16 +286,15 @@ ArgKind argKind(const c10::Argument& arg) {
 }
 
 c10::IValue toArgument(napi_env env, napi_value value, ArgKind kind, const c10::Argument& arg) {
-  napi_valuetype type = napi_undefined;
-  if (kind != ArgKind::Other && napi_typeof(env, value, &type) == napi_ok) {
+  if (kind != ArgKind::Other) {
+    napi_valuetype type = typeOf(env, value);
     switch (kind) {
       case ArgKind::Tensor:
       case ArgKind::OptionalTensor:
         if (type == napi_external) {
           if (const at::Tensor* tensor = liveTensorOfExternal(env, value)) return c10::IValue(*tensor);
         } else if (type == napi_number && kind == ArgKind::Tensor) {
-          double number = 0;
-          napi_get_value_double(env, value, &number);
+          double number = numberValue(env, value);
           return c10::IValue(wrappedNumber(numberToScalar(number)));
         } else if (type == napi_null && kind == ArgKind::OptionalTensor) {
           return c10::IValue();
@@ -288,26 +302,22 @@ c10::IValue toArgument(napi_env env, napi_value value, ArgKind kind, const c10::
         break;
       case ArgKind::Scalar:
         if (type == napi_number) {
-          double number = 0;
-          napi_get_value_double(env, value, &number);
+          double number = numberValue(env, value);
           return c10::IValue(numberToScalar(number));
         }
         break;
       case ArgKind::Int:
       case ArgKind::IntList:
         if (type == napi_number) {
-          double number = 0;
-          napi_get_value_double(env, value, &number);
+          double number = numberValue(env, value);
           if (!std::isfinite(number) || std::floor(number) != number) break;  // toIValue names the error
           auto integer = static_cast<int64_t>(number);
-          // int[2] accepts a single number, as in Python (kernel_size=3).
-          return kind == ArgKind::Int ? c10::IValue(integer) : c10::IValue(std::vector<int64_t>(*arg.N(), integer));
+          return kind == ArgKind::Int ? c10::IValue(integer) : repeatedInt(*arg.N(), integer);
         }
         break;
       case ArgKind::Float:
         if (type == napi_number) {
-          double number = 0;
-          napi_get_value_double(env, value, &number);
+          double number = numberValue(env, value);
           return c10::IValue(number);
         }
         break;

@@ -1,12 +1,11 @@
 #include "handles.h"
 
 #include <c10/util/flat_hash_map.h>
-#include <v8.h>
 
-#include <cstring>
 #include <deque>
 #include <vector>
 
+#include "entry.h"
 #include "errors.h"
 
 namespace scatter {
@@ -44,65 +43,20 @@ struct Table {
   // Open addressing: a training step makes and frees thousands of handles, and a node-based map
   // allocated and freed a node for each.
   ska::flat_hash_map<const c10::StorageImpl*, StorageEntry> storages;
-  // Whether handles are made by V8 directly (see newHandle), checked once at load.
-  bool directExternals = false;
 };
 
-Table& table() {
-  static Table instance;
-  return instance;
-}
+// A namespace-level object rather than a function's static: no initialisation guard on every handle.
+Table tableInstance;
+Table& table() { return tableInstance; }
 
 // A handle's pointer value: generation in the high 32 bits, slot index + 1 in the low (never null).
 void* encode(uint32_t index, uint32_t generation) {
   return reinterpret_cast<void*>((static_cast<uintptr_t>(generation) << 32) | (static_cast<uintptr_t>(index) + 1));
 }
 
-// Tensor handles are v8::Externals made and read through V8 itself. napi_create_external (Node 20) puts
-// a heap-allocated wrapper behind every External, with a weak global handle that frees it after the
-// collector finds the value dead, even without a finalizer; a handle needs neither, and making,
-// scavenging and freeing them was about a tenth of a small operator's call. A napi_value is Node's
-// v8::Local<v8::Value> (js_native_api_v8.h); useDirectExternals() checks that at load, and Node-API's own
-// Externals are used where it does not hold.
-v8::Local<v8::Value> asLocal(napi_value value) {
-  v8::Local<v8::Value> local;
-  static_assert(sizeof(value) == sizeof(local), "a napi_value is a v8::Local");
-  std::memcpy(static_cast<void*>(&local), &value, sizeof(local));
-  return local;
-}
-
-napi_value directExternal(void* data) {
-  v8::Local<v8::Value> external = v8::External::New(v8::Isolate::GetCurrent(), data);
-  napi_value value = nullptr;
-  std::memcpy(&value, &external, sizeof(value));
-  return value;
-}
-
-napi_value newHandle(napi_env env, void* data) {
-  if (table().directExternals) return directExternal(data);
-  napi_value value = nullptr;
-  NAPI_THROW_IF_FAILED(env, napi_create_external(env, data, nullptr, nullptr, &value), nullptr);
-  return value;
-}
-
-// The data of an External (the caller checked that `external` is one).
-void* handleData(napi_env env, napi_value external) {
-  if (table().directExternals) return asLocal(external).As<v8::External>()->Value();
-  void* data = nullptr;
-  return napi_get_value_external(env, external, &data) == napi_ok ? data : nullptr;
-}
-
-void useDirectExternals(napi_env env) {
-  void* probe = reinterpret_cast<void*>(uintptr_t{0x5ca77e4});
-  napi_value value = directExternal(probe);
-  napi_valuetype type = napi_undefined;
-  table().directExternals = napi_typeof(env, value, &type) == napi_ok && type == napi_external &&
-                            asLocal(value)->IsExternal() && asLocal(value).As<v8::External>()->Value() == probe;
-}
-
 // The live slot an External names, or nullptr for a stale handle or an External that is no tensor handle.
 Slot* slotOfExternal(napi_env env, napi_value external) {
-  auto bits = reinterpret_cast<uintptr_t>(handleData(env, external));
+  auto bits = reinterpret_cast<uintptr_t>(externalData(env, external));
   uint64_t index = (bits & 0xffffffffu) - 1;
   auto generation = static_cast<uint32_t>(bits >> 32);
   auto& slots = table().slots;
@@ -132,11 +86,13 @@ void reportToV8(Napi::Env env, const at::Tensor& t, const StorageEntry& entry, i
 void release(Napi::Env env, Slot& slot) {
   Table& t = table();
   t.liveTensors -= 1;
-  if (StorageEntry* entry = entryOf(slot.tensor)) {
-    if (slot.gcManaged && --entry->gcManagedHandles == 0) reportToV8(env, slot.tensor, *entry, -1);
-    if (--entry->handles == 0) {
-      t.liveBytes -= entry->bytes;
-      t.storages.erase(storageOf(slot.tensor));
+  auto found = t.storages.find(storageOf(slot.tensor));
+  if (found != t.storages.end()) {
+    StorageEntry& entry = found->second;
+    if (slot.gcManaged && --entry.gcManagedHandles == 0) reportToV8(env, slot.tensor, entry, -1);
+    if (--entry.handles == 0) {
+      t.liveBytes -= entry.bytes;
+      t.storages.erase(found);
     }
   }
   slot.tensor = at::Tensor();
@@ -152,11 +108,16 @@ Slot& slotOrThrow(const Napi::Value& value, const char* what) {
   throw Napi::Error::New(value.Env(), std::string(what) + ": the tensor was disposed");
 }
 
-// dispose(handle): frees the tensor now; disposing a stale handle again is harmless.
-SCATTER_FN(dispose) {
-  if (!info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "dispose: expected a tensor handle");
-  if (Slot* slot = slotOf(info[0])) release(info.Env(), *slot);
-  return info.Env().Undefined();
+// dispose(...handles): frees the tensors now (a scope frees all of its own in one call); disposing a
+// stale handle again is harmless. Nothing is freed unless every argument is a handle.
+napi_value dispose(napi_env env, const napi_value* handles, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    if (typeOf(env, handles[i]) != napi_external) throw Napi::TypeError::New(env, "dispose: expected a tensor handle");
+  }
+  for (size_t i = 0; i < count; ++i) {
+    if (Slot* slot = slotOfExternal(env, handles[i])) release(Napi::Env(env), *slot);
+  }
+  return nullptr;
 }
 
 // markGcManaged(handle): the tensor left every scope, so its lifetime may now rest on the collector.
@@ -206,7 +167,7 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
     }
     if (slot.gcManaged && entry.gcManagedHandles++ == 0) reportToV8(env, slot.tensor, entry, +1);
   }
-  return Napi::Value(env, newHandle(env, encode(slot.index, slot.generation)));
+  return Napi::Value(env, newExternal(env, encode(slot.index, slot.generation)));
 }
 
 const at::Tensor& unwrapTensor(const Napi::Value& value, const char* what) { return slotOrThrow(value, what).tensor; }
@@ -222,8 +183,7 @@ const at::Tensor* liveTensorOfExternal(napi_env env, napi_value external) {
 }
 
 void registerHandles(Napi::Env env, Napi::Object exports) {
-  useDirectExternals(env);
-  exports.Set("dispose", Napi::Function::New(env, dispose));
+  exportRaw(env, exports, "dispose", dispose);
   exports.Set("markGcManaged", Napi::Function::New(env, markGcManaged));
   exports.Set("setScopeDepth", Napi::Function::New(env, setScopeDepth));
   exports.Set("memory", Napi::Function::New(env, memory));

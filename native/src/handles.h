@@ -1,5 +1,5 @@
 // Tensor handles: how a libtorch tensor lives inside a JavaScript value.
-// A handle is an External (made through V8: see handles.cc) whose pointer value encodes a slot of a
+// A handle is an External (made through V8: see entry.h) whose pointer value encodes a slot of a
 // native table (index and generation), not an allocation: it needs no native finalizer, so nothing waits
 // for the event loop when a synchronous training loop makes and disposes thousands of tensors. dispose()
 // empties the slot at once; a stale handle (disposed, slot reused) is recognised by its generation. The

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "convert.h"
+#include "entry.h"
 #include "errors.h"
 #include "modules.h"
 
@@ -26,13 +27,42 @@ std::vector<Operator>& operators() {
   return table;
 }
 
-const Operator& operatorAt(Napi::Env env, const Napi::Value& id) {
-  uint32_t index = 0;
-  if (napi_get_value_uint32(env, id, &index) != napi_ok || index >= operators().size()) {
+const Operator& operatorAt(napi_env env, napi_value id) {
+  double index = id != nullptr && typeOf(env, id) == napi_number ? numberValue(env, id) : -1;
+  if (!(index >= 0 && index < static_cast<double>(operators().size()))) {
     throw Napi::RangeError::New(env, "unknown op id");
   }
-  return operators()[index];
+  return operators()[static_cast<size_t>(index)];
 }
+
+// The operator stack of a call. One stack serves every call: a fresh torch::jit::Stack was a malloc and a
+// free per call. A call made while one is converting its arguments (a getter or a Proxy among them runs
+// JavaScript) gets its own. The stack is emptied when its call ends, however it ends, so that it holds no
+// tensor between calls.
+class CallStack {
+ public:
+  CallStack() : nested_(busy), stack_(nested_ ? own_ : shared()) {
+    busy = true;
+    stack_.reserve(32);
+  }
+  ~CallStack() {
+    stack_.clear();
+    if (!nested_) busy = false;
+  }
+  CallStack(const CallStack&) = delete;
+  CallStack& operator=(const CallStack&) = delete;
+  torch::jit::Stack& get() { return stack_; }
+
+ private:
+  static torch::jit::Stack& shared() {
+    static torch::jit::Stack stack;
+    return stack;
+  }
+  static inline bool busy = false;
+  bool nested_;
+  torch::jit::Stack own_;
+  torch::jit::Stack& stack_;
+};
 
 SCATTER_FN(findOp) {
   std::string name = info[0].As<Napi::String>().Utf8Value();
@@ -55,49 +85,50 @@ SCATTER_FN(opSchema) {
 
 // callOp(id, ...args): the arguments are the call's own, positional in schema order (no array to build
 // in JavaScript and read element by element here); undefined takes the default.
-Napi::Value callOperator(const Napi::CallbackInfo& info, bool discardResult) {
-  Napi::Env env = info.Env();
-  const Operator& op = operatorAt(env, info[0]);
+napi_value callOperator(napi_env env, const napi_value* args, size_t count, bool discardResult) {
+  const Operator& op = operatorAt(env, count > 0 ? args[0] : nullptr);
   const c10::FunctionSchema& schema = op.handle.schema();
   const auto& formals = schema.arguments();
-  size_t given = info.Length() - 1;
+  size_t given = count > 0 ? count - 1 : 0;
   if (given > formals.size()) {
     throw Napi::TypeError::New(env, schema.name() + ": takes " + std::to_string(formals.size()) + " arguments, got " +
                                         std::to_string(given));
   }
-  torch::jit::Stack stack;
-  stack.reserve(std::max(formals.size(), schema.returns().size()));
+  CallStack call;
+  torch::jit::Stack& stack = call.get();
   for (size_t i = 0; i < formals.size(); ++i) {
     try {
       if (i < given) {
-        stack.push_back(toArgument(env, info[i + 1], op.kinds[i], formals[i]));
+        stack.push_back(toArgument(env, args[i + 1], op.kinds[i], formals[i]));
       } else {
-        stack.push_back(toIValue(env.Undefined(), formals[i]));
+        stack.push_back(toIValue(Napi::Env(env).Undefined(), formals[i]));
       }
     } catch (const Napi::Error& e) {
       throw Napi::TypeError::New(env, schema.name() + ": " + e.Message());
     }
   }
   op.handle.callBoxed(&stack);
-  if (discardResult || stack.empty()) return env.Undefined();
+  if (discardResult || stack.empty()) return nullptr;
   if (stack.size() == 1) return fromIValue(env, stack[0]);
   Napi::Array results = Napi::Array::New(env, stack.size());
   for (size_t i = 0; i < stack.size(); ++i) results.Set(static_cast<uint32_t>(i), fromIValue(env, stack[i]));
   return results;
 }
 
-SCATTER_FN(callOp) { return callOperator(info, false); }
+napi_value callOp(napi_env env, const napi_value* args, size_t count) { return callOperator(env, args, count, false); }
 
 // callOpDiscarding(id, ...args): for in-place operators, whose result is their first argument.
-SCATTER_FN(callOpDiscarding) { return callOperator(info, true); }
+napi_value callOpDiscarding(napi_env env, const napi_value* args, size_t count) {
+  return callOperator(env, args, count, true);
+}
 
 }  // namespace
 
 void registerOps(Napi::Env env, Napi::Object exports) {
   exports.Set("findOp", Napi::Function::New(env, findOp));
   exports.Set("opSchema", Napi::Function::New(env, opSchema));
-  exports.Set("callOp", Napi::Function::New(env, callOp));
-  exports.Set("callOpDiscarding", Napi::Function::New(env, callOpDiscarding));
+  exportRaw(env, exports, "callOp", callOp);
+  exportRaw(env, exports, "callOpDiscarding", callOpDiscarding);
 }
 
 }  // namespace scatter

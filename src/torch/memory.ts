@@ -3,7 +3,7 @@
 // - scope(fn) frees every tensor created while fn runs, except those it returns or keep()s;
 // - a FinalizationRegistry frees what JavaScript drops without disposing outside scopes (a safety net,
 //   not a plan: it runs only when the collector finds the tensor and the event loop turns).
-import { native } from './native.js';
+import { type Handle, native } from './native.js';
 
 /** What a scope needs of a tensor (the Tensor class implements it). */
 export interface Disposable {
@@ -11,6 +11,8 @@ export interface Disposable {
   readonly isDisposed: boolean;
   /** Called when the tensor leaves every scope: from then on the collector may be what frees it. */
   markGcManaged(): void;
+  /** Marks the tensor disposed and hands over its native handle for the caller to free; null if it was already. */
+  releaseHandle(): Handle | null;
 }
 
 // Each open scope's tensors, in creation order. Arrays, not Sets: every tensor joins one, and a Set
@@ -57,6 +59,32 @@ export function keep<T extends Disposable>(tensor: T): T {
   return tensor;
 }
 
+// Handles per native dispose call: arguments travel on the stack.
+const DISPOSE_CHUNK = 1024;
+
+/**
+ * Disposes a scope's tensors, except those in `returned`, which move to the enclosing scope. The handles are
+ * freed together, a chunk per native call: one crossing per tensor cost about as much as the operator call's
+ * own conversions.
+ */
+function disposeScope(created: readonly Disposable[], returned: ReadonlySet<Disposable>): void {
+  const handles: Handle[] = [];
+  for (const tensor of created) {
+    if (returned.size > 0 && returned.has(tensor)) {
+      escapeToEnclosing(tensor);
+      continue;
+    }
+    const handle = tensor.releaseHandle();
+    if (handle === null) continue;
+    handles.push(handle);
+    if (handles.length === DISPOSE_CHUNK) {
+      native.dispose(...handles);
+      handles.length = 0;
+    }
+  }
+  if (handles.length > 0) native.dispose(...handles);
+}
+
 function collectReturned(value: unknown, found: Set<Disposable>, seen: Set<unknown>): void {
   if (value === null || typeof value !== 'object' || seen.has(value)) return;
   seen.add(value);
@@ -73,6 +101,8 @@ function collectReturned(value: unknown, found: Set<Disposable>, seen: Set<unkno
   }
 }
 
+const noTensors: ReadonlySet<Disposable> = new Set();
+
 /**
  * Runs fn and disposes every tensor created during it, except the tensors found in its result (directly,
  * or inside arrays, Maps and plain objects), which move to the enclosing scope. Synchronous functions only:
@@ -85,23 +115,17 @@ export function scope<T>(fn: () => T): T {
     result = fn();
   } catch (error) {
     closeScope();
-    for (const tensor of created) tensor.dispose();
+    disposeScope(created, noTensors);
     throw error;
   }
   closeScope();
   if (result instanceof Promise) {
-    for (const tensor of created) tensor.dispose();
+    disposeScope(created, noTensors);
     throw new TypeError('scope(fn): fn returned a Promise; scopes are for synchronous code');
   }
   const returned = new Set<Disposable>();
   collectReturned(result, returned, new Set());
-  for (const tensor of created) {
-    if (returned.has(tensor)) {
-      escapeToEnclosing(tensor);
-    } else {
-      tensor.dispose();
-    }
-  }
+  disposeScope(created, returned);
   return result;
 }
 

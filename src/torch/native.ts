@@ -16,7 +16,8 @@ export type SideStreamHandle = { readonly __nativeSideStream: unique symbol };
 export type GroupHandle = { readonly __nativeProcessGroup: unique symbol };
 
 export interface NativeAddon {
-  dispose(handle: Handle): void;
+  /** Frees the tensors now; stale handles are skipped, and nothing is freed unless every argument is a handle. */
+  dispose(...handles: Handle[]): void;
   markGcManaged(handle: Handle): void;
   setScopeDepth(depth: number): void;
   memory(): { liveTensors: number; liveBytes: number };

@@ -139,11 +139,16 @@ export class Tensor implements Disposable {
 
   /** Frees the tensor's native memory now (views and autograd keep what they still need). */
   dispose(): void {
-    if (this.#handle !== null) {
-      native.dispose(this.#handle);
-      this.#handle = null;
-      if (this.#watched) droppedTensors.unregister(this);
-    }
+    const handle = this.releaseHandle();
+    if (handle !== null) native.dispose(handle);
+  }
+
+  releaseHandle(): Handle | null {
+    const handle = this.#handle;
+    if (handle === null) return null;
+    this.#handle = null;
+    if (this.#watched) droppedTensors.unregister(this);
+    return handle;
   }
 
   get isDisposed(): boolean {
