@@ -2,7 +2,7 @@
 // shows its help and trains a step on generated data, and whose import of 'scatter-lt' loads a trained run for
 // inference. The tarball must hold what a user needs and nothing of the repository's own (tests, benches, runs).
 // The package's install script builds the addon (scripts/setup.mjs --native-only, as `npm test` does here); to
-// keep this test short the project gets the addon this tree built instead of compiling it again.
+// keep this test short the project gets the addons this tree built instead of compiling them again.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -30,6 +30,8 @@ test('the packed tarball installs into an empty project: its CLI trains, its API
     'dist/src/cli/main.js',
     'native/binding.gyp',
     'native/src/ops.cc',
+    'native/src/image.cc',
+    'native/libjpeg.cjs',
     'scripts/setup.mjs',
     'configs/cifar10-lt-ir100/whiten-la-b3rs-bet.yaml',
     'README.md',
@@ -53,10 +55,9 @@ test('the packed tarball installs into an empty project: its CLI trains, its API
   );
   run('npm', ['install', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund', path.join(work, packed[0]!.filename)], project);
   const installed = path.join(project, 'node_modules', 'scatter-lt');
-  cpSync(
-    path.join(repoRoot, 'native', 'build', 'Release', 'scatter.node'),
-    path.join(installed, 'native', 'build', 'Release', 'scatter.node'),
-  );
+  for (const addon of ['scatter.node', 'scatter_image.node']) {
+    cpSync(path.join(repoRoot, 'native', 'build', 'Release', addon), path.join(installed, 'native', 'build', 'Release', addon));
+  }
 
   const scatter = path.join(project, 'node_modules', '.bin', 'scatter');
   assert.match(run(scatter, ['--help'], project), /usage: scatter <command>/);
