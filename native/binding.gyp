@@ -9,6 +9,7 @@
         "src/allocator.cc",
         "src/convert.cc",
         "src/ops.cc",
+        "src/direct.cc",
         "src/tensors.cc",
         "src/autograd.cc",
         "src/runtime.cc",

@@ -54,14 +54,6 @@ bool toBool(const Napi::Value& value, Describe what) {
   fail(value.Env(), what() + ": expected a boolean");
 }
 
-// JavaScript has one number type; integral values act as Python ints so integer tensors stay integral.
-at::Scalar numberToScalar(double number) {
-  if (std::isfinite(number) && std::floor(number) == number && std::fabs(number) < 9007199254740992.0) {
-    return at::Scalar(static_cast<int64_t>(number));
-  }
-  return at::Scalar(number);
-}
-
 template <typename Describe>
 at::Scalar toScalar(const Napi::Value& value, Describe what) {
   if (value.IsBoolean()) return at::Scalar(value.As<Napi::Boolean>().Value());
@@ -71,15 +63,6 @@ at::Scalar toScalar(const Napi::Value& value, Describe what) {
   }
   if (!value.IsNumber()) fail(value.Env(), what() + ": expected a number");
   return numberToScalar(value.As<Napi::Number>().DoubleValue());
-}
-
-// A bare number where a tensor is expected becomes a "wrapped number", as Python's `x + 2` does, so
-// that it takes part in type promotion like a scalar rather than like a 0-d tensor. As Python makes
-// them: int64 for integers, float64 for fractions, bool for booleans.
-at::Tensor wrappedNumber(const at::Scalar& scalar) {
-  at::Tensor wrapped = at::scalar_tensor(scalar, at::TensorOptions().dtype(scalar.type()));
-  wrapped.unsafeGetTensorImpl()->set_wrapped_number(true);
-  return wrapped;
 }
 
 template <typename Describe>
@@ -214,6 +197,23 @@ c10::IValue repeatedInt(size_t n, int64_t value) {
 }
 
 }  // namespace
+
+// JavaScript has one number type; integral values act as Python ints so integer tensors stay integral.
+at::Scalar numberToScalar(double number) {
+  if (std::isfinite(number) && std::floor(number) == number && std::fabs(number) < 9007199254740992.0) {
+    return at::Scalar(static_cast<int64_t>(number));
+  }
+  return at::Scalar(number);
+}
+
+// A bare number where a tensor is expected becomes a "wrapped number", as Python's `x + 2` does, so
+// that it takes part in type promotion like a scalar rather than like a 0-d tensor. As Python makes
+// them: int64 for integers, float64 for fractions, bool for booleans.
+at::Tensor wrappedNumber(const at::Scalar& scalar) {
+  at::Tensor wrapped = at::scalar_tensor(scalar, at::TensorOptions().dtype(scalar.type()));
+  wrapped.unsafeGetTensorImpl()->set_wrapped_number(true);
+  return wrapped;
+}
 
 at::ScalarType parseDtype(const Napi::Value& value) {
   if (!value.IsString()) fail(value.Env(), "dtype: expected a name such as 'float32'");

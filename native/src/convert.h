@@ -17,6 +17,11 @@ c10::Device parseDevice(const Napi::Value& value);
 std::vector<int64_t> parseShape(const Napi::Value& value, const char* what);
 int64_t toInt(const Napi::Value& value, const std::string& what);
 
+// JavaScript has one number type: integral values become int64 Scalars (as Python ints), others double.
+at::Scalar numberToScalar(double number);
+// A number where a tensor is expected: a 0-d tensor marked as a wrapped number, as Python's `x + 2` makes.
+at::Tensor wrappedNumber(const at::Scalar& scalar);
+
 // The value that argument `arg` of an operator takes from a JavaScript value.
 c10::IValue toIValue(const Napi::Value& value, const c10::Argument& arg);
 

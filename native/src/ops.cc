@@ -1,14 +1,17 @@
 // The one door to libtorch's operators: JavaScript names an ATen operator (e.g. "aten::conv2d", overload
 // ""), gets a small integer for it once, then calls it with plain values. Arguments are converted by the
 // operator's own schema and the call goes through libtorch's dispatcher, so autograd, CPU and CUDA
-// kernels are exactly PyTorch's.
+// kernels are exactly PyTorch's. The hottest operators also have a direct (unboxed) call (direct.cc),
+// taken when their arguments allow it.
 #include <ATen/core/dispatch/Dispatcher.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <sstream>
 #include <vector>
 
 #include "convert.h"
+#include "direct.h"
 #include "entry.h"
 #include "errors.h"
 #include "modules.h"
@@ -20,7 +23,11 @@ namespace {
 struct Operator {
   c10::OperatorHandle handle;
   std::vector<ArgKind> kinds;
+  DirectCall direct;  // nullptr: boxed calls only
 };
+
+// Off only to compare the two paths (tests, benchmarks): SCATTER_BOXED_CALLS=1 or setDirectCalls(false).
+bool directCalls = true;
 
 std::vector<Operator>& operators() {
   static std::vector<Operator> table;
@@ -71,7 +78,7 @@ SCATTER_FN(findOp) {
   if (!handle) {
     throw Napi::Error::New(info.Env(), "libtorch has no operator " + name + (overload.empty() ? "" : "." + overload));
   }
-  Operator op{*handle, {}};
+  Operator op{*handle, {}, directCallFor(handle->schema())};
   for (const c10::Argument& arg : handle->schema().arguments()) op.kinds.push_back(argKind(arg));
   operators().push_back(std::move(op));
   return Napi::Number::New(info.Env(), static_cast<double>(operators().size() - 1));
@@ -93,6 +100,10 @@ napi_value callOperator(napi_env env, const napi_value* args, size_t count, bool
   if (given > formals.size()) {
     throw Napi::TypeError::New(env, schema.name() + ": takes " + std::to_string(formals.size()) + " arguments, got " +
                                         std::to_string(given));
+  }
+  if (op.direct != nullptr && directCalls && given == formals.size()) {
+    napi_value result = nullptr;
+    if (op.direct(env, args + 1, formals, discardResult, result)) return result;
   }
   CallStack call;
   torch::jit::Stack& stack = call.get();
@@ -122,11 +133,25 @@ napi_value callOpDiscarding(napi_env env, const napi_value* args, size_t count) 
   return callOperator(env, args, count, true);
 }
 
+SCATTER_FN(setDirectCalls) {
+  directCalls = info[0].As<Napi::Boolean>().Value();
+  return info.Env().Undefined();
+}
+
+// Whether an operator has a direct call (for the test that compares the two paths).
+SCATTER_FN(hasDirectCall) {
+  return Napi::Boolean::New(info.Env(), operatorAt(info.Env(), info[0]).direct != nullptr);
+}
+
 }  // namespace
 
 void registerOps(Napi::Env env, Napi::Object exports) {
   exports.Set("findOp", Napi::Function::New(env, findOp));
   exports.Set("opSchema", Napi::Function::New(env, opSchema));
+  exports.Set("setDirectCalls", Napi::Function::New(env, setDirectCalls));
+  exports.Set("hasDirectCall", Napi::Function::New(env, hasDirectCall));
+  const char* boxed = std::getenv("SCATTER_BOXED_CALLS");
+  directCalls = boxed == nullptr || std::string(boxed) != "1";
   exportRaw(env, exports, "callOp", callOp);
   exportRaw(env, exports, "callOpDiscarding", callOpDiscarding);
 }

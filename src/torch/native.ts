@@ -28,6 +28,10 @@ export interface NativeAddon {
   callOp(id: number, ...args: unknown[]): unknown;
   /** callOp for in-place operators: the result (the first argument) is not returned. */
   callOpDiscarding(id: number, ...args: unknown[]): void;
+  /** Direct (unboxed) calls of the hottest operators on or off; off only to compare the two paths. */
+  setDirectCalls(enabled: boolean): void;
+  /** Whether an operator has a direct call (native/src/direct.cc). */
+  hasDirectCall(id: number): boolean;
 
   fromBuffer(bytes: ArrayBufferView | ArrayBuffer, shape: number[], dtype: string): Handle;
   toBuffer(handle: Handle): ArrayBuffer;
