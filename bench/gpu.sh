@@ -3,7 +3,8 @@
 # against) and node/npm packages in place. Most important first; every step writes its output under OUT_DIR as
 # it finishes, and a failing step is logged and the script goes on:
 #   0. builds the addon against that libtorch (SCATTER_LIBTORCH; native/src/graphs.cc compiles against CUDA only
-#      here) and checks that scatter sees cuda and has CUDA graphs;                                      ~0.5-1 min
+#      here) and checks that scatter sees cuda and has CUDA graphs; the unboxed calls' test against its
+#      operator signatures (test/torch/direct-call.test.ts);                                             ~0.5-1 min
 #   1. train.capture's tests on cuda (test/train/capture.test.ts: captured training steps against eager ones, to
 #      1e-5, for six settings, three of them ZCA necks captured in parts around the eigendecomposition, never run
 #      on a GPU yet);                                                                                    ~1.5 min
@@ -43,6 +44,11 @@ export SCATTER_LIBTORCH
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))' | tee -a "$out/summary.txt"
 step build node scripts/setup.mjs --native-only
 node -e "import('./dist/src/index.js').then(({ torch }) => console.log('scatter sees cuda:', torch.cuda.isAvailable(), torch.cuda.deviceCount(), 'CUDA graphs:', torch.cuda.graphsBuilt()))" | tee -a "$out/summary.txt"
+
+# 0b. The unboxed operator calls (native/src/direct.cc) against this libtorch's signatures: each listed operator has
+# its direct call and equals the boxed one (CPU tensors; seconds).
+step direct-test node --test dist/test/torch/direct-call.test.js
+grep -E '^(not )?ok|^# (pass|fail|skipped)' "$out/direct-test.log" | tee -a "$out/summary.txt"
 
 # 1. Captured steps against eager steps on cuda.
 step capture-test node --test dist/test/train/capture.test.js
