@@ -1,10 +1,12 @@
 // `scatter analyze`: a trained run's test-set features (before and after the neck), their diagnostics,
-// the classifier's conditioning and coupling, and per-class results, written to the run's analysis.json.
+// the classifier's conditioning and coupling, per-class results, and where the predictions go with post-hoc logit
+// adjustment, written to the run's analysis.json.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 import { CosineLinear, Linear } from '../nn/index.js';
 import * as torch from '../torch/index.js';
+import { lossConfig } from '../train/config.js';
 import type { RunDir } from '../train/run-dir.js';
 import { testLoader } from '../train/setup.js';
 import { writeFileAtomic } from '../util/files.js';
@@ -16,6 +18,7 @@ import {
   describeFeatures,
   gradientCoupling,
 } from './diagnostics.js';
+import { type PosthocAdjustment, posthocAdjustment } from './posthoc.js';
 import { mean } from './seed-statistics.js';
 import { collectOverBatches, evaluateOnRun, loadTrainedRun } from './trained-run.js';
 
@@ -39,6 +42,11 @@ export interface Analysis {
   };
   /** From the run's batch-covariance.jsonl (train.recordCovarianceEvery), per sampler; null when not recorded. */
   batchCovariance: BatchCovarianceSummary[] | null;
+  /**
+   * Where the predictions go, and post-hoc logit adjustment of the raw logits over a grid of tau (posthoc.ts);
+   * absent from analyses written before it existed.
+   */
+  posthoc?: PosthocAdjustment;
 }
 
 /**
@@ -138,13 +146,18 @@ export async function analyzeRun(runDirectory: string, options: AnalyzeOptions =
   const hasNeck = config.model.neck !== 'identity';
   // Predictions through the trainer's inference pass (autocast and post-hoc logit adjustment included), so that
   // analysis.json's accuracies are summary.json's for the same checkpoint.
-  const [x, z, p, predictions, y] = await collectOverBatches(testLoader(config, data), (images, labels) => {
+  const [x, z, raw, p, predictions, y] = await collectOverBatches(testLoader(config, data), (images, labels) => {
     const { features, embedding, logits, predictions: predicted } = inference.forward(inference.input(images));
-    return [features.double(), embedding.double(), torch.softmax(logits.double(), 1), predicted, labels] as const;
+    return [features.double(), embedding.double(), logits.float(), torch.softmax(logits.double(), 1), predicted, labels] as const;
   });
 
   return torch.scope(() => {
-    const result = evaluateOnRun({ config, data }, predictions.toArray(), y.toArray());
+    const labels = y.toArray();
+    const result = evaluateOnRun({ config, data }, predictions.toArray(), labels);
+    const loss = lossConfig(config);
+    // LDAM's cosine logits are scaled by its s before the softmax: adjusted in the softmax's units.
+    const logitScale = loss.name === 'ldam' ? (loss.ldamScale ?? 30) : 1;
+    const { manyThreshold: many, fewThreshold: few } = config.data;
     const classifier = model.classifier;
     const kind = classifier instanceof Linear ? 'linear' : classifier instanceof CosineLinear ? 'cosine' : 'other';
     const weight = kind === 'linear' ? (classifier as Linear).weight : kind === 'cosine' ? (classifier as CosineLinear).weight.t() : null;
@@ -167,6 +180,7 @@ export async function analyzeRun(runDirectory: string, options: AnalyzeOptions =
         gradientCoupling: gradientCoupling(z, p, y),
       },
       batchCovariance: summarizeRunBatchCovariance(dir),
+      posthoc: posthocAdjustment(raw, labels, data.classCounts, { many, few }, logitScale),
     };
     writeFileAtomic(path.join(dir.root, ANALYSIS_FILE), `${analysisJson(analysis)}\n`);
     return analysis;

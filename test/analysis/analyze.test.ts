@@ -1,10 +1,11 @@
-// `analyzeRun` on small trained runs: what analysis.json holds, with and without a neck.
+// `analyzeRun` on small trained runs: what analysis.json holds, with and without a neck; post-hoc adjustment by hand.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 
 import { analysisJson, analyzeRun, parseAnalysisJson, summarizeBatchCovariance } from '../../src/analysis/analyze.js';
+import { POSTHOC_TAUS, posthocAdjustment } from '../../src/analysis/posthoc.js';
 import { collectOverBatches, loadTrainedRun } from '../../src/analysis/trained-run.js';
 import { torch } from '../../src/index.js';
 import { InferencePass } from '../../src/train/inference.js';
@@ -35,6 +36,15 @@ test('analysis.json holds features before and after the neck, the classifier dia
   assert.equal(analysis.classifier.kind, 'linear');
   assert.equal(analysis.classifier.weightNorms?.length, 10);
   assert.ok(analysis.classifier.gradientCoupling >= 0 && analysis.classifier.gradientCoupling <= 1);
+  // Post-hoc adjustment over the tau grid: tau 0 is the run's own evaluation (plain CE), shares sum to 1.
+  assert.deepEqual(
+    analysis.posthoc?.rows.map((row) => row.tau),
+    [...POSTHOC_TAUS],
+  );
+  assert.equal(analysis.posthoc?.rows[0]?.top1, analysis.top1);
+  for (const { predictedShare } of analysis.posthoc!.rows) {
+    assert.ok(Math.abs(predictedShare.many + predictedShare.medium + predictedShare.few - 1) < 1e-9);
+  }
 });
 
 test('a run without a neck has no after-neck diagnostics', async () => {
@@ -57,6 +67,30 @@ test("analysis scores the checkpoint as the trainer's evaluation does, post-hoc 
   assert.deepEqual(summary.perClass, [0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
   assert.deepEqual(analysis.perClassAccuracy, summary.perClass);
   assert.equal(analysis.top1, summary.top1);
+  // The grid reads the raw logits: tau 0 predicts class 0 everywhere (all in its group), tau 1 is the run's evaluation.
+  const [raw, one] = [analysis.posthoc!.rows[0]!, analysis.posthoc!.rows.find((row) => row.tau === 1)!];
+  assert.deepEqual(Object.values(raw.predictedShare).sort(), [0, 0, 1]);
+  assert.equal(one.top1, summary.top1);
+});
+
+test('post-hoc adjustment by hand: tau moves predictions to rarer classes; a logit scale is tau divided by it', () => {
+  // Classes of 200 (many), 50 (medium) and 10 (few) images; log priors -0.262, -1.648, -3.258.
+  const counts = [200, 50, 10];
+  const thresholds = { many: 100, few: 20 };
+  const logits = torch.tensor([
+    [2, 1, 0],
+    [1, 0.5, 0],
+    [0.1, 0, 0],
+    [3, 0, 0],
+  ]);
+  const labels = [0, 1, 2, 2];
+  const { rows } = posthocAdjustment(logits, labels, counts, thresholds, 1, [0, 1]);
+  // tau 0: argmax 0, 0, 0, 0. tau 1: scores + [0.262, 1.648, 3.258]: 2, 2, 2, and 0 (3.262 against 3.258).
+  assert.deepEqual(rows[0], { tau: 0, top1: 0.25, many: 1, medium: 0, few: 0, predictedShare: { many: 1, medium: 0, few: 0 } });
+  assert.deepEqual(rows[1], { tau: 1, top1: 0.25, many: 0, medium: 0, few: 0.5, predictedShare: { many: 0.25, medium: 0, few: 0.75 } });
+  const scaled = posthocAdjustment(logits.div(30), labels, counts, thresholds, 30, [0, 1]);
+  assert.deepEqual(scaled.rows, rows);
+  assert.equal(scaled.logitScale, 30);
 });
 
 test('a bfloat16 channels-last run is analysed through the same inference pass as it was evaluated: equal predictions', async () => {
