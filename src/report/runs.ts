@@ -49,15 +49,22 @@ export interface Run {
   environment: EnvironmentRecord[];
 }
 
-/** The method in the config's own words: neck, loss, sampler and second stage where they are not the plain ones. */
+/**
+ * The method in the config's own words: neck, loss, sampler, second stage, and the recipe's optimizer, batch mixing
+ * and pretrained start, where they are not the plain ones.
+ */
 export function methodOf(config: Config): string {
-  const { loss, model, train, decoupled } = config;
+  const { loss, model, train, decoupled, optim } = config;
+  const mixing = [train.mix.mixupAlpha > 0 ? 'mixup' : null, train.mix.cutmixAlpha > 0 ? 'cutmix' : null].filter((part) => part !== null);
   return [
     decoupled.method,
     model.neck === 'identity' ? null : model.neck,
     loss.drwStartEpoch === null ? loss.name : `${loss.name}-drw`,
     loss.posthocTau === null ? null : 'post-hoc la',
     train.sampler === 'instance' ? null : train.sampler,
+    optim.name === 'sgd' ? null : optim.name,
+    mixing.length === 0 ? null : mixing.join('/'),
+    model.pretrained === null ? null : `from ${path.basename(model.pretrained)}`,
   ]
     .filter((part) => part !== null)
     .join(' + ');

@@ -8,6 +8,8 @@ import { test } from 'node:test';
 
 import { blockAverage } from '../../src/report/charts.js';
 import { buildReport, escapeHtml } from '../../src/report/report.js';
+import { methodOf } from '../../src/report/runs.js';
+import { resolveConfig } from '../../src/train/config.js';
 import { repoRoot, temporaryDir } from '../helpers/python.js';
 import { trainTinyRun, writeBatchCovariance, writeTinyCifar } from '../helpers/runs.js';
 
@@ -179,4 +181,19 @@ test('scatter report without a run directory is a usage error, and a directory t
   const refused = cli(['report', ce, notRun]);
   assert.equal(refused.status, 1);
   assert.equal(refused.stderr, `scatter: ${notRun} is not a run directory: it has no config.yaml\n`);
+});
+
+test("a run's method names its recipe where it is not the plain one: optimizer, mixing, pretrained start", () => {
+  assert.equal(methodOf(resolveConfig({})), 'ce');
+  assert.equal(
+    methodOf(
+      resolveConfig({
+        model: { neck: 'whitening', pretrained: '/weights/resnet50.pth' },
+        loss: { name: 'la' },
+        optim: { name: 'adamw' },
+        train: { mix: { mixupAlpha: 0.8, cutmixAlpha: 1 } },
+      }),
+    ),
+    'whitening + la + adamw + mixup/cutmix + from resnet50.pth',
+  );
 });
