@@ -30,7 +30,7 @@ export interface Analysis {
   confusion: number[][];
   /** Diagnostics of the pooled features, and of the neck's output where the model has a neck. */
   features: { beforeNeck: FeatureDiagnostics; afterNeck: FeatureDiagnostics | null };
-  /** Channel correlation matrices (d x d), for heatmaps. */
+  /** Channel correlation matrices (d x d), for heatmaps, to 4 decimals. */
   correlation: { beforeNeck: number[][]; afterNeck: number[][] | null };
   classifier: {
     kind: 'linear' | 'cosine' | 'other';
@@ -139,6 +139,14 @@ export function parseAnalysisJson(text: string): Analysis {
   return JSON.parse(text, (_key, item: unknown) => (item === 'Infinity' ? Infinity : item === '-Infinity' ? -Infinity : item)) as Analysis;
 }
 
+/**
+ * A correlation matrix for the report's heatmaps, to 4 decimals: at 17 significant digits two 64 x 64 matrices were
+ * nine tenths of a record's analysis.json (the diagnostics are computed from the full values, not from these).
+ */
+function heatmapValues(matrix: torch.Tensor): number[][] {
+  return (matrix.tolist() as number[][]).map((row) => row.map((value) => Math.round(value * 1e4) / 1e4));
+}
+
 /** Analyses a run's best (or last) checkpoint on its test split and writes DIR/analysis.json. */
 export async function analyzeRun(runDirectory: string, options: AnalyzeOptions = {}): Promise<Analysis> {
   const { dir, config, data, model, checkpoint: file, inference } = loadTrainedRun(runDirectory, options.checkpoint ?? 'best');
@@ -169,10 +177,7 @@ export async function analyzeRun(runDirectory: string, options: AnalyzeOptions =
       top1: result.top1,
       confusion: result.confusion,
       features: { beforeNeck: describeFeatures(x), afterNeck: hasNeck ? describeFeatures(z) : null },
-      correlation: {
-        beforeNeck: correlationMatrix(x).tolist() as number[][],
-        afterNeck: hasNeck ? (correlationMatrix(z).tolist() as number[][]) : null,
-      },
+      correlation: { beforeNeck: heatmapValues(correlationMatrix(x)), afterNeck: hasNeck ? heatmapValues(correlationMatrix(z)) : null },
       classifier: {
         kind,
         weightNorms: weight === null ? null : classWeightNorms(weight.double()),

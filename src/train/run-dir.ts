@@ -182,12 +182,18 @@ export class RunDir {
 
   /**
    * Copies the run's compact record (RECORD_FILES that exist; no checkpoints) into `dest`, e.g. to commit a
-   * finished run that a table quotes. Returns the files copied.
+   * finished run that a table quotes; JSON files without their indentation (the same values: a summary's confusion
+   * matrix indented one number a line was two thirds whitespace, and records travel to the GPU machines within a
+   * size limit). Returns the files copied.
    */
   copyRecord(dest: string): string[] {
     mkdirSync(dest, { recursive: true });
     const present = RECORD_FILES.filter((file) => existsSync(path.join(this.root, file)));
-    for (const file of present) copyFileSync(path.join(this.root, file), path.join(dest, file));
+    for (const file of present) {
+      const [from, to] = [path.join(this.root, file), path.join(dest, file)];
+      if (file.endsWith('.json')) writeFileSync(to, `${JSON.stringify(JSON.parse(readFileSync(from, 'utf8')))}\n`);
+      else copyFileSync(from, to);
+    }
     return present;
   }
 }

@@ -9,6 +9,7 @@ import { POSTHOC_TAUS, posthocAdjustment } from '../../src/analysis/posthoc.js';
 import { collectOverBatches, loadTrainedRun } from '../../src/analysis/trained-run.js';
 import { torch } from '../../src/index.js';
 import { InferencePass } from '../../src/train/inference.js';
+import { RunDir } from '../../src/train/run-dir.js';
 import { testLoader } from '../../src/train/setup.js';
 import { evaluateRun } from '../../src/train/commands.js';
 import { temporaryDir } from '../helpers/python.js';
@@ -33,6 +34,16 @@ test('analysis.json holds features before and after the neck, the classifier dia
   // 2 epochs of tiny data the running whitening matrix is still mostly its initial identity blend.)
   assert.notEqual(analysis.features.afterNeck.meanAbsCorrelation, analysis.features.beforeNeck.meanAbsCorrelation);
   assert.equal(analysis.correlation.afterNeck.length, 64);
+  assert.ok(analysis.correlation.afterNeck.flat().every((value) => Math.abs(value * 1e4 - Math.round(value * 1e4)) < 1e-6));
+  // The compact record: the same values, JSON without indentation, no checkpoints.
+  const record = path.join(work, 'record');
+  const copied = new RunDir(out).copyRecord(record);
+  assert.ok(copied.includes('summary.json') && copied.includes('analysis.json') && !copied.some((file) => file.includes('checkpoint')));
+  for (const file of ['summary.json', 'analysis.json']) {
+    const [original, kept] = [readFileSync(path.join(out, file), 'utf8'), readFileSync(path.join(record, file), 'utf8')];
+    assert.deepEqual(JSON.parse(kept), JSON.parse(original), file);
+    assert.equal(kept.trimEnd().includes('\n'), false, `${file} is one line`);
+  }
   assert.equal(analysis.classifier.kind, 'linear');
   assert.equal(analysis.classifier.weightNorms?.length, 10);
   assert.ok(analysis.classifier.gradientCoupling >= 0 && analysis.classifier.gradientCoupling <= 1);
