@@ -91,6 +91,21 @@ async function trainWithKills(
     const timer = setTimeout(() => child.kill('SIGKILL'), 300 + next() * window);
     await exited(child);
     clearTimeout(timer);
+    await trainerGone(out);
+  }
+}
+
+/**
+ * Waits (up to 20 s) until no live process holds the run's training lock. A killed launcher's ranks die by the
+ * parent-death signal a moment after it: a resume started in that moment is refused, naming the live rank, as it
+ * should be (seen in CI when the last start came too soon), which is not what this test is about.
+ */
+async function trainerGone(out: string): Promise<void> {
+  if (!existsSync(path.join(out, 'config.yaml'))) return;
+  const dir = RunDir.open(out);
+  for (let waited = 0; dir.trainer() !== null; waited += 50) {
+    assert.ok(waited < 20_000, `a killed run's trainer ${JSON.stringify(dir.trainer())} still runs after 20 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
