@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 
 import { torch } from '../src/index.js';
 import { native } from '../src/torch/native.js';
+import { microsecondsPerCall } from './call-timing.js';
 import { median } from './stats.js';
 
 const { values: flags } = parseArgs({
@@ -37,25 +38,15 @@ const cases: Record<string, () => void> = {
   chain: () => x.mul(2).add(y).relu().sum(),
 };
 
-function microsecondsPerCall(body: () => void): number {
-  const start = performance.now();
-  for (let done = 0; done < calls; done += SCOPE) {
-    torch.scope(() => {
-      for (let i = 0; i < SCOPE; i++) body();
-    });
-  }
-  return ((performance.now() - start) * 1000) / calls;
-}
-
 const times: Record<string, { boxed: number[]; direct: number[] }> = {};
 try {
   for (let round = 0; round < Number(flags.rounds); round++) {
     for (const path of ['boxed', 'direct'] as const) {
       native.setDirectCalls(path === 'direct');
       for (const [name, body] of Object.entries(cases)) {
-        microsecondsPerCall(body); // warm-up
+        microsecondsPerCall(body, calls, SCOPE); // warm-up
         times[name] ??= { boxed: [], direct: [] };
-        times[name][path].push(microsecondsPerCall(body));
+        times[name][path].push(microsecondsPerCall(body, calls, SCOPE));
       }
     }
   }

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { torch } from '../src/index.js';
+import { microsecondsPerCall } from './call-timing.js';
 import { median } from './stats.js';
 
 const { values: flags } = parseArgs({
@@ -42,21 +43,11 @@ const cases: Record<Case, () => void> = {
   chain: () => x.mul(2).add(y).relu().sum(),
 };
 
-function microsecondsPerCall(body: () => void): number {
-  const start = performance.now();
-  for (let done = 0; done < calls; done += SCOPE) {
-    torch.scope(() => {
-      for (let i = 0; i < SCOPE; i++) body();
-    });
-  }
-  return ((performance.now() - start) * 1000) / calls;
-}
-
 function scatterRound(): Record<Case, number[]> {
   const result = {} as Record<Case, number[]>;
   for (const [name, body] of Object.entries(cases) as [Case, () => void][]) {
-    microsecondsPerCall(body); // warm-up: the JIT and the operator ids
-    result[name] = Array.from({ length: repeats }, () => microsecondsPerCall(body));
+    microsecondsPerCall(body, calls, SCOPE); // warm-up: the JIT and the operator ids
+    result[name] = Array.from({ length: repeats }, () => microsecondsPerCall(body, calls, SCOPE));
   }
   return result;
 }
