@@ -113,20 +113,17 @@ async function decodeWhole(bytes: Uint8Array): Promise<Image> {
   return toChannelMajor(data, info.channels, info.height, info.width);
 }
 
+/** `resampling`'s plan for an image of this size, its crop made explicit (the whole image when it has none). */
+function planFor(resampling: Resampling, width: number, height: number): { crop: Rect; width: number; height: number } {
+  const plan = resampling(width, height);
+  return { crop: plan.crop ?? { left: 0, top: 0, width, height }, width: plan.width, height: plan.height };
+}
+
 /** `image` through `resampling`'s crop and resize. */
 function resample(image: Image, resampling: Resampling): Image {
-  const plan = resampling(image.width, image.height);
-  const crop = plan.crop ?? { left: 0, top: 0, width: image.width, height: image.height };
-  if (
-    crop.left === 0 &&
-    crop.top === 0 &&
-    crop.width === image.width &&
-    crop.height === image.height &&
-    plan.width === image.width &&
-    plan.height === image.height
-  ) {
-    return image;
-  }
+  const { crop, width, height } = planFor(resampling, image.width, image.height);
+  // A crop as large as the image is the whole of it, and a resize to its own size none.
+  if (crop.width === image.width && crop.height === image.height && width === image.width && height === image.height) return image;
   const data = imageAddon().resizeRegion(
     image.data,
     image.width,
@@ -136,21 +133,20 @@ function resample(image: Image, resampling: Resampling): Image {
     crop.top,
     crop.width,
     crop.height,
-    plan.width,
-    plan.height,
+    width,
+    height,
   );
-  return { data, channels: image.channels, height: plan.height, width: plan.width };
+  return { data, channels: image.channels, height, width };
 }
 
 /** A JPEG's crop decoded by itself and resized in one call, or null for a JPEG that needs libvips. */
 function decodeJpegResampled(bytes: Uint8Array, resampling: Resampling): Image | null {
   const addon = imageAddon();
-  const { width, height, colorSpace } = addon.jpegHeader!(bytes);
-  if (colorSpace === 'cmyk' || colorSpace === 'ycck') return null;
-  const plan = resampling(width, height);
-  const crop = plan.crop ?? { left: 0, top: 0, width, height };
-  const data = addon.decodeJpegRegion!(bytes, crop.left, crop.top, crop.width, crop.height, plan.width, plan.height);
-  return { data, channels: 3, height: plan.height, width: plan.width };
+  const header = addon.jpegHeader!(bytes);
+  if (header.colorSpace === 'cmyk' || header.colorSpace === 'ycck') return null;
+  const { crop, width, height } = planFor(resampling, header.width, header.height);
+  const data = addon.decodeJpegRegion!(bytes, crop.left, crop.top, crop.width, crop.height, width, height);
+  return { data, channels: 3, height, width };
 }
 
 /**
