@@ -2,7 +2,9 @@
 // data.augment imagenet: decoding with random-resized-crop 224 + flip (+ colour jitter when asked)
 // + normalisation in the loader's worker threads, a list file naming the images. It writes the JPEGs
 // itself: `--images` files of 500 x 375 (about ImageNet's mean size), smooth random scenes with noise.
-// Prints images per second and per worker core, with 1 worker and with one per core; and, on this thread,
+// Prints images per second and per worker core, with 1 worker and with one per core, for three ways batches leave
+// the workers (fresh float32 buffers, recycled float32 buffers, recycled 8-bit buffers; 3 alternating rounds,
+// medians); and, on this thread,
 // the time to decode + crop + resize one image with scatter's decoder (the crop's region alone, Pillow's
 // resampling) against sharp's (the whole image, libvips' resampling), the same crops, alternating rounds.
 // Usage: node dist/bench/jpeg-pipeline.js [--images 384] [--batch 64] [--epochs 2] [--jitter 0]
@@ -61,7 +63,10 @@ try {
   }
   writeFileSync(path.join(root, 'train.txt'), `${lines.join('\n')}\n`);
 
-  const rate = async (workers: number): Promise<number> => {
+  // How the batches leave the workers: normalised float32 in fresh buffers (before recycling), float32 written into
+  // recycled buffers (CPU training), 8-bit pixels into recycled buffers (training on an accelerator).
+  type Variant = 'float32-fresh' | 'float32-recycled' | 'uint8-recycled';
+  const rate = async (workers: number, variant: Variant): Promise<number> => {
     const config = resolveConfig({
       data: {
         dataset: 'list-file',
@@ -73,7 +78,7 @@ try {
         colorJitter: Number(flags.jitter),
         workers,
       },
-      train: { batchSize },
+      train: { batchSize, device: variant === 'uint8-recycled' ? 'cuda' : 'cpu' },
     });
     const loader = trainLoader(config, loadRunData(config));
     let images = 0;
@@ -85,6 +90,7 @@ try {
           // The first batches start the workers and sharp: timed from the third batch on.
           if (epoch === 0 && batch === 2) started = performance.now();
           if (epoch > 0 || batch >= 2) images += item.labels.length;
+          if (variant !== 'float32-fresh') loader.recycle(item);
           batch++;
         }
       }
@@ -120,8 +126,20 @@ try {
   }
   const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-  const single = await rate(1);
-  const all = await rate(cores);
+  const variants: Variant[] = ['float32-fresh', 'float32-recycled', 'uint8-recycled'];
+  const rates = Object.fromEntries(variants.map((variant) => [variant, { one: [] as number[], all: [] as number[] }]));
+  for (let round = 0; round < 3; round++) {
+    for (const variant of variants) {
+      rates[variant]!.one.push(await rate(1, variant));
+      rates[variant]!.all.push(await rate(cores, variant));
+    }
+  }
+  const loaderRates = Object.fromEntries(
+    variants.map((variant) => {
+      const { one, all } = rates[variant]!;
+      return [variant, { oneWorker: Math.round(median(one)), allCores: Math.round(median(all)), perCore: Math.round(median(all) / cores) }];
+    }),
+  );
   console.log(
     JSON.stringify({
       bench: 'jpeg-pipeline',
@@ -130,9 +148,7 @@ try {
       batch: batchSize,
       colorJitter: Number(flags.jitter),
       cores,
-      oneWorkerImagesPerSecond: Math.round(single),
-      allCoresImagesPerSecond: Math.round(all),
-      perCore: Math.round(all / cores),
+      imagesPerSecond: loaderRates,
       decodeCropResizeMs: { scatter: Number(median(perImage.scatter).toFixed(3)), sharp: Number(median(perImage.sharp).toFixed(3)) },
       sharpOverScatter: Number((median(perImage.sharp) / median(perImage.scatter)).toFixed(2)),
     }),

@@ -65,6 +65,7 @@ export async function collectOverBatches<const Outputs extends readonly Tensor[]
       const outputs = torch.noGrad(() =>
         torch.scope(() => {
           const { images, labels } = batchTensors(batch);
+          loader.recycle(batch);
           return compute(images, labels);
         }),
       );

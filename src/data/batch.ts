@@ -1,5 +1,6 @@
 // Assembling one batch: every item through the transforms with its own random stream, written into one
-// float32 B x C x H x W buffer. The same function runs in the loader's workers and in the main thread.
+// B x C x H x W buffer: float32 and normalised, or the 8-bit pixels as they are (normalised later, on the
+// device: see tensors.ts). The same function runs in the loader's workers and in the main thread.
 import type { ImageStorage } from './dataset.js';
 import { Rng, STREAM } from './random.js';
 import { type TransformPlan, eraseRandomly, transformImage, writeNormalized } from './transforms.js';
@@ -16,16 +17,31 @@ export interface BatchJob {
   storageIndices: Int32Array;
 }
 
+/** 'float32': normalised values; 'uint8': the pixels before normalisation (a quarter of the bytes to move). */
+export type PixelFormat = 'float32' | 'uint8';
+
 export interface BatchPixels {
-  images: Float32Array;
+  images: Float32Array | Uint8Array;
   shape: BatchShape;
+}
+
+export interface AssembleOptions {
+  pixels: PixelFormat;
+  /** A recycled buffer to write into when it has the batch's byte length (every byte is overwritten). */
+  spare?: ArrayBuffer;
 }
 
 /**
  * The augmentation of the item at place p of global batch k of epoch e depends only on (seed, e, k, p):
  * not on the rank, the worker or the order of completion, so batches are the same however they are made.
  */
-export async function assembleBatch(storage: ImageStorage, plan: TransformPlan, seed: number, job: BatchJob): Promise<BatchPixels> {
+export async function assembleBatch(
+  storage: ImageStorage,
+  plan: TransformPlan,
+  seed: number,
+  job: BatchJob,
+  options: AssembleOptions = { pixels: 'float32' },
+): Promise<BatchPixels> {
   const streams = Array.from(job.storageIndices, (_, j) =>
     Rng.fromKeys(STREAM.augmentation, seed, job.epoch, job.batch, job.firstPosition + j),
   );
@@ -42,11 +58,21 @@ export async function assembleBatch(storage: ImageStorage, plan: TransformPlan, 
     }
   });
   const size = channels * height * width;
-  const out = new Float32Array(images.length * size);
+  const count = images.length * size;
+  const bytes = options.pixels === 'uint8' ? count : 4 * count;
+  const buffer = options.spare?.byteLength === bytes ? options.spare : new ArrayBuffer(bytes);
+  const shape: BatchShape = [images.length, channels, height, width];
+  if (options.pixels === 'uint8') {
+    if (plan.erasing) throw new Error('randomErasing erases normalised values: it needs float32 batches');
+    const out = new Uint8Array(buffer);
+    images.forEach((image, j) => out.set(image.data, j * size));
+    return { images: out, shape };
+  }
+  const out = new Float32Array(buffer);
   images.forEach((image, j) => {
     writeNormalized(image, plan.normalize, out, j * size);
     // Erasing continues the item's stream after its 8-bit transforms.
     if (plan.erasing) eraseRandomly(out, j * size, [channels, height, width], plan.erasing, streams[j]!);
   });
-  return { images: out, shape: [images.length, channels, height, width] };
+  return { images: out, shape };
 }

@@ -36,7 +36,7 @@ export { Loader } from './loader.js';
 export { findBadImages, imageFiles } from './verify.js';
 export type { BadImage } from './verify.js';
 export type { Batch, LoaderOptions, LoaderPosition } from './loader.js';
-export type { BatchShape } from './batch.js';
+export type { BatchShape, PixelFormat } from './batch.js';
 export { batchTensors } from './tensors.js';
 export { cutmixBox, drawMix, mixBatch, mixingOn, sampleBeta } from './mixing.js';
 export type { Box, MixDraw, MixOptions } from './mixing.js';

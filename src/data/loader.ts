@@ -5,18 +5,23 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
-import { type BatchJob, type BatchPixels, type BatchShape, assembleBatch } from './batch.js';
+import { type BatchJob, type BatchPixels, type BatchShape, type PixelFormat, assembleBatch } from './batch.js';
 import { type Dataset, type ImageStorage, sharedBytes } from './dataset.js';
 import { type BatchSampler, shardRange } from './samplers.js';
-import { type Transform, type TransformPlan, planTransforms } from './transforms.js';
+import { type Normalize, type Transform, type TransformPlan, planTransforms } from './transforms.js';
 
 /** One rank's share of global batch `batch` of `epoch`. */
 export interface Batch {
   readonly epoch: number;
   readonly batch: number;
-  /** float32, B x C x H x W, transformed and normalised: ready for torch.fromTypedArray(images, { shape }). */
-  readonly images: Float32Array;
+  /**
+   * B x C x H x W, transformed: float32 and normalised (ready for torch.fromTypedArray(images, { shape })), or, for
+   * the loader option pixels 'uint8', the 8-bit pixels that batchTensors normalises with `normalize`.
+   */
+  readonly images: Float32Array | Uint8Array;
   readonly shape: BatchShape;
+  /** The normalisation still to apply to 8-bit images (none: pixel / 255); absent for float32 images. */
+  readonly normalize?: Normalize;
   readonly labels: Int32Array;
   /** The items' positions in the data set. */
   readonly indices: Int32Array;
@@ -51,6 +56,12 @@ export interface LoaderOptions {
    * the default, keeps none; in-thread loading, workers 0, keeps none either). See decode.ts.
    */
   decodedCacheBytes?: number;
+  /**
+   * 'float32' (the default): batches of normalised values. 'uint8': the pixels before normalisation, a quarter of
+   * the bytes to write and move; batchTensors normalises them on the tensors' device to the same float32 values
+   * (for accelerators, where that costs nothing). Not with randomErasing, which erases normalised values.
+   */
+  pixels?: PixelFormat;
 }
 
 /** What a worker receives once. */
@@ -59,11 +70,14 @@ export interface WorkerInit {
   plan: TransformPlan;
   seed: number;
   decodedCacheBytes: number;
+  pixels: PixelFormat;
 }
 
 export interface WorkerRequest {
   id: number;
   job: BatchJob;
+  /** A recycled batch buffer to write into (see Loader.recycle). */
+  spare?: ArrayBuffer;
 }
 
 export type WorkerReply = { id: number; pixels: BatchPixels } | { id: number; error: string };
@@ -103,7 +117,7 @@ class WorkerPool {
     });
   }
 
-  run(job: BatchJob): Promise<BatchPixels> {
+  run(job: BatchJob, spare: ArrayBuffer | undefined): Promise<BatchPixels> {
     if (this.failure) return Promise.reject(this.failure);
     const entry = this.workers.reduce((best, candidate) => (candidate.pending.size < best.pending.size ? candidate : best));
     const id = this.nextId++;
@@ -111,7 +125,7 @@ class WorkerPool {
     entry.pending.add(id);
     return new Promise((resolve, reject) => {
       this.replies.set(id, { resolve, reject });
-      entry.worker.postMessage({ id, job } satisfies WorkerRequest);
+      entry.worker.postMessage({ id, job, spare } satisfies WorkerRequest, spare ? [spare] : []);
     });
   }
 
@@ -160,6 +174,9 @@ export class Loader {
   private readonly rank: number;
   private readonly worldSize: number;
   private readonly seed: number;
+  private readonly pixels: PixelFormat;
+  /** Buffers of consumed batches (recycle), written again instead of fresh memory: see recycle. */
+  private readonly spares: ArrayBuffer[] = [];
   private pool: WorkerPool | undefined;
 
   constructor(
@@ -173,6 +190,10 @@ export class Loader {
     this.rank = options.rank ?? 0;
     this.worldSize = options.worldSize ?? 1;
     this.seed = options.seed ?? 0;
+    this.pixels = options.pixels ?? 'float32';
+    if (this.pixels === 'uint8' && this.plan.erasing) {
+      throw new Error("loader: pixels 'uint8' cannot carry randomErasing, which erases normalised values (use float32)");
+    }
     shardRange(0, this.rank, this.worldSize); // validates rank and world size
     if (!Number.isInteger(this.workerCount) || this.workerCount < 0)
       throw new RangeError(`workers must be an integer >= 0, got ${this.workerCount}`);
@@ -219,20 +240,33 @@ export class Loader {
       refill();
       const { images, shape } = await head.pixels;
       const labels = head.indices.map((index) => this.dataset.labels[index]!);
-      yield { epoch, batch: head.batch, images, shape, labels, indices: head.indices, globalSize: head.globalSize };
+      const normalize = images instanceof Uint8Array ? { normalize: this.plan.normalize } : {};
+      yield { epoch, batch: head.batch, images, shape, labels, indices: head.indices, globalSize: head.globalSize, ...normalize };
     }
   }
 
+  /**
+   * Hands a consumed batch's buffer back for a later batch to be written into: a new buffer of a large batch is
+   * memory the kernel must zero page by page (measured: about a fifth of a JPEG item's time in a worker). Call it
+   * once the batch's images are copied (batchTensors copies them); batch.images is unusable afterwards.
+   */
+  recycle(batch: Batch): void {
+    const { buffer } = batch.images;
+    if (buffer instanceof ArrayBuffer && buffer.byteLength > 0 && this.spares.length < this.prefetch) this.spares.push(buffer);
+  }
+
   private produce(job: BatchJob): Promise<BatchPixels> {
-    if (this.workerCount === 0) return assembleBatch(this.storage, this.plan, this.seed, job);
+    const spare = this.spares.pop();
+    if (this.workerCount === 0) return assembleBatch(this.storage, this.plan, this.seed, job, { pixels: this.pixels, spare });
     const decodedCacheBytes = Math.floor((this.options.decodedCacheBytes ?? 0) / this.workerCount);
     this.pool ??= new WorkerPool(this.workerCount, {
       storage: shareable(this.storage),
       plan: this.plan,
       seed: this.seed,
       decodedCacheBytes,
+      pixels: this.pixels,
     });
-    return this.pool.run(job);
+    return this.pool.run(job, spare);
   }
 
   /** Stops the workers (a later epoch() starts new ones). */

@@ -60,7 +60,7 @@ export type Transform =
 
 type ResamplingTransform = Extract<Transform, { kind: 'randomResizedCrop' | 'resize' }>;
 type PixelTransform = Exclude<Transform, ResamplingTransform | Normalize | RandomErasing>;
-type Normalize = Extract<Transform, { kind: 'normalize' }>;
+export type Normalize = Extract<Transform, { kind: 'normalize' }>;
 export type RandomErasing = Extract<Transform, { kind: 'randomErasing' }>;
 
 /** A transform list split into its stages, checked. */
@@ -502,8 +502,12 @@ export async function prepareImage(
 }
 
 /** Writes `image` as float32 CHW at out[offset...]: (pixel / 255 - mean) / std, or pixel / 255. */
-export function writeNormalized(image: Image, normalize: Normalize | undefined, out: Float32Array, offset: number): void {
-  const { channels, height, width, data } = image;
+/**
+ * pixel -> pixel * scale[c] + shift[c] per channel: (pixel / 255 - mean) / std, or pixel / 255 without a normalize
+ * transform. Computed in double precision and rounded to float32 once, wherever it runs (a loader worker, or
+ * batchTensors on the device for 8-bit batches), so both give the same values.
+ */
+export function channelFactors(normalize: Normalize | undefined, channels: number): { scale: Float64Array; shift: Float64Array } {
   if (normalize && normalize.mean.length !== channels) {
     throw new Error(`normalize has ${normalize.mean.length} channel means for a ${channels}-channel image`);
   }
@@ -513,6 +517,12 @@ export function writeNormalized(image: Image, normalize: Normalize | undefined, 
     scale[c] = 1 / (255 * normalize.std[c]!);
     shift[c] = -normalize.mean[c]! / normalize.std[c]!;
   }
+  return { scale, shift };
+}
+
+export function writeNormalized(image: Image, normalize: Normalize | undefined, out: Float32Array, offset: number): void {
+  const { channels, height, width, data } = image;
+  const { scale, shift } = channelFactors(normalize, channels);
   if (data.length !== channels * height * width) throw new Error(`an image of ${data.length} bytes is not ${channels}x${height}x${width}`);
   // In the addon: the JavaScript loop took a third of a 224-pixel JPEG item's time in a loader worker.
   imageAddon().normalizeInto(data, channels, scale, shift, out, offset);

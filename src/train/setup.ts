@@ -16,6 +16,7 @@ import {
   ListFileDataset,
   Loader,
   RandomSampler,
+  type PixelFormat,
   type Sampler,
   SequentialSampler,
   type Transform,
@@ -237,26 +238,38 @@ function trainBatchSampler(config: Config, train: Dataset): BatchSampler {
 }
 
 export function trainLoader(config: Config, data: RunData, rank = 0, worldSize = 1): Loader {
+  const transforms = transformsFor(config, data, 'train');
   return new Loader(data.train, {
     batchSampler: trainBatchSampler(config, data.train),
-    transforms: transformsFor(config, data, 'train'),
+    transforms,
     seed: config.seed,
     workers: config.data.workers,
     rank,
     worldSize,
     decodedCacheBytes: config.data.decodedCacheMiB * 2 ** 20,
+    pixels: pixelFormat(config, transforms),
   });
+}
+
+/**
+ * On an accelerator batches travel as 8-bit pixels and are normalised there (batchTensors): a quarter of the bytes
+ * for the workers to write and the host to copy. On the CPU the workers normalise, off the training thread.
+ */
+function pixelFormat(config: Config, transforms: readonly Transform[]): PixelFormat {
+  return config.train.device !== 'cpu' && !transforms.some((transform) => transform.kind === 'randomErasing') ? 'uint8' : 'float32';
 }
 
 /** Every image of `dataset` (a split of `data`) once, in order, with the evaluation transforms (this rank's share of each batch). */
 export function evalLoader(config: Config, data: RunData, dataset: Dataset, rank = 0, worldSize = 1): Loader {
+  const transforms = transformsFor(config, data, 'test');
   return new Loader(dataset, {
     batchSampler: new ChunkedBatchSampler(new SequentialSampler(dataset.length), config.train.batchSize),
-    transforms: transformsFor(config, data, 'test'),
+    transforms,
     seed: config.seed,
     workers: config.data.workers,
     rank,
     worldSize,
+    pixels: pixelFormat(config, transforms),
   });
 }
 

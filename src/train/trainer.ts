@@ -248,8 +248,9 @@ export class Run {
   }
 
   /** A batch of images on this rank's device, in the configured memory format. */
-  images(batch: Batch): { images: torch.Tensor; labels: torch.Tensor } {
+  images(batch: Batch, loader: Loader): { images: torch.Tensor; labels: torch.Tensor } {
     const { images, labels } = batchTensors(batch, { device: this.device });
+    loader.recycle(batch);
     return { images: this.inference.input(images), labels };
   }
 
@@ -259,6 +260,7 @@ export class Run {
    */
   trainingInputs(batch: Batch): { images: torch.Tensor; targets: torch.Tensor; lam: number | null } {
     const { images, labels } = batchTensors(batch, { device: this.device });
+    this.trainBatches.recycle(batch);
     const options = this.config.train.mix;
     const [, , height, width] = images.shape;
     const keys = { seed: this.config.seed, epoch: batch.epoch, batch: batch.batch };
@@ -344,7 +346,7 @@ export class Run {
     const outputs: T[] = [];
     const labels: Int32Array[] = [];
     for await (const batch of loader.epoch(0)) {
-      outputs.push(torch.noGrad(() => torch.scope(() => compute(this.images(batch).images, batch))));
+      outputs.push(torch.noGrad(() => torch.scope(() => compute(this.images(batch, loader).images, batch))));
       labels.push(batch.labels);
     }
     return { outputs, labels: concatenate(labels) };

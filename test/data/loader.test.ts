@@ -8,12 +8,15 @@ import { test } from 'node:test';
 import {
   type Batch,
   ChunkedBatchSampler,
+  type Dataset,
   ClassAwareSampler,
   ImageFolderDataset,
   InMemoryDataset,
   Loader,
   type LoaderOptions,
+  type PixelFormat,
   RandomSampler,
+  type Transform,
   batchTensors,
   cifarTrainTransforms,
   makeLongTailed,
@@ -259,4 +262,80 @@ test('batchTensors gives float32 images [B, C, H, W] and int64 labels', async ()
   assert.deepEqual(images.toTypedArray(), batch!.images);
   images.dispose();
   labels.dispose();
+});
+
+test("8-bit batches (pixels 'uint8') become the float32 batches' exact values in batchTensors, with or without normalize", async () => {
+  const root = temporaryDir('loader-uint8');
+  await writeImageTree(root, ['a', 'b'], [5, 4], [40, 30]);
+  const files = new ImageFolderDataset(root);
+  const cases = [
+    { dataset: cifarLike() as Dataset, transforms: cifarTrainTransforms() },
+    { dataset: files as Dataset, transforms: [{ kind: 'randomResizedCrop', size: 20 }, { kind: 'horizontalFlip' }] as Transform[] },
+  ];
+  for (const { dataset, transforms } of cases) {
+    const options = (pixels: PixelFormat, workers: number): LoaderOptions => ({
+      batchSampler: new ChunkedBatchSampler(new RandomSampler(dataset.length, { seed: 6 }), 4),
+      transforms,
+      seed: 3,
+      workers,
+      pixels,
+    });
+    const float = await withLoader(dataset, options('float32', 0), (loader) => collect(loader, 1));
+    for (const workers of [0, 2]) {
+      const bytes = await withLoader(dataset, options('uint8', workers), (loader) => collect(loader, 1));
+      assert.equal(bytes.length, float.length);
+      bytes.forEach((batch, k) => {
+        assert.ok(batch.images instanceof Uint8Array);
+        assert.equal(batch.images.length, float[k]!.images.length);
+        const { images, labels } = batchTensors(batch);
+        assert.equal(images.dtype, 'float32');
+        assert.deepEqual(images.toTypedArray(), float[k]!.images, `${workers} workers, batch ${k}`);
+        assert.deepEqual(labels.toTypedArray(), BigInt64Array.from(float[k]!.labels, BigInt));
+        images.dispose();
+        labels.dispose();
+      });
+    }
+  }
+  const erasing: Transform = { kind: 'randomErasing', p: 0.5, scale: [0.02, 0.33], ratio: [0.3, 3.3], value: 0 };
+  assert.throws(
+    () =>
+      new Loader(cifarLike(), {
+        batchSampler: new ChunkedBatchSampler(new RandomSampler(1000, { seed: 0 }), 8),
+        transforms: [...cifarTrainTransforms(), erasing],
+        pixels: 'uint8',
+      }),
+    /pixels 'uint8' cannot carry randomErasing/,
+  );
+});
+
+test('recycled batch buffers are written again, and the batches stay the same', async () => {
+  const dataset = cifarLike();
+  const options = (workers: number): LoaderOptions => ({
+    batchSampler: new ChunkedBatchSampler(new RandomSampler(dataset.length, { seed: 4 }), 100, { dropLast: true }),
+    transforms: cifarTrainTransforms(),
+    seed: 2,
+    workers,
+    prefetch: 2,
+  });
+  const reference = await withLoader(dataset, options(0), (loader) => collect(loader, 0));
+  for (const workers of [0, 2]) {
+    await withLoader(dataset, options(workers), async (loader) => {
+      const buffers = new Set<ArrayBufferLike>();
+      let k = 0;
+      for await (const batch of loader.epoch(0)) {
+        assert.deepEqual(batch.images, reference[k]!.images, `${workers} workers, batch ${k}`);
+        buffers.add(batch.images.buffer);
+        loader.recycle(batch);
+        k++;
+      }
+      assert.equal(k, reference.length);
+      // In this thread the same buffers come back; handed to a worker, a recycled buffer is transferred (detached here).
+      if (workers === 0) assert.ok(buffers.size <= 3, `${buffers.size} buffers for ${k} batches`);
+      else
+        assert.ok(
+          [...buffers].some((buffer) => buffer.byteLength === 0),
+          'no recycled buffer went to a worker',
+        );
+    });
+  }
 });
