@@ -242,11 +242,11 @@ export const CONFIG_SCHEMA = {
   ),
   optim: section('the optimizer (docs/method.md); the schedule sets its lr', {
     name: oneOf('sgd; adamw (decoupled weight decay); sam: sharpness-aware minimisation around optim.sam.base', OPTIMIZER_NAMES, 'sgd'),
-    lr: real('base learning rate', 0.1, 0),
+    lr: real("base learning rate (adamw, unless given: 1e-3, PyTorch's default)", 0.1, 0),
     momentum: real('sgd: momentum', 0.9, 0, 1),
     weightDecay: real(
       'weight decay of every trainable parameter: sgd adds weightDecay x w to the gradient (L2), adamw multiplies w by ' +
-        '1 - lr x weightDecay (decoupled)',
+        "1 - lr x weightDecay (decoupled; adamw, unless given: 1e-2, PyTorch's default)",
       2e-4,
       0,
     ),
@@ -350,8 +350,20 @@ export function resolveConfig(document: unknown, overrides: readonly string[] = 
   // Absolute, as config.yaml records it: a resumed or swept run may start elsewhere.
   if (config.model.pretrained !== null) config.model.pretrained = path.resolve(config.model.pretrained);
   checkOptimizer(config);
+  adamwDefaults(config, editable);
   checkMixing(config);
   return config;
+}
+
+/**
+ * AdamW's own defaults (PyTorch's: lr 1e-3, weight decay 1e-2) where the config does not give them: SGD's lr 0.1
+ * makes AdamW's normalised steps 100x too large.
+ */
+function adamwDefaults(config: Config, document: Record<string, unknown>): void {
+  if (steppingOptimizer(config) !== 'adamw') return;
+  const given = isMapping(document.optim) ? document.optim : {};
+  if (!('lr' in given)) config.optim.lr = 1e-3;
+  if (!('weightDecay' in given)) config.optim.weightDecay = 1e-2;
 }
 
 /** What the schema cannot say about the optim section. */

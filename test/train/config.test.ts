@@ -70,6 +70,21 @@ test('bad keys and values give one-line errors naming the key and what it allows
   fails({ optim: { sam: { adaptive: 'yes' } } }, /config key 'optim.sam.adaptive': expected true or false, got 'yes'/);
 });
 
+test("adamw takes PyTorch's lr 1e-3 and weight decay 1e-2 unless the config gives them; sgd keeps 0.1 and 2e-4", () => {
+  const optim = (document: unknown, overrides: string[] = []) => {
+    const { lr, weightDecay } = resolveConfig(document, overrides).optim;
+    return { lr, weightDecay };
+  };
+  assert.deepEqual(optim({}), { lr: 0.1, weightDecay: 2e-4 });
+  assert.deepEqual(optim({ optim: { name: 'adamw' } }), { lr: 1e-3, weightDecay: 1e-2 });
+  assert.deepEqual(optim({}, ['optim.name=sam', 'optim.sam.base=adamw']), { lr: 1e-3, weightDecay: 1e-2 });
+  assert.deepEqual(optim({ optim: { name: 'adamw', lr: 0.1 } }), { lr: 0.1, weightDecay: 1e-2 });
+  assert.deepEqual(optim({ optim: { name: 'adamw' } }, ['optim.weightDecay=0.05']), { lr: 1e-3, weightDecay: 0.05 });
+  // A resolved config (config.yaml) resolves to itself.
+  const resolved = resolveConfig({ optim: { name: 'adamw', lr: 3e-4 } });
+  assert.deepEqual(resolveConfig(JSON.parse(JSON.stringify(resolved))).optim, resolved.optim);
+});
+
 test('config files: a missing file and invalid YAML are named', () => {
   const dir = temporaryDir('config');
   assert.throws(() => loadConfig(path.join(dir, 'nope.yaml')), /nope\.yaml does not exist/);
