@@ -9,7 +9,9 @@
 // jpeg_crop_scanline); the pixels of the region are those of a full decode. The resampler is Pillow's
 // (libImaging/Resample.c: a triangle filter widened by the scale, coefficients normalised and held in
 // 22-bit fixed point, a horizontal pass then a vertical one, each rounded to 8 bits), so a crop resized
-// here equals torchvision's PIL RandomResizedCrop / Resize on the same decoded pixels, byte for byte.
+// here equals torchvision's PIL RandomResizedCrop / Resize on the same decoded pixels, byte for byte. Its
+// passes run as vector loops (SSE2, AVX2 where the processor has it) along the columns and rows of planes;
+// the sums are Pillow's integer sums, in another order, so the bytes do not change.
 // Built with NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: a loader worker stopped during a call must not abort
 // the process when its result can no longer be made (measured: SIGABRT in a test closing a loader).
 #include <napi.h>
@@ -19,9 +21,18 @@
 #include <cstdio>
 #include <algorithm>
 #include <cmath>
-#include <stdexcept>
+#include <memory>
 #include <string>
 #include <vector>
+
+#ifdef __SSE2__
+#include <immintrin.h>
+// AVX2 kernels beside the baseline x86-64 (SSE2) ones, chosen at run time: the addon is built for the
+// baseline, not -march=native.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SCATTER_AVX2 1
+#endif
+#endif
 
 #ifdef SCATTER_WITH_LIBJPEG
 #include <jpeglib.h>
@@ -44,6 +55,10 @@ struct Coefficients {
   int size = 0;              // taps per output sample
   std::vector<int> bounds;   // first input index and tap count per output sample
   std::vector<int32_t> taps; // fixed-point weights, `size` per output sample
+  // The taps as the vector loops multiply them: k = hi * 128 + lo packed as lo | hi << 16 (hi in 16 bits,
+  // 0 <= lo <= 128, a tap of 1.0 being 32767 * 128 + 128), so that pmaddwd of the pair (p, p << 7) gives
+  // p * k exactly: p << 7 fits 16 bits, and each product and the pair's sum fit 32.
+  std::vector<int32_t> packed;
 };
 
 Coefficients coefficients(int inSize, int outSize) {
@@ -76,6 +91,12 @@ Coefficients coefficients(int inSize, int outSize) {
     c.bounds[2 * xx] = xmin;
     c.bounds[2 * xx + 1] = xmax;
   }
+  c.packed.resize(c.taps.size());
+  for (size_t i = 0; i < c.taps.size(); i++) {
+    const int32_t hi = std::min(c.taps[i] >> 7, 32767);
+    const int32_t lo = c.taps[i] - hi * 128;
+    c.packed[i] = static_cast<int32_t>(static_cast<uint32_t>(lo) | static_cast<uint32_t>(hi) << 16);
+  }
   return c;
 }
 
@@ -84,72 +105,189 @@ uint8_t clip8(int32_t value) {
   return static_cast<uint8_t>(shifted < 0 ? 0 : shifted > 255 ? 255 : shifted);
 }
 
-// Interleaved 8-bit pixels: `rows` rows of `width` pixels, `stride` bytes apart.
+// One of Pillow's passes along lines of `length` bytes: output line o (at out + o * outStride) is the input lines
+// bounds[2o], ... (at in + i * inStride) weighted by o's taps and rounded to 8 bits. The vertical pass runs
+// it on rows, the horizontal one on columns (transposed rows), so that both vectorise along the line.
+struct Lines {
+  const uint8_t* in;
+  size_t inStride;
+  int length;
+  uint8_t* out;
+  size_t outStride;
+};
+
+// The kernels take `lines` by value and the coefficients as pointers: byte stores may alias anything, and
+// the compiler would reload them after each one. This one in plain C++ (lines shorter than a vector, and
+// processors without SSE2) runs along the line innermost, which compilers vectorise where they can.
+void resampleLinesScalar(const Lines lines, const int* bounds, const int32_t* taps, int size, int outLines) {
+  std::vector<int32_t> sums(lines.length);
+  for (int o = 0; o < outLines; o++) {
+    const uint8_t* first = lines.in + bounds[2 * o] * lines.inStride;
+    const int count = bounds[2 * o + 1];
+    const int32_t* k = taps + static_cast<size_t>(o) * size;
+    std::fill(sums.begin(), sums.end(), 1 << (kPrecisionBits - 1));
+    for (int t = 0; t < count; t++) {
+      const uint8_t* line = first + t * lines.inStride;
+      const int32_t weight = k[t];
+      for (int v = 0; v < lines.length; v++) sums[v] += line[v] * weight;
+    }
+    uint8_t* target = lines.out + o * lines.outStride;
+    for (int v = 0; v < lines.length; v++) target[v] = clip8(sums[v]);
+  }
+}
+
+#ifdef __SSE2__
+// 16 values of a line per step (length >= 16); a line's last step overlaps the one before (writing the same
+// bytes again) rather than leaving a scalar tail.
+void resampleLinesSse2(const Lines lines, const int* bounds, const int32_t* packed, int size, int outLines) {
+  const __m128i zero = _mm_setzero_si128();
+  for (int o = 0; o < outLines; o++) {
+    const uint8_t* first = lines.in + bounds[2 * o] * lines.inStride;
+    const int count = bounds[2 * o + 1];
+    const int32_t* k = packed + static_cast<size_t>(o) * size;
+    for (int v = 0; v < lines.length; v += 16) {
+      if (v > lines.length - 16) v = lines.length - 16;
+      __m128i sums[4];
+      for (__m128i& sum : sums) sum = _mm_set1_epi32(1 << (kPrecisionBits - 1));
+      for (int t = 0; t < count; t++) {
+        const __m128i weight = _mm_set1_epi32(k[t]);
+        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(first + t * lines.inStride + v));
+        const __m128i low = _mm_unpacklo_epi8(bytes, zero);
+        const __m128i high = _mm_unpackhi_epi8(bytes, zero);
+        const __m128i lowShifted = _mm_slli_epi16(low, 7);
+        const __m128i highShifted = _mm_slli_epi16(high, 7);
+        sums[0] = _mm_add_epi32(sums[0], _mm_madd_epi16(_mm_unpacklo_epi16(low, lowShifted), weight));
+        sums[1] = _mm_add_epi32(sums[1], _mm_madd_epi16(_mm_unpackhi_epi16(low, lowShifted), weight));
+        sums[2] = _mm_add_epi32(sums[2], _mm_madd_epi16(_mm_unpacklo_epi16(high, highShifted), weight));
+        sums[3] = _mm_add_epi32(sums[3], _mm_madd_epi16(_mm_unpackhi_epi16(high, highShifted), weight));
+      }
+      for (__m128i& sum : sums) sum = _mm_srai_epi32(sum, kPrecisionBits);
+      // Saturating packs clamp to [0, 255] as clip8 does, and undo the unpacks' order.
+      const __m128i bytesOut = _mm_packus_epi16(_mm_packs_epi32(sums[0], sums[1]), _mm_packs_epi32(sums[2], sums[3]));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(lines.out + o * lines.outStride + v), bytesOut);
+    }
+  }
+}
+#endif
+
+#ifdef SCATTER_AVX2
+// The SSE2 kernel on 32 values a step (length >= 32): AVX2's unpacks and packs work within each 128-bit half,
+// so the halves are two SSE2 steps side by side.
+__attribute__((target("avx2"))) void resampleLinesAvx2(const Lines lines, const int* bounds, const int32_t* packed, int size,
+                                                       int outLines) {
+  const __m256i zero = _mm256_setzero_si256();
+  for (int o = 0; o < outLines; o++) {
+    const uint8_t* first = lines.in + bounds[2 * o] * lines.inStride;
+    const int count = bounds[2 * o + 1];
+    const int32_t* k = packed + static_cast<size_t>(o) * size;
+    for (int v = 0; v < lines.length; v += 32) {
+      if (v > lines.length - 32) v = lines.length - 32;
+      __m256i sums[4];
+      for (__m256i& sum : sums) sum = _mm256_set1_epi32(1 << (kPrecisionBits - 1));
+      for (int t = 0; t < count; t++) {
+        const __m256i weight = _mm256_set1_epi32(k[t]);
+        const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(first + t * lines.inStride + v));
+        const __m256i low = _mm256_unpacklo_epi8(bytes, zero);
+        const __m256i high = _mm256_unpackhi_epi8(bytes, zero);
+        const __m256i lowShifted = _mm256_slli_epi16(low, 7);
+        const __m256i highShifted = _mm256_slli_epi16(high, 7);
+        sums[0] = _mm256_add_epi32(sums[0], _mm256_madd_epi16(_mm256_unpacklo_epi16(low, lowShifted), weight));
+        sums[1] = _mm256_add_epi32(sums[1], _mm256_madd_epi16(_mm256_unpackhi_epi16(low, lowShifted), weight));
+        sums[2] = _mm256_add_epi32(sums[2], _mm256_madd_epi16(_mm256_unpacklo_epi16(high, highShifted), weight));
+        sums[3] = _mm256_add_epi32(sums[3], _mm256_madd_epi16(_mm256_unpackhi_epi16(high, highShifted), weight));
+      }
+      for (__m256i& sum : sums) sum = _mm256_srai_epi32(sum, kPrecisionBits);
+      const __m256i bytesOut = _mm256_packus_epi16(_mm256_packs_epi32(sums[0], sums[1]), _mm256_packs_epi32(sums[2], sums[3]));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(lines.out + o * lines.outStride + v), bytesOut);
+    }
+  }
+}
+
+bool detectAvx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2");
+}
+
+const bool hasAvx2 = detectAvx2();
+#endif
+
+void resampleLines(const Lines& lines, const Coefficients& c, int outLines) {
+#ifdef __SSE2__
+#ifdef SCATTER_AVX2
+  if (hasAvx2 && lines.length >= 32) return resampleLinesAvx2(lines, c.bounds.data(), c.packed.data(), c.size, outLines);
+#endif
+  if (lines.length >= 16) return resampleLinesSse2(lines, c.bounds.data(), c.packed.data(), c.size, outLines);
+#endif
+  resampleLinesScalar(lines, c.bounds.data(), c.taps.data(), c.size, outLines);
+}
+
+#ifdef __SSE2__
+// The 16 x 16 bytes at (i, j) of src transposed to (j, i) of dst in SSE2 registers: interleaving bytes, then
+// pairs, quads and eights of rows leaves column j + r in the r-th store.
+void transposeBlock(const uint8_t* src, size_t srcStride, int i, int j, uint8_t* dst, size_t dstStride) {
+  __m128i a[16];
+  __m128i b[16];
+  for (int r = 0; r < 16; r++) a[r] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + (i + r) * srcStride + j));
+  for (int r = 0; r < 16; r += 2) {
+    b[r] = _mm_unpacklo_epi8(a[r], a[r + 1]);
+    b[r + 1] = _mm_unpackhi_epi8(a[r], a[r + 1]);
+  }
+  for (int r = 0; r < 16; r += 4) {
+    a[r] = _mm_unpacklo_epi16(b[r], b[r + 2]);
+    a[r + 1] = _mm_unpackhi_epi16(b[r], b[r + 2]);
+    a[r + 2] = _mm_unpacklo_epi16(b[r + 1], b[r + 3]);
+    a[r + 3] = _mm_unpackhi_epi16(b[r + 1], b[r + 3]);
+  }
+  for (int r = 0; r < 4; r++) {
+    b[2 * r] = _mm_unpacklo_epi32(a[r], a[r + 4]);
+    b[2 * r + 1] = _mm_unpackhi_epi32(a[r], a[r + 4]);
+    b[2 * r + 8] = _mm_unpacklo_epi32(a[r + 8], a[r + 12]);
+    b[2 * r + 9] = _mm_unpackhi_epi32(a[r + 8], a[r + 12]);
+  }
+  for (int r = 0; r < 8; r++) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + (j + 2 * r) * dstStride + i), _mm_unpacklo_epi64(b[r], b[r + 8]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + (j + 2 * r + 1) * dstStride + i), _mm_unpackhi_epi64(b[r], b[r + 8]));
+  }
+}
+#endif
+
+// dst[j * dstStride + i] = src[i * srcStride + j] for i < rows, j < columns, in blocks of 16 x 16 (a cache line's
+// worth of both). With SSE2 and both sides at least 16, the last block of a row or column overlaps the one
+// before (writing the same bytes again) rather than leaving a part block to do byte by byte.
+void transposeBytes(const uint8_t* src, size_t srcStride, int rows, int columns, uint8_t* dst, size_t dstStride) {
+  for (int i0 = 0; i0 < rows; i0 += 16) {
+    for (int j0 = 0; j0 < columns; j0 += 16) {
+#ifdef __SSE2__
+      if (rows >= 16 && columns >= 16) {
+        transposeBlock(src, srcStride, std::min(i0, rows - 16), std::min(j0, columns - 16), dst, dstStride);
+        continue;
+      }
+#endif
+      for (int i = i0; i < std::min(i0 + 16, rows); i++) {
+        for (int j = j0; j < std::min(j0 + 16, columns); j++) dst[j * dstStride + i] = src[i * srcStride + j];
+      }
+    }
+  }
+}
+
+// 8-bit pixels: `height` rows of `width` pixels, `stride` bytes apart; the channels interleaved (planeStride 0)
+// or one plane per channel, planeStride bytes apart.
 struct Pixels {
   const uint8_t* data;
   int width;
   int height;
   int channels;
   size_t stride;
+  size_t planeStride;
 };
 
-// Pillow's horizontal pass: `rows` rows from `firstRow` of `in`, each resampled to outWidth (interleaved out).
-template <int Channels>
-void resampleRows(const Pixels& in, int outWidth, int firstRow, int rows, const Coefficients& c, uint8_t* out) {
-  constexpr int32_t half = 1 << (kPrecisionBits - 1);
-  for (int y = 0; y < rows; y++) {
-    const uint8_t* row = in.data + (firstRow + y) * in.stride;
-    uint8_t* target = out + static_cast<size_t>(y) * outWidth * Channels;
-    for (int x = 0; x < outWidth; x++) {
-      const uint8_t* source = row + c.bounds[2 * x] * Channels;
-      const int count = c.bounds[2 * x + 1];
-      const int32_t* k = &c.taps[static_cast<size_t>(x) * c.size];
-      int32_t sum[Channels];
-      for (int ch = 0; ch < Channels; ch++) sum[ch] = half;
-      for (int t = 0; t < count; t++, source += Channels) {
-        for (int ch = 0; ch < Channels; ch++) sum[ch] += source[ch] * k[t];
-      }
-      for (int ch = 0; ch < Channels; ch++) target[x * Channels + ch] = clip8(sum[ch]);
-    }
-  }
-}
-
-// Pillow's vertical pass: every column of `in` resampled to outHeight rows (interleaved out); the
-// innermost loop runs along a row, which the compiler vectorises.
-void resampleColumns(const Pixels& in, int outHeight, const Coefficients& c, uint8_t* out) {
-  constexpr int32_t half = 1 << (kPrecisionBits - 1);
-  const int values = in.width * in.channels;
-  std::vector<int32_t> sums(values);
-  for (int y = 0; y < outHeight; y++) {
-    const int first = c.bounds[2 * y];
-    const int count = c.bounds[2 * y + 1];
-    const int32_t* k = &c.taps[static_cast<size_t>(y) * c.size];
-    std::fill(sums.begin(), sums.end(), half);
-    for (int t = 0; t < count; t++) {
-      const uint8_t* row = in.data + (first + t) * in.stride;
-      const int32_t weight = k[t];
-      for (int v = 0; v < values; v++) sums[v] += row[v] * weight;
-    }
-    uint8_t* target = out + static_cast<size_t>(y) * values;
-    for (int v = 0; v < values; v++) target[v] = clip8(sums[v]);
-  }
-}
-
-void resampleRowsAnyChannels(const Pixels& in, int outWidth, int firstRow, int rows, const Coefficients& c, uint8_t* out) {
-  switch (in.channels) {
-    case 1: return resampleRows<1>(in, outWidth, firstRow, rows, c, out);
-    case 3: return resampleRows<3>(in, outWidth, firstRow, rows, c, out);
-    case 4: return resampleRows<4>(in, outWidth, firstRow, rows, c, out);
-    default: throw std::invalid_argument("images of 1, 3 or 4 channels can be resampled, not " + std::to_string(in.channels));
-  }
-}
-
-// Pillow's Image.resize(size, BILINEAR) of `in`, written channel-major (CHW) into `out`.
+// Pillow's Image.resize(size, BILINEAR) of `in`, written channel-major (CHW) into `out`. The horizontal pass
+// runs on the region's columns: its rows transposed (interleaved channels stay adjacent, column x * channels + c),
+// resampled along y, and transposed back into one plane per channel, which the vertical pass resamples along
+// x into `out`.
 void resizeToChannelMajor(const Pixels& in, int outWidth, int outHeight, uint8_t* out) {
-  std::vector<uint8_t> across;
-  std::vector<uint8_t> down;
-  Pixels current = in;
-  const size_t outStride = static_cast<size_t>(outWidth) * in.channels;
+  const int channels = in.channels;
+  const bool interleaved = in.planeStride == 0;
   const bool horizontal = outWidth != in.width;
   const bool vertical = outHeight != in.height;
   Coefficients cv;
@@ -162,24 +300,56 @@ void resizeToChannelMajor(const Pixels& in, int outWidth, int outHeight, uint8_t
     rows = cv.bounds[2 * outHeight - 2] + cv.bounds[2 * outHeight - 1] - firstRow;
     for (int y = 0; y < outHeight; y++) cv.bounds[2 * y] -= firstRow;
   }
+  const uint8_t* region = in.data + firstRow * in.stride;
+  const size_t outPlane = static_cast<size_t>(outWidth) * outHeight;
+  // The planes the vertical pass reads, rows x outWidth each (`out` itself without a vertical pass), then the
+  // horizontal pass's columns and one channel of its output.
+  size_t planeSize = static_cast<size_t>(rows) * outWidth;
+  const size_t columnsSize = horizontal ? static_cast<size_t>(in.width) * channels * rows : 0;
+  // Uninitialised (every byte read is written first).
+  std::unique_ptr<uint8_t[]> scratch(new uint8_t[(vertical ? planeSize * channels : 0) + (horizontal ? columnsSize + planeSize : 0)]);
+  uint8_t* planes = vertical ? scratch.get() : out;
+  uint8_t* columns = scratch.get() + (vertical ? planeSize * channels : 0);
+  const uint8_t* planesIn = planes;
+  size_t planesInStride = outWidth;
   if (horizontal) {
-    across.resize(rows * outStride);
-    resampleRowsAnyChannels(in, outWidth, firstRow, rows, coefficients(in.width, outWidth), across.data());
-    current = {across.data(), outWidth, rows, in.channels, outStride};
+    // Channel c's source column x at columns + c * channelOffset + x * columnStride.
+    size_t channelOffset = rows;
+    size_t columnStride = static_cast<size_t>(channels) * rows;
+    if (interleaved) {
+      transposeBytes(region, in.stride, rows, in.width * channels, columns, rows);
+    } else {
+      channelOffset = static_cast<size_t>(in.width) * rows;
+      columnStride = rows;
+      for (int c = 0; c < channels; c++) {
+        transposeBytes(region + c * in.planeStride, in.stride, rows, in.width, columns + c * channelOffset, rows);
+      }
+    }
+    const Coefficients ch = coefficients(in.width, outWidth);
+    uint8_t* resampled = columns + columnsSize;
+    for (int c = 0; c < channels; c++) {
+      resampleLines({columns + c * channelOffset, columnStride, rows, resampled, static_cast<size_t>(rows)}, ch, outWidth);
+      transposeBytes(resampled, rows, outWidth, rows, planes + c * planeSize, outWidth);
+    }
+  } else if (!interleaved && vertical) {
+    // Planes already.
+    planesIn = region;
+    planeSize = in.planeStride;
+    planesInStride = in.stride;
   } else {
-    current.data += firstRow * in.stride;
-    current.height = rows;
+    // No horizontal pass: the region's rows copied into planes.
+    const int step = interleaved ? channels : 1;
+    for (int c = 0; c < channels; c++) {
+      for (int y = 0; y < rows; y++) {
+        const uint8_t* row = region + y * in.stride + (interleaved ? c : c * in.planeStride);
+        uint8_t* target = planes + c * planeSize + static_cast<size_t>(y) * outWidth;
+        for (int x = 0; x < in.width; x++) target[x] = row[x * step];
+      }
+    }
   }
   if (vertical) {
-    down.resize(outHeight * outStride);
-    resampleColumns(current, outHeight, cv, down.data());
-    current = {down.data(), outWidth, outHeight, in.channels, outStride};
-  }
-  const size_t plane = static_cast<size_t>(outWidth) * outHeight;
-  for (int y = 0; y < outHeight; y++) {
-    const uint8_t* row = current.data + y * current.stride;
-    for (int x = 0; x < outWidth; x++) {
-      for (int ch = 0; ch < in.channels; ch++) out[ch * plane + static_cast<size_t>(y) * outWidth + x] = row[x * in.channels + ch];
+    for (int c = 0; c < channels; c++) {
+      resampleLines({planesIn + c * planeSize, planesInStride, outWidth, out + c * outPlane, static_cast<size_t>(outWidth)}, cv, outHeight);
     }
   }
 }
@@ -347,7 +517,7 @@ Napi::Value decodeJpegRegion(const Napi::CallbackInfo& info) {
   size_t stride = 0;
   size_t offset = 0;
   if (!decoder.decode(region, pixels, stride, offset)) throw Napi::Error::New(info.Env(), decoder.error());
-  const Pixels view{pixels.data() + offset, region.width, region.height, 3, stride};
+  const Pixels view{pixels.data() + offset, region.width, region.height, 3, stride, 0};
   const int outWidth = intArgument(info, 5);
   const int outHeight = intArgument(info, 6);
   checkOutputSize(info, outWidth, outHeight);
@@ -374,13 +544,10 @@ Napi::Value resizeRegion(const Napi::CallbackInfo& info) {
   const int outWidth = intArgument(info, 8);
   const int outHeight = intArgument(info, 9);
   checkOutputSize(info, outWidth, outHeight);
-  const size_t outPlane = static_cast<size_t>(outWidth) * outHeight;
-  Napi::Uint8Array out = Napi::Uint8Array::New(info.Env(), outPlane * channels);
-  for (int c = 0; c < channels; c++) {
-    const Pixels view{pixels.Data() + c * plane + static_cast<size_t>(region.top) * width + region.left, region.width, region.height, 1,
-                      static_cast<size_t>(width)};
-    resizeToChannelMajor(view, outWidth, outHeight, out.Data() + c * outPlane);
-  }
+  Napi::Uint8Array out = Napi::Uint8Array::New(info.Env(), static_cast<size_t>(outWidth) * outHeight * channels);
+  const Pixels view{pixels.Data() + static_cast<size_t>(region.top) * width + region.left, region.width, region.height, channels,
+                    static_cast<size_t>(width), plane};
+  resizeToChannelMajor(view, outWidth, outHeight, out.Data());
   return out;
 }
 
@@ -408,7 +575,10 @@ Napi::Value normalizeInto(const Napi::CallbackInfo& info) {
   for (int c = 0; c < channels; c++) {
     const double a = scale[c];
     const double b = shift[c];
-    for (size_t p = c * plane; p < (c + 1) * plane; p++) target[p] = static_cast<float>(in[p] * a + b);
+    // A channel's 256 values computed once, each as the loop over pixels would.
+    float values[256];
+    for (int v = 0; v < 256; v++) values[v] = static_cast<float>(v * a + b);
+    for (size_t p = c * plane; p < (c + 1) * plane; p++) target[p] = values[in[p]];
   }
   return info.Env().Undefined();
 }
