@@ -4,7 +4,8 @@
 # it finishes, and a failing step is logged and the script goes on:
 #   0. builds the addon against that libtorch (SCATTER_LIBTORCH; native/src/graphs.cc compiles against CUDA only
 #      here) and checks that scatter sees cuda and has CUDA graphs; the unboxed calls' test against its
-#      operator signatures (test/torch/direct-call.test.ts);                                             ~0.5-1 min
+#      operator signatures (test/torch/direct-call.test.ts); 8-bit batches normalised on cuda (test/data/loader.test.ts);
+#                                                                                                        ~0.5-1 min
 #   1. train.capture's tests on cuda (test/train/capture.test.ts: captured training steps against eager ones, to
 #      1e-5, for six settings, three of them ZCA necks captured in parts around the eigendecomposition, never run
 #      on a GPU yet);                                                                                    ~1.5 min
@@ -49,6 +50,10 @@ node -e "import('./dist/src/index.js').then(({ torch }) => console.log('scatter 
 # its direct call and equals the boxed one (CPU tensors; seconds).
 step direct-test node --test dist/test/torch/direct-call.test.js
 grep -E '^(not )?ok|^# (pass|fail|skipped)' "$out/direct-test.log" | tee -a "$out/summary.txt"
+
+# 0c. 8-bit batches normalised on cuda against the workers' float32 batches (test/data/loader.test.ts), seconds.
+step loader-test node --test dist/test/data/loader.test.js
+grep -E '^(not )?ok|^# (pass|fail|skipped)' "$out/loader-test.log" | tee -a "$out/summary.txt"
 
 # 1. Captured steps against eager steps on cuda.
 step capture-test node --test dist/test/train/capture.test.js

@@ -21,6 +21,7 @@ import {
   cifarTrainTransforms,
   makeLongTailed,
 } from '../../src/data/index.js';
+import * as torch from '../../src/torch/index.js';
 import { temporaryDir } from '../helpers/python.js';
 import { cifarPixels, encodedImage, writeImageTree } from './fixtures.js';
 
@@ -338,4 +339,25 @@ test('recycled batch buffers are written again, and the batches stay the same', 
         );
     });
   }
+});
+
+test('on cuda: 8-bit batches normalised on the device equal the float32 batches', async (t) => {
+  if (!torch.cuda.isAvailable()) return t.skip('no CUDA device here (the GPU checks, bench/gpu.sh, run this test on one)');
+  const dataset = cifarLike();
+  const options = (pixels: PixelFormat): LoaderOptions => ({
+    batchSampler: new ChunkedBatchSampler(new RandomSampler(dataset.length, { seed: 6 }), 50),
+    transforms: cifarTrainTransforms(),
+    seed: 3,
+    workers: 1,
+    pixels,
+  });
+  const float = await withLoader(dataset, options('float32'), (loader) => collect(loader, 0));
+  const bytes = await withLoader(dataset, options('uint8'), (loader) => collect(loader, 0));
+  bytes.forEach((batch, k) => {
+    const { images, labels } = batchTensors(batch, { device: 'cuda' });
+    assert.match(images.device, /^cuda/);
+    assert.deepEqual(images.to('cpu').toTypedArray(), float[k]!.images, `batch ${k}`);
+    images.dispose();
+    labels.dispose();
+  });
 });
