@@ -4,6 +4,10 @@
 # /tmp/scatter-data (CIFAR-100-LT unpacked by bench/cifar_lt_unpack.py, CIFAR-10 built by its prepare.sh), builds the
 # addon against the machine's PyTorch, then runs SCRIPT with its arguments (SCATTER_DATA_DIR names the data).
 # Usage (the device tool's command, with carry [".device"]): bash bench/device.sh SCRIPT [ARG]...
+# When the tracked files and .device pass the tool's 64 MiB (the records grow), carry in two calls, the second at
+# once (a machine goes back after 30 s idle; /tmp stays while it is held): first carry [".device/data"] with
+#   python3 bench/cifar_lt_unpack.py .device/data/cifar100-lt-ir100 /tmp/scatter-data/cifar-100-binary
+# then carry [".device/runtime"] with the usual command: without .device/data it keeps the data already unpacked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 node_root=/tmp/scatter-node
