@@ -252,7 +252,9 @@ export class Loader {
    */
   recycle(batch: Batch): void {
     const { buffer } = batch.images;
-    if (buffer instanceof ArrayBuffer && buffer.byteLength > 0 && this.spares.length < this.prefetch) this.spares.push(buffer);
+    // Once only: a buffer listed twice would be written by two batches at once.
+    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength === 0 || this.spares.includes(buffer)) return;
+    if (this.spares.length < this.prefetch) this.spares.push(buffer);
   }
 
   private produce(job: BatchJob): Promise<BatchPixels> {

@@ -341,6 +341,29 @@ test('recycled batch buffers are written again, and the batches stay the same', 
   }
 });
 
+test('a batch recycled twice hands its buffer to one later batch, not two', async () => {
+  const dataset = cifarLike();
+  const options = (workers: number): LoaderOptions => ({
+    batchSampler: new ChunkedBatchSampler(new RandomSampler(dataset.length, { seed: 4 }), 100, { dropLast: true }),
+    transforms: cifarTrainTransforms(),
+    seed: 2,
+    workers,
+    prefetch: 2,
+  });
+  const reference = await withLoader(dataset, options(0), (loader) => collect(loader, 1));
+  for (const workers of [0, 2]) {
+    await withLoader(dataset, options(workers), async (loader) => {
+      const [first] = await collect(loader, 0);
+      loader.recycle(first!);
+      loader.recycle(first!);
+      // Both of epoch 1's first two batches are made before either is read: one shared buffer would hold only one.
+      const again = await collect(loader, 1);
+      again.forEach((batch, k) => assert.deepEqual(batch.images, reference[k]!.images, `${workers} workers, batch ${k}`));
+      assert.notEqual(again[0]!.images.buffer, again[1]!.images.buffer);
+    });
+  }
+});
+
 test('on cuda: 8-bit batches normalised on the device equal the float32 batches', async (t) => {
   if (!torch.cuda.isAvailable()) return t.skip('no CUDA device here (the GPU checks, bench/gpu.sh, run this test on one)');
   const dataset = cifarLike();
