@@ -87,7 +87,7 @@ ${documentation(CONFIG_SCHEMA).join('\n')}`,
   and resnext50_32x4d, LDAM-DRW's for resnet32), the same metadata. Default FILE: DIR/model.safetensors.`,
   sweep: `usage: scatter sweep FILE [--out DIR] [--parallel 2] [--threads 1] [--deadline SECONDS] [--set key=value]...
                      [--results FILE] [--analyze] [--keep RECORDS]
-       scatter sweep FILE --table SOURCE
+       scatter sweep FILE --table SOURCE [--against ROW]
 
   FILE (YAML or JSON): a list of jobs, or a mapping with jobs and optionally set (overrides for every job), rows
   ([{name, what}]: the table's rows) and against (the reference row). A job: { name, config, seed or seeds,
@@ -99,7 +99,7 @@ ${documentation(CONFIG_SCHEMA).join('\n')}`,
   \`scatter analyze\` on each finished run; --keep copies each finished run's compact record (no checkpoints) into
   RECORDS/<name>-seed<seed>, to commit. Prints the table when done: mean ± sample sd over seeds of top-1 / many /
   medium / few, and Welch's t-test against the reference row. --table SOURCE prints the table alone, from a results
-  file or a folder of kept records.`,
+  file or a folder of kept records; --against ROW tests against that row instead of the file's reference.`,
   demo: `usage: scatter demo [--quick] [--out DIR]
 
   Trains Fashion-MNIST-LT (imbalance ratio 100; Debian's dataset-fashion-mnist) with cross-entropy and with
@@ -317,12 +317,14 @@ async function sweepCli(args: string[]): Promise<void> {
     analyze: { type: 'boolean' },
     keep: { type: 'string' },
     table: { type: 'string' },
+    against: { type: 'string' },
   });
   if (values.help) return void console.log(HELP.sweep);
   const [file, ...extra] = positionals;
   if (file === undefined || extra.length > 0) throw new UsageError('sweep: name one sweep file (scatter sweep --help)');
   const sweep = readSweepFile(file);
-  const table = (source: string): string => sweepTable({ source, jobs: sweep.jobs, rows: sweep.rows, against: sweep.against });
+  const against = typeof values.against === 'string' ? values.against : sweep.against;
+  const table = (source: string): string => sweepTable({ source, jobs: sweep.jobs, rows: sweep.rows, against });
   if (typeof values.table === 'string') return void console.log(table(values.table));
   const out = typeof values.out === 'string' ? values.out : path.join('runs', `sweep-${path.basename(file, path.extname(file))}`);
   const results = typeof values.results === 'string' ? values.results : path.join(out, 'results.jsonl');

@@ -135,6 +135,11 @@ jobs: [{ name: bsce, config: ${config}, seed: 0 }]
   assert.match(lines[3]!, /^\| ce \| cross-entropy \| 0, 1 \| [\d.]+ ± [\d.]+ \| .* \| \(reference\) \| \| \| \|$/);
   assert.match(lines[4]!, /^\| bsce \| balanced softmax \| not finished yet \|/);
   assert.equal(lines.at(-1), 'Not finished: bsce (seed 0).');
+  // --against takes another reference: la is now the reference, ce is tested against it.
+  const againstLa = scatter(['sweep', described, '--table', results, '--against', 'la']).stdout.trim().split('\n');
+  assert.equal(againstLa[0], '| run | what | seeds | top-1 | many | medium | few | top-1 per seed | vs la | t | df | p |');
+  assert.match(againstLa[2]!, /\| \(reference\) \| \| \| \|$/);
+  assert.match(againstLa[3]!, /^\| ce \| cross-entropy \| 0, 1 \| .* \| [+-][\d.]+ \| - \| - \| - \|$/);
   writeFileSync(described, `against: nothing\njobs: [{ name: bsce, config: ${config} }]\n`);
   const refused = scatter(['sweep', described, '--table', results]);
   assert.notEqual(refused.status, 0);
